@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* libgeerpc: the GeeRPC framework in C.
+ *
+ *   geerpc/server.h   the RPC server (services, sd-event loop, worker pool)
+ *   geerpc/client.h   the RPC client (blocking and asynchronous calls)
+ *   geerpc/log.h      the log level
+ *
+ * Build with: pkg-config --cflags --libs geerpc */
+
+#include <geerpc/defs.h>
+#include <geerpc/log.h>
+#include <geerpc/server.h>
+#include <geerpc/client.h>

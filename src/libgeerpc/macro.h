@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Small helpers shared by every file: cleanup attributes, ownership
+ * transfer, and time arithmetic. Modelled on systemd's macro.h. */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define _public_ __attribute__((visibility("default")))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _likely_(x) (__builtin_expect(!!(x), 1))
+#define _unlikely_(x) (__builtin_expect(!!(x), 0))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _sentinel_ __attribute__((sentinel))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Hand the pointer over: returns it and leaves NULL behind, so that the
+ * _cleanup_ handler of the old owner does nothing. */
+#define TAKE_PTR(p)                      \
+        ({                               \
+                typeof(p) _p_ = (p);     \
+                (p) = NULL;              \
+                _p_;                     \
+        })
+#define TAKE_FD(fd)                      \
+        ({                               \
+                int _fd_ = (fd);         \
+                (fd) = -EBADF;           \
+                _fd_;                    \
+        })
+
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)       \
+        static inline void func##p(type *p) {         \
+                if (*p)                               \
+                        func(*p);                     \
+        }
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+static inline void closep(int *fd) {
+        safe_close(*fd);
+}
+#define _cleanup_close_ _cleanup_(closep)
+
+/* errno as a negative return value; never 0 even if errno was not set. */
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+/* Time in microseconds, as sd-event counts it. */
+typedef uint64_t usec_t;
+#define USEC_INFINITY ((usec_t) UINT64_MAX)
+#define USEC_PER_SEC ((usec_t) 1000000ULL)
+#define USEC_PER_MSEC ((usec_t) 1000ULL)
+#define NSEC_PER_USEC ((uint64_t) 1000ULL)
+#define NSEC_PER_SEC ((uint64_t) 1000000000ULL)
+#define USEC_PER_MINUTE (60 * USEC_PER_SEC)
+
+static inline usec_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* Adds without wrapping past USEC_INFINITY. */
+static inline usec_t usec_add(usec_t a, usec_t b) {
+        if (a >= USEC_INFINITY - b)
+                return USEC_INFINITY;
+        return a + b;
+}

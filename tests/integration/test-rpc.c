@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The RPC core, client and server in one process: the server runs its own
+ * sd-event loop on a thread, clients call from the test's threads. */
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "foo.h"
+#include "geerpc/client.h"
+#include "geerpc/server.h"
+#include "testlib.h"
+
+/* ---- an in-process server with a test service ------------------------------ */
+
+static int test_echo(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        *ret_reply = json_incref(args);
+        return 0;
+}
+
+/* Sleeps args.ms milliseconds on a worker, then returns args. */
+static int test_slow(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        tl_sleep((usec_t) json_integer_value(json_object_get(args, "ms")) * USEC_PER_MSEC);
+        *ret_reply = json_incref(args);
+        return 0;
+}
+
+static int test_fail(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        if (json_is_string(args))
+                *ret_error = strdup(json_string_value(args));
+        return -EDOM;
+}
+
+static int test_big(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        size_t n = (size_t) json_integer_value(args);
+        char *s = malloc(n + 1);
+        memset(s, 'x', n);
+        s[n] = 0;
+        *ret_reply = json_string(s);
+        free(s);
+        return 0;
+}
+
+typedef struct Srv {
+        geerpc_server *server;
+        char *address;
+        pthread_t thread;
+        bool running;
+} Srv;
+
+static void *srv_thread(void *userdata) {
+        Srv *s = userdata;
+        int r = geerpc_server_run(s->server);
+        cr_assert_eq(r, 0);
+        return NULL;
+}
+
+static void srv_start_at(Srv *s, const char *listen) {
+        static const geerpc_method methods[] = {
+                { "Echo", test_echo, 0 },
+                { "Slow", test_slow, GEERPC_METHOD_BLOCKING },
+                { "Fail", test_fail, 0 },
+                { "Big", test_big, 0 },
+        };
+        *s = (Srv) {};
+        cr_assert_eq(geerpc_server_new(&s->server), 0);
+        cr_assert_eq(geerpc_server_add_service(s->server, "Test", methods, ELEMENTSOF(methods), NULL), 0);
+        cr_assert_eq(foo_register(s->server), 0);
+        cr_assert_eq(geerpc_server_listen(s->server, listen, &s->address), 0);
+        cr_assert_eq(pthread_create(&s->thread, NULL, srv_thread, s), 0);
+        s->running = true;
+}
+
+static void srv_start(Srv *s) {
+        srv_start_at(s, "tcp@127.0.0.1:0");
+}
+
+static void srv_stop(Srv *s, usec_t grace) {
+        if (s->running) {
+                cr_assert_eq(geerpc_server_stop(s->server, grace, NULL, NULL), 0);
+                pthread_join(s->thread, NULL);
+                s->running = false;
+        }
+        geerpc_server_unref(s->server);
+        free(s->address);
+}
+
+static geerpc_client *dial(Srv *s) {
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_dial(&c, s->address), 0);
+        return c;
+}
+
+static long long sum(geerpc_client *c, long long a, long long b) {
+        json_t *args = json_pack("{s:I,s:I}", "Num1", (json_int_t) a, "Num2", (json_int_t) b), *reply = NULL;
+        int r = geerpc_client_call(c, "Foo.Sum", args, 5 * USEC_PER_SEC, &reply, NULL);
+        json_decref(args);
+        cr_assert_eq(r, 0, "Foo.Sum failed: %s", strerror(-r));
+        long long v = json_integer_value(reply);
+        json_decref(reply);
+        return v;
+}
+
+/* ---- the tests ------------------------------------------------------------------ */
+
+Test(rpc, sum_and_sleep) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        cr_assert_eq(sum(c, 3, 4), 7);
+        cr_assert_eq(sum(c, -10, 4), -6);
+
+        json_t *args = json_pack("{s:i,s:i}", "Num1", 1, "Num2", 2), *reply = NULL;
+        cr_assert_eq(geerpc_client_call(c, "Foo.Sleep", args, 10 * USEC_PER_SEC, &reply, NULL), 0);
+        cr_assert_eq(json_integer_value(reply), 3);
+        json_decref(reply);
+        json_decref(args);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+typedef struct Worker {
+        geerpc_client *client;
+        int id;
+        int n;
+        atomic_int *ok;
+} Worker;
+
+static void *hammer(void *userdata) {
+        Worker *w = userdata;
+        for (int i = 0; i < w->n; i++) {
+                /* A value unique to this call: a mismatched reply shows. */
+                json_t *args = json_pack("{s:i,s:i,s:s}", "t", w->id, "i", i, "pad", i % 3 ? "x" : "yyyyyyyyyyyy");
+                json_t *reply = NULL;
+                int r = geerpc_client_call(w->client, "Test.Echo", args, 30 * USEC_PER_SEC, &reply, NULL);
+                if (r == 0 && json_equal(args, reply))
+                        atomic_fetch_add(w->ok, 1);
+                else
+                        fprintf(stderr, "call %d/%d: r=%d\n", w->id, i, r);
+                json_decref(args);
+                if (reply)
+                        json_decref(reply);
+        }
+        return NULL;
+}
+
+static void run_hammer(const char *address, int threads, int per_thread) {
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_dial(&c, address), 0);
+        atomic_int ok = 0;
+        pthread_t t[64];
+        Worker w[64];
+        for (int i = 0; i < threads; i++) {
+                w[i] = (Worker) { c, i, per_thread, &ok };
+                pthread_create(&t[i], NULL, hammer, &w[i]);
+        }
+        for (int i = 0; i < threads; i++)
+                pthread_join(t[i], NULL);
+        cr_assert_eq(atomic_load(&ok), threads * per_thread, "only %d of %d calls matched", atomic_load(&ok),
+                     threads * per_thread);
+        geerpc_client_unref(c);
+}
+
+Test(rpc, ten_thousand_calls_from_16_threads_over_one_connection) {
+        Srv s;
+        srv_start(&s);
+        run_hammer(s.address, 16, 625);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, unix_and_ipv6) {
+        char dir[] = "/tmp/geerpc-rpc-XXXXXX", addr[128];
+        cr_assert(mkdtemp(dir));
+        snprintf(addr, sizeof addr, "unix@%s/rpc.sock", dir);
+        Srv s;
+        srv_start_at(&s, addr);
+        cr_assert_str_eq(s.address, addr);
+        geerpc_client *c = dial(&s);
+        cr_assert_eq(sum(c, 1, 1), 2);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+        snprintf(addr, sizeof addr, "%s/rpc.sock", dir);
+        unlink(addr);
+        rmdir(dir);
+
+        srv_start_at(&s, "tcp@[::1]:0");
+        cr_assert(strncmp(s.address, "tcp@[::1]:", 10) == 0);
+        c = dial(&s);
+        cr_assert_eq(sum(c, 2, 2), 4);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+static void expect_remote_error(geerpc_client *c, const char *method, json_t *args, const char *want) {
+        char *error = NULL;
+        json_t *reply = NULL;
+        int r = geerpc_client_call(c, method, args, 5 * USEC_PER_SEC, &reply, &error);
+        cr_assert_eq(r, -EREMOTEIO, "%s: r=%d", method, r);
+        cr_assert_null(reply);
+        cr_assert_str_eq(error, want);
+        free(error);
+}
+
+Test(rpc, go_error_texts) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        json_t *args = json_pack("{}");
+        expect_remote_error(c, "Bar.Sum", args, "rpc server: can't find service Bar");
+        expect_remote_error(c, "Foo.Nope", args, "rpc server: can't find method Nope");
+        expect_remote_error(c, "FooSum", args, "rpc server: service/method request ill-formed: FooSum");
+        json_t *text = json_string("the handler's own words");
+        expect_remote_error(c, "Test.Fail", text, "the handler's own words");
+        expect_remote_error(c, "Test.Fail", args, strerror(EDOM));
+        json_decref(text);
+        json_t *bad = json_pack("{s:s}", "Num1", "three");
+        expect_remote_error(c, "Foo.Sum", bad, "Foo: Num1 and Num2 must be integers");
+        json_decref(bad);
+        /* The connection is still in sync after all of that. */
+        cr_assert_eq(sum(c, 20, 22), 42);
+        json_decref(args);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, handle_timeout) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_new(&c), 0);
+        cr_assert_eq(geerpc_client_set_handle_timeout(c, 300 * USEC_PER_MSEC), 0);
+        cr_assert_eq(geerpc_client_connect(c, s.address), 0);
+
+        json_t *args = json_pack("{s:i}", "ms", 3000);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        expect_remote_error(c, "Test.Slow", args, "rpc server: request handle timeout: expect within 300ms");
+        /* The answer came on time, not when the handler finished. */
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 2500 * USEC_PER_MSEC);
+        json_decref(args);
+
+        /* A quick call meanwhile is answered normally; the late result of the
+         * slow one is discarded without disturbing the stream. */
+        cr_assert_eq(sum(c, 1, 2), 3);
+        tl_sleep(3 * USEC_PER_SEC);
+        cr_assert_eq(sum(c, 2, 3), 5);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, client_deadline_and_late_reply_dropped) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        json_t *args = json_pack("{s:i}", "ms", 1500), *reply = NULL;
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        int r = geerpc_client_call(c, "Test.Slow", args, 200 * USEC_PER_MSEC, &reply, NULL);
+        cr_assert_eq(r, -ETIMEDOUT);
+        cr_assert_null(reply);
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 1400 * USEC_PER_MSEC, "the deadline was not kept");
+        json_decref(args);
+
+        tl_sleep(1500 * USEC_PER_MSEC); /* the late reply arrives and is dropped */
+        cr_assert_eq(sum(c, 5, 6), 11);
+        cr_assert_eq(geerpc_client_is_available(c), 1);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+typedef struct AsyncResult {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        int n;
+        int results[128];
+        long long values[128];
+        char *errors[128];
+} AsyncResult;
+
+static void on_done(geerpc_client *c, int r, json_t *reply, const char *error, void *userdata) {
+        AsyncResult *a = userdata;
+        pthread_mutex_lock(&a->lock);
+        a->results[a->n] = r;
+        a->values[a->n] = r == 0 ? json_integer_value(reply) : 0;
+        a->errors[a->n] = error ? strdup(error) : NULL;
+        a->n++;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+}
+
+static void async_wait(AsyncResult *a, int n) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 20 * USEC_PER_SEC;
+        pthread_mutex_lock(&a->lock);
+        while (a->n < n && now_usec(CLOCK_MONOTONIC) < deadline) {
+                pthread_mutex_unlock(&a->lock);
+                tl_sleep(5 * USEC_PER_MSEC);
+                pthread_mutex_lock(&a->lock);
+        }
+        pthread_mutex_unlock(&a->lock);
+        cr_assert_eq(a->n, n, "%d of %d async calls completed", a->n, n);
+}
+
+Test(rpc, async_calls) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        static AsyncResult a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        long long expect = 0;
+        for (int i = 0; i < 100; i++) {
+                json_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", 1);
+                cr_assert_eq(geerpc_client_call_async(c, "Foo.Sum", args, 5 * USEC_PER_SEC, on_done, &a, NULL), 0);
+                json_decref(args);
+                expect += i + 1;
+        }
+        async_wait(&a, 100);
+        long long got = 0;
+        for (int i = 0; i < 100; i++) {
+                cr_assert_eq(a.results[i], 0);
+                got += a.values[i];
+        }
+        cr_assert_eq(got, expect);
+
+        /* Mixed with blocking calls on the same connection. */
+        cr_assert_eq(sum(c, 1, 1), 2);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, async_deadline_cancel_and_remote_error) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        static AsyncResult a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        json_t *slow = json_pack("{s:i}", "ms", 2000);
+        uint64_t id;
+
+        cr_assert_eq(geerpc_client_call_async(c, "Test.Slow", slow, 100 * USEC_PER_MSEC, on_done, &a, NULL), 0);
+        async_wait(&a, 1);
+        cr_assert_eq(a.results[0], -ETIMEDOUT);
+
+        cr_assert_eq(geerpc_client_call_async(c, "Test.Slow", slow, 0, on_done, &a, &id), 0);
+        cr_assert_eq(geerpc_client_cancel(c, id), 0);
+        async_wait(&a, 2);
+        cr_assert_eq(a.results[1], -ECANCELED);
+        cr_assert_eq(geerpc_client_cancel(c, id), -ENOENT);
+
+        cr_assert_eq(geerpc_client_call_async(c, "Nope.X", slow, 0, on_done, &a, NULL), 0);
+        async_wait(&a, 3);
+        cr_assert_eq(a.results[2], -EREMOTEIO);
+        cr_assert_str_eq(a.errors[2], "rpc server: can't find service Nope");
+
+        cr_assert_eq(geerpc_client_call_async(c, "Foo.Sum", NULL, 0, NULL, NULL, NULL), -EINVAL);
+        json_decref(slow);
+        geerpc_client_unref(c);
+        srv_stop(&s, 3 * USEC_PER_SEC);
+}
+
+static void *call_slow(void *userdata) {
+        geerpc_client *c = userdata;
+        json_t *args = json_pack("{s:i}", "ms", 10000);
+        int r = geerpc_client_call(c, "Test.Slow", args, 30 * USEC_PER_SEC, NULL, NULL);
+        json_decref(args);
+        return (void *) (intptr_t) r;
+}
+
+Test(rpc, broken_connection_fails_every_pending_call_at_once) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        static AsyncResult a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+                pthread_create(&t[i], NULL, call_slow, c);
+        json_t *args = json_pack("{s:i}", "ms", 10000);
+        cr_assert_eq(geerpc_client_call_async(c, "Test.Slow", args, 0, on_done, &a, NULL), 0);
+        json_decref(args);
+        tl_sleep(300 * USEC_PER_MSEC);
+        cr_assert_eq(geerpc_server_get_n_inflight(s.server), 5);
+
+        /* Grace 0: connections close at once, mid-call. */
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        cr_assert_eq(geerpc_server_stop(s.server, 0, NULL, NULL), 0);
+        for (int i = 0; i < 4; i++) {
+                void *r;
+                pthread_join(t[i], &r);
+                cr_assert_eq((int) (intptr_t) r, -ECONNRESET, "call %d: %d", i, (int) (intptr_t) r);
+        }
+        async_wait(&a, 1);
+        cr_assert_eq(a.results[0], -ECONNRESET);
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 5 * USEC_PER_SEC, "pending calls hung");
+        cr_assert_eq(geerpc_client_is_available(c), 0);
+        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", NULL, USEC_PER_SEC, NULL, NULL), -ECONNRESET);
+        geerpc_client_unref(c);
+        pthread_join(s.thread, NULL);
+        s.running = false;
+        srv_stop(&s, 0);
+}
+
+Test(rpc, graceful_stop_lets_inflight_calls_finish) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        static AsyncResult a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        json_t *args = json_pack("{s:i}", "ms", 500);
+        cr_assert_eq(geerpc_client_call_async(c, "Test.Slow", args, 0, on_done, &a, NULL), 0);
+        json_decref(args);
+        tl_sleep(100 * USEC_PER_MSEC);
+        cr_assert_eq(geerpc_server_stop(s.server, 10 * USEC_PER_SEC, NULL, NULL), 0);
+        cr_assert_eq(geerpc_server_stop(s.server, 10 * USEC_PER_SEC, NULL, NULL), -EALREADY);
+        async_wait(&a, 1);
+        cr_assert_eq(a.results[0], 0, "in-flight call failed: %d", a.results[0]);
+        pthread_join(s.thread, NULL);
+        s.running = false;
+        /* Not accepting any more. */
+        geerpc_client *d;
+        cr_assert_eq(geerpc_client_dial(&d, s.address), -ECONNREFUSED);
+        geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+Test(rpc, close_fails_pending_calls) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        pthread_t t;
+        pthread_create(&t, NULL, call_slow, c);
+        tl_sleep(200 * USEC_PER_MSEC);
+        cr_assert_eq(geerpc_client_close(c), 0);
+        void *r;
+        pthread_join(t, &r);
+        cr_assert_eq((int) (intptr_t) r, -ESHUTDOWN);
+        cr_assert_eq(geerpc_client_close(c), -ENOTCONN);
+        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", NULL, 0, NULL, NULL), -ESHUTDOWN);
+        geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+Test(rpc, message_size_limits) {
+        Srv s;
+        srv_start(&s);
+        cr_assert_eq(geerpc_server_set_max_message_size(s.server, 10), -EINVAL);
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_new(&c), 0);
+        cr_assert_eq(geerpc_client_set_max_message_size(c, 64 * 1024), 0);
+        cr_assert_eq(geerpc_client_connect(c, s.address), 0);
+
+        /* A reply over the client's limit breaks only that connection. */
+        json_t *n = json_integer(100 * 1024), *reply = NULL;
+        cr_assert_eq(geerpc_client_call(c, "Test.Big", n, 5 * USEC_PER_SEC, &reply, NULL), -EBADMSG);
+        json_decref(n);
+        geerpc_client_unref(c);
+
+        /* A 20 MiB request is over the server's 16 MiB default. */
+        c = dial(&s);
+        size_t big = 20U << 20;
+        char *blob = malloc(big + 1);
+        memset(blob, 'a', big);
+        blob[big] = 0;
+        json_t *args = json_string(blob);
+        free(blob);
+        int r = geerpc_client_call(c, "Test.Echo", args, 20 * USEC_PER_SEC, NULL, NULL);
+        cr_assert(r == -ECONNRESET || r == -EPIPE, "r=%d", r);
+        json_decref(args);
+        geerpc_client_unref(c);
+
+        /* And the server serves the next client. */
+        c = dial(&s);
+        cr_assert_eq(sum(c, 1, 2), 3);
+        json_t *m = json_integer(1024 * 1024);
+        cr_assert_eq(geerpc_client_call(c, "Test.Big", m, 5 * USEC_PER_SEC, &reply, NULL), 0);
+        cr_assert_eq(json_string_length(reply), 1024 * 1024);
+        json_decref(reply);
+        json_decref(m);
+        geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+Test(rpc, connection_limit_pauses_accept) {
+        Srv s;
+        srv_start(&s);
+        srv_stop(&s, 0);
+        /* Start afresh with a limit of 2. */
+        *(&s) = (Srv) {};
+        cr_assert_eq(geerpc_server_new(&s.server), 0);
+        cr_assert_eq(foo_register(s.server), 0);
+        cr_assert_eq(geerpc_server_set_max_connections(s.server, 2), 0);
+        cr_assert_eq(geerpc_server_listen(s.server, "tcp@127.0.0.1:0", &s.address), 0);
+        cr_assert_eq(pthread_create(&s.thread, NULL, srv_thread, &s), 0);
+        s.running = true;
+
+        geerpc_client *a = dial(&s), *b = dial(&s), *c = dial(&s);
+        cr_assert_eq(sum(a, 1, 1), 2);
+        cr_assert_eq(sum(b, 1, 1), 2);
+        /* The third waits in the backlog: its call times out... */
+        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", NULL, 300 * USEC_PER_MSEC, NULL, NULL), -ETIMEDOUT);
+        /* ...until another connection closes. */
+        geerpc_client_unref(a);
+        cr_assert_eq(sum(c, 2, 2), 4);
+        geerpc_client_unref(b);
+        geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+Test(rpc, api_misuse) {
+        geerpc_server *s;
+        cr_assert_eq(geerpc_server_new(&s), 0);
+        static const geerpc_method m[] = { { "X", test_echo, 0 } };
+        static const geerpc_method dup[] = { { "X", test_echo, 0 }, { "X", test_echo, 0 } };
+        static const geerpc_method nohandler[] = { { "X", NULL, 0 } };
+        cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), 0);
+        cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), -EEXIST);
+        cr_assert_eq(geerpc_server_add_service(s, "B.C", m, 1, NULL), -EINVAL);
+        cr_assert_eq(geerpc_server_add_service(s, "", m, 1, NULL), -EINVAL);
+        cr_assert_eq(geerpc_server_add_service(s, "D", dup, 2, NULL), -EEXIST);
+        cr_assert_eq(geerpc_server_add_service(s, "E", nohandler, 1, NULL), -EINVAL);
+        cr_assert_eq(geerpc_server_listen(s, "udp@1.2.3.4:5", NULL), -EINVAL);
+        cr_assert_eq(geerpc_server_listen_fd(s, 0, NULL), -ENOTSOCK);
+        cr_assert_null(geerpc_server_unref(s));
+        cr_assert_null(geerpc_server_unref(NULL));
+
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_new(&c), 0);
+        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", NULL, 0, NULL, NULL), -ENOTCONN);
+        cr_assert_eq(geerpc_client_set_codec(c, "application/xml"), -EPROTONOSUPPORT);
+        cr_assert_eq(geerpc_client_connect(c, "tcp@127.0.0.1"), -EINVAL);
+        cr_assert_null(geerpc_client_unref(c));
+        cr_assert_null(geerpc_client_unref(NULL));
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Helpers for the test suites: start the real binaries and watch their
+ * logs, stop them by PID, read sd_notify messages, make HTTP requests, and
+ * talk raw bytes to a server. Every loop here is bounded in time. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* ---- processes ------------------------------------------------------------ */
+
+typedef struct TlProc TlProc;
+
+/* Path of a built binary, from the environment meson sets for the tests:
+ * "geerpc-example" -> $GEERPC_EXAMPLE, "geeregistry" -> $GEEREGISTRY,
+ * "geerpcctl" -> $GEERPCCTL. Aborts the test when unset. */
+const char *tl_binary(const char *name);
+
+/* Starts argv (NULL-terminated) with stdout and stderr captured. envp:
+ * extra "KEY=VALUE" strings (NULL-terminated, may be NULL); "-KEY" removes
+ * KEY. The child dies with the test (PR_SET_PDEATHSIG). */
+TlProc *tl_spawn(const char *const *argv, const char *const *envp);
+pid_t tl_pid(TlProc *p);
+/* Waits until a captured line contains needle; returns that line
+ * (malloc'd) or NULL on timeout or exit. Lines already seen count. */
+char *tl_wait_line(TlProc *p, const char *needle, usec_t timeout);
+/* Everything captured so far (stdout and stderr interleaved), malloc'd. */
+char *tl_output(TlProc *p);
+/* Sends sig. */
+void tl_kill(TlProc *p, int sig);
+/* Waits for exit; returns the wait status, or -ETIMEDOUT. */
+int tl_wait_exit(TlProc *p, usec_t timeout);
+/* Kills (SIGKILL) if still running, reaps, frees. */
+void tl_proc_free(TlProc *p);
+
+/* Starts geerpc-example with the extra arguments and waits for its
+ * "serving on ADDR" line; *ret_addr receives ADDR (malloc'd). */
+TlProc *tl_start_example(const char *const *extra_args, const char *const *envp, char **ret_addr);
+
+/* Runs a command to completion (bounded by timeout); returns the exit
+ * status (or -ETIMEDOUT) and, if wanted, its stdout and stderr. */
+int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, char **ret_stdout, char **ret_stderr);
+
+/* ---- sd_notify ------------------------------------------------------------ */
+
+typedef struct TlNotify TlNotify;
+
+/* An AF_UNIX datagram socket to point $NOTIFY_SOCKET at. */
+TlNotify *tl_notify_new(void);
+const char *tl_notify_path(TlNotify *n);
+/* "NOTIFY_SOCKET=<path>", for tl_spawn's envp. */
+const char *tl_notify_env(TlNotify *n);
+/* Waits for a datagram with a line starting with prefix (e.g. "READY=1",
+ * "STATUS="); returns that line (malloc'd) or NULL on timeout. Datagrams
+ * already received count, each line once. */
+char *tl_notify_wait(TlNotify *n, const char *prefix, usec_t timeout);
+void tl_notify_free(TlNotify *n);
+
+/* ---- HTTP (libcurl) ------------------------------------------------------- */
+
+typedef struct TlHttp {
+        long status;   /* 0 when no response came */
+        char *headers; /* raw response headers */
+        char *body;
+} TlHttp;
+
+/* method: "GET", "POST", ...; headers: NULL-terminated "Name: value"
+ * strings (may be NULL). Returns 0 or -EIO when no response came. */
+int tl_http(const char *method, const char *url, const char *const *headers, TlHttp *ret);
+/* The value of a response header (case-insensitive name), malloc'd, or NULL. */
+char *tl_http_header(const TlHttp *h, const char *name);
+void tl_http_done(TlHttp *h);
+
+/* ---- raw sockets ---------------------------------------------------------- */
+
+/* Connects to a PROTOCOL@ADDRESS (blocking socket), or -errno. */
+int tl_connect(const char *address);
+/* Writes all of buf; false on error. */
+bool tl_write_all(int fd, const void *buf, size_t n);
+/* Reads until EOF or timeout; returns the bytes read (malloc'd, NUL-ended). */
+char *tl_read_until_eof(int fd, usec_t timeout, size_t *ret_len);
+/* Waits for the peer to close: true if EOF came before the timeout. */
+bool tl_wait_eof(int fd, usec_t timeout);
+
+/* Sleeps for usec. */
+void tl_sleep(usec_t usec);
