@@ -353,7 +353,7 @@ static void bg_sync(geerpc_client *c) {
                         call->done_next = discarded;
                         discarded = call;
                 } else if (!call->done && call->deadline != USEC_INFINITY)
-                        (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, 0,
+                        (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, TIMER_ACCURACY_PRECISE,
                                                  bg_on_timer, call);
         }
         /* Give the reader role up before running handlers (they may make

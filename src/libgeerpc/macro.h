@@ -99,6 +99,10 @@ static inline usec_t now_usec(clockid_t clock) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+/* sd-event's default timer accuracy (0) is 250 ms of allowed slack; timers
+ * that callers can observe (timeouts, deadlines) ask for this instead. */
+#define TIMER_ACCURACY_PRECISE ((usec_t) 1)
+
 /* Adds without wrapping past USEC_INFINITY. */
 static inline usec_t usec_add(usec_t a, usec_t b) {
         if (a >= USEC_INFINITY - b)

@@ -225,7 +225,7 @@ static void run_blocking(Conn *c, const Method *method, void *userdata, Message 
         atomic_init(&call->n_ref, 2); /* the connection's and the worker's */
 
         if (c->handle_timeout > 0) {
-                r = sd_event_add_time_relative(s->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout, 0,
+                r = sd_event_add_time_relative(s->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout, TIMER_ACCURACY_PRECISE,
                                                on_call_timeout, call);
                 if (r < 0)
                         goto fail;

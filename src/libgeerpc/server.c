@@ -205,7 +205,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                                 set_listeners_enabled(s, false);
                                 if (!s->accept_retry)
                                         (void) sd_event_add_time_relative(s->event, &s->accept_retry,
-                                                                          CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, 0,
+                                                                          CLOCK_MONOTONIC, 100 * USEC_PER_MSEC, TIMER_ACCURACY_PRECISE,
                                                                           on_accept_retry, s);
                                 return 0;
                         }
@@ -387,7 +387,7 @@ void server_begin_stop(geerpc_server *s, usec_t grace) {
         s->state = SERVER_STOPPING;
         close_listeners(s);
         if (grace > 0 && grace != USEC_INFINITY)
-                (void) sd_event_add_time_relative(s->event, &s->grace_timer, CLOCK_MONOTONIC, grace, 0,
+                (void) sd_event_add_time_relative(s->event, &s->grace_timer, CLOCK_MONOTONIC, grace, TIMER_ACCURACY_PRECISE,
                                                   on_grace_expired, s);
         else if (grace == 0) {
                 on_grace_expired(NULL, 0, s);
