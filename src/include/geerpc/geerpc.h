@@ -5,6 +5,7 @@
  *
  *   geerpc/server.h   the RPC server (services, sd-event loop, worker pool)
  *   geerpc/client.h   the RPC client (blocking and asynchronous calls)
+ *   geerpc/registration.h  keeping a server registered (heartbeats)
  *   geerpc/log.h      the log level
  *
  * Build with: pkg-config --cflags --libs geerpc */
@@ -13,3 +14,4 @@
 #include <geerpc/log.h>
 #include <geerpc/server.h>
 #include <geerpc/client.h>
+#include <geerpc/registration.h>
