@@ -76,6 +76,29 @@ static void help(void) {
                HTTP_HEADER_SIZE_MAX_DEFAULT, PERSIST_FILE_NAME, AUTH_CREDENTIAL_NAME);
 }
 
+/* "HOST:PORT", "[V6]:PORT", "unix:/PATH", or the PROTOCOL@ADDRESS form,
+ * -> what address_listen() takes. */
+static int listen_address(const char *s, char **ret) {
+        char *a;
+        int k;
+        if (strncmp(s, "unix:", 5) == 0)
+                k = asprintf(&a, "unix@%s", s + 5);
+        else if (strchr(s, '@'))
+                k = asprintf(&a, "%s", s);
+        else
+                k = asprintf(&a, "tcp@%s", s);
+        if (k < 0)
+                return -ENOMEM;
+        Address parsed;
+        const char *reason = NULL;
+        if (address_parse(a, ADDRESS_ALLOW_PORT_ZERO, &parsed, &reason) < 0) {
+                free(a);
+                return cli_usage_error("invalid --listen address '%s': %s", s, reason);
+        }
+        *ret = a;
+        return 0;
+}
+
 static int parse_unsigned(const char *option, const char *value, unsigned long min, unsigned long max,
                           unsigned long *ret) {
         return cli_parse_unsigned(option, value, min, max, ret) < 0 ? -EINVAL : 0;
@@ -158,33 +181,13 @@ static int parse_args(int argc, char **argv, Args *a) {
                 }
         if (optind < argc)
                 return cli_usage_error("unexpected argument: %s", argv[optind]);
+        _cleanup_free_ char *checked = NULL;
+        if (listen_address(a->listen, &checked) < 0)
+                return -EINVAL;
         return 1;
 }
 
 /* ---- sockets -------------------------------------------------------------- */
-
-/* "HOST:PORT", "[V6]:PORT", "unix:/PATH", or the PROTOCOL@ADDRESS form,
- * -> what address_listen() takes. */
-static int listen_address(const char *s, char **ret) {
-        char *a;
-        int k;
-        if (strncmp(s, "unix:", 5) == 0)
-                k = asprintf(&a, "unix@%s", s + 5);
-        else if (strchr(s, '@'))
-                k = asprintf(&a, "%s", s);
-        else
-                k = asprintf(&a, "tcp@%s", s);
-        if (k < 0)
-                return -ENOMEM;
-        Address parsed;
-        const char *reason = NULL;
-        if (address_parse(a, ADDRESS_ALLOW_PORT_ZERO, &parsed, &reason) < 0) {
-                free(a);
-                return cli_usage_error("invalid --listen address '%s': %s", s, reason);
-        }
-        *ret = a;
-        return 0;
-}
 
 /* "listening on http://127.0.0.1:41234/_geerpc_/registry": tests and
  * people read the real port here. */

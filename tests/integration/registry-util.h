@@ -71,6 +71,21 @@ static inline void reg_assert_running(Reg *r) {
         cr_assert_eq(tl_wait_exit(r->proc, 0), -ETIMEDOUT, "geeregistry died");
 }
 
+/* The output line that contains needle, from the start (also lines
+ * logged before "listening on"), malloc'd, or NULL. */
+static inline char *reg_output_line(Reg *r, const char *needle) {
+        char *out = tl_output(r->proc), *line = NULL;
+        const char *p = strstr(out, needle);
+        if (p) {
+                const char *start = p, *end = strchr(p, '\n');
+                while (start > out && start[-1] != '\n')
+                        start--;
+                line = strndup(start, end ? (size_t) (end - start) : strlen(start));
+        }
+        free(out);
+        return line;
+}
+
 /* A request with one optional header; returns the status. */
 static inline long reg_request(const char *method, const char *url, const char *header, TlHttp *ret) {
         const char *headers[] = { header, NULL };
