@@ -7,6 +7,7 @@
  *   geerpc/client.h   the RPC client (blocking and asynchronous calls)
  *   geerpc/discovery.h  service discovery: static lists, the registry
  *   geerpc/xclient.h  the load-balancing client, broadcast
+ *   geerpc/registration.h  keeping a server registered (heartbeats)
  *   geerpc/log.h      the log level
  *
  * Build with: pkg-config --cflags --libs geerpc */
@@ -17,3 +18,4 @@
 #include <geerpc/client.h>
 #include <geerpc/discovery.h>
 #include <geerpc/xclient.h>
+#include <geerpc/registration.h>
