@@ -182,11 +182,13 @@ static void wait_all(Broadcast *b) {
         pthread_mutex_lock(&b->lock);
         while (b->n_done < b->n_started) {
                 if (b->cancel_reason == 0) {
+                        bool late = b->deadline != USEC_INFINITY && now_usec(CLOCK_MONOTONIC) >= b->deadline;
                         if (b->first_error != 0) {
-                                cancel_running_locked(b, -ECANCELED);
+                                /* Past the deadline the others overran it too. */
+                                cancel_running_locked(b, late ? -ETIMEDOUT : -ECANCELED);
                                 continue;
                         }
-                        if (b->deadline != USEC_INFINITY && now_usec(CLOCK_MONOTONIC) >= b->deadline) {
+                        if (late) {
                                 cancel_running_locked(b, -ETIMEDOUT);
                                 continue;
                         }

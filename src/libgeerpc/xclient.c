@@ -312,9 +312,9 @@ _public_ int geerpc_xclient_call_full(geerpc_xclient *x, const char *key, const 
                 }
                 bool retry;
                 r = call_one(x, addr, service_method, args, deadline, ret_reply, ret_error, &retry);
-                if ((r == 0 || r == -EREMOTEIO) && ret_server)
-                        *ret_server = TAKE_PTR(addr);
                 if (!retry || attempt == failover) {
+                        if (ret_server)
+                                *ret_server = TAKE_PTR(addr);
                         free(addr);
                         break;
                 }

@@ -66,8 +66,9 @@ int geerpc_xclient_call(geerpc_xclient *x, const char *service_method, json_t *a
 
 /* geerpc_xclient_call() with a key for GEERPC_SELECT_HASH (ignored by the
  * other modes; may be NULL for them), and ret_server (optional): a
- * malloc'd copy of the address of the server that answered -- written on
- * success and on -EREMOTEIO, as ret_error is. */
+ * malloc'd copy of the address of the server that gave the outcome -- the
+ * one that answered, or the last one tried when the call failed. Like
+ * ret_error it is written on failure too, whenever a server was picked. */
 int geerpc_xclient_call_full(geerpc_xclient *x, const char *key, const char *service_method, json_t *args,
                              uint64_t timeout_usec, json_t **ret_reply, char **ret_error, char **ret_server);
 
