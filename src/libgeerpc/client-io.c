@@ -46,9 +46,33 @@ static void call_wake(ClientCall *call) {
         futex_wake_one(&call->wake);
 }
 
+/* Wake-ups collected under the lock and issued after it is released, so
+ * that no system call happens inside the critical section. The counter is
+ * bumped under the lock (the caller's stack frame is certainly alive then);
+ * the futex_wake() afterwards only names an address, and a stale wake-up on
+ * reused memory is harmless because every wait re-checks its condition. */
+typedef struct WakeList {
+        atomic_uint *words[CLIENT_DELIVER_BATCH];
+        size_t n;
+} WakeList;
+
+static void wake_list_flush(WakeList *w) {
+        for (size_t i = 0; i < w->n; i++)
+                futex_wake_one(w->words[i]);
+        w->n = 0;
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes);
+
 /* Takes ownership of reply and error. The call is already out of the
  * pending table. */
 void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error) {
+        complete_locked(c, call, result, reply, error, NULL);
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes) {
         call->result = result;
         call->reply = reply;
         call->error = error;
@@ -69,11 +93,17 @@ void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json
          * wake-up may reach a caller that has already returned; a stale
          * wake-up on reused stack memory is harmless, as waits re-check. */
         bool sleeping = call->waiting;
-        if (sleeping)
+        if (sleeping) {
                 waiters_unlink(c, call);
+                atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
+        }
         atomic_store_explicit(&call->done, true, memory_order_release);
-        if (sleeping)
-                call_wake(call);
+        if (!sleeping)
+                return;
+        if (wakes && wakes->n < ELEMENTSOF(wakes->words))
+                wakes->words[wakes->n++] = &call->wake;
+        else
+                futex_wake_one(&call->wake);
 }
 
 void client_fail_locked(geerpc_client *c, int error) {
@@ -166,6 +196,7 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
 /* ---- the reader role ------------------------------------------------------- */
 
 static void deliver(geerpc_client *c, Message *msgs, size_t n) {
+        WakeList wakes = {};
         pthread_mutex_lock(&c->lock);
         for (size_t i = 0; i < n; i++) {
                 Message *m = &msgs[i];
@@ -173,13 +204,14 @@ static void deliver(geerpc_client *c, Message *msgs, size_t n) {
                 if (!call)
                         continue; /* timed out or cancelled: drop the late reply */
                 if (!isempty(m->error))
-                        client_complete_locked(c, call, -EREMOTEIO, NULL, TAKE_PTR(m->error));
+                        complete_locked(c, call, -EREMOTEIO, NULL, TAKE_PTR(m->error), &wakes);
                 else if (m->body_error)
-                        client_complete_locked(c, call, -EBADMSG, NULL, NULL);
+                        complete_locked(c, call, -EBADMSG, NULL, NULL, &wakes);
                 else
-                        client_complete_locked(c, call, 0, TAKE_PTR(m->body), NULL);
+                        complete_locked(c, call, 0, TAKE_PTR(m->body), NULL, &wakes);
         }
         pthread_mutex_unlock(&c->lock);
+        wake_list_flush(&wakes);
         for (size_t i = 0; i < n; i++)
                 message_done(&msgs[i]);
 }
