@@ -4,6 +4,7 @@
 #include "address.h"
 #include "discovery-internal.h"
 #include "duration.h"
+#include "etcd.h"
 #include "log.h"
 
 /* The discovery interface: the cached list shared by every back end, its
@@ -47,8 +48,8 @@ _public_ int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *u
         /* The one place that maps a URL scheme to a back end. */
         if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
                 return geerpc_discovery_new_registry(ret, url);
-        if (strncasecmp(url, "etcd://", 7) == 0)
-                return -EPROTONOSUPPORT; /* the etcd back end: a later release */
+        if (etcd_url_is(url))
+                return -EPROTONOSUPPORT; /* the etcd back end (etcd.h) plugs in here */
         return -EINVAL;
 }
 
