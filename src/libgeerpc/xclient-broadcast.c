@@ -236,7 +236,7 @@ static geerpc_broadcast_result *result_from(Broadcast *b) {
 static void drop_broken(Broadcast *b) {
         for (size_t i = 0; i < b->n; i++) {
                 Outcome *o = &b->o[i];
-                if (o->client && xclient_is_connection_error(o->status))
+                if (o->client && xclient_call_broke_connection(o->client, o->status))
                         xclient_drop(b->x, o->server, o->client);
         }
 }

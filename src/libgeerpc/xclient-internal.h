@@ -44,3 +44,6 @@ void xclient_drop(geerpc_xclient *x, const char *addr, geerpc_client *c);
 /* A failure that says the connection (or the dial) is broken, as opposed
  * to a remote error, a deadline, or a local misuse. */
 bool xclient_is_connection_error(int r);
+/* Whether a call on c that failed with r broke the connection: -EBADMSG
+ * is also what one undecodable reply gives, on a connection that lives on. */
+bool xclient_call_broke_connection(geerpc_client *c, int r);

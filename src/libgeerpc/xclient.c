@@ -252,6 +252,12 @@ bool xclient_is_connection_error(int r) {
         }
 }
 
+bool xclient_call_broke_connection(geerpc_client *c, int r) {
+        if (!xclient_is_connection_error(r))
+                return false;
+        return r != -EBADMSG || !geerpc_client_is_available(c);
+}
+
 /* ---- calls ------------------------------------------------------------------ */
 
 /* One attempt on one server. *ret_retry: whether another server may be
@@ -278,7 +284,7 @@ static int call_one(geerpc_xclient *x, const char *addr, const char *service_met
                 timeout = deadline - now;
         }
         r = geerpc_client_call(c, service_method, args, timeout, ret_reply, ret_error);
-        if (xclient_is_connection_error(r)) {
+        if (xclient_call_broke_connection(c, r)) {
                 xclient_drop(x, addr, c);
                 pthread_mutex_lock(&x->lock);
                 *ret_retry = !x->closed;

@@ -464,3 +464,54 @@ Test(discovery_registry, refresh_timeout_bounds_the_request) {
         cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 2500 * USEC_PER_MSEC);
         geerpc_discovery_unref(d);
 }
+
+typedef struct Acquirer {
+        geerpc_discovery *d;
+        usec_t timeout;
+        int r;
+        usec_t took;
+} Acquirer;
+
+static void *acquirer(void *userdata) {
+        Acquirer *a = userdata;
+        ServerSet *s = NULL;
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        a->r = discovery_acquire(a->d, t0 + a->timeout, &s);
+        a->took = now_usec(CLOCK_MONOTONIC) - t0;
+        server_set_unref(s);
+        return NULL;
+}
+
+/* A caller with no list waits for the refresh in flight only until its own
+ * deadline. */
+Test(discovery_registry, waiting_for_a_refresh_keeps_the_callers_deadline) {
+        fake_set(FAKE_JSON, "tcp@127.0.0.1:1", 1200);
+        geerpc_discovery *d = registry(10 * USEC_PER_SEC);
+        pthread_t t1, t2;
+        Acquirer slow = { d, 5 * USEC_PER_SEC, 1, 0 }, hasty = { d, 300 * USEC_PER_MSEC, 1, 0 };
+        pthread_create(&t1, NULL, acquirer, &slow);
+        tl_sleep(200 * USEC_PER_MSEC);
+        pthread_create(&t2, NULL, acquirer, &hasty);
+        pthread_join(t2, NULL);
+        cr_assert_eq(hasty.r, -ETIMEDOUT);
+        cr_assert_lt(hasty.took, 1000 * USEC_PER_MSEC);
+        pthread_join(t1, NULL);
+        cr_assert_eq(slow.r, 0);
+        cr_assert_eq(atomic_load(&fake.gets), 1);
+        geerpc_discovery_unref(d);
+}
+
+/* A fetch cut short by the caller's deadline is not an outage: the next
+ * caller, with time to spare, fetches and succeeds. */
+Test(discovery_registry, fetch_cut_short_by_the_deadline_changes_nothing) {
+        fake_set(FAKE_JSON, "tcp@127.0.0.1:1", 800);
+        geerpc_discovery *d = registry(10 * USEC_PER_SEC);
+        Acquirer hasty = { d, 200 * USEC_PER_MSEC, 1, 0 };
+        acquirer(&hasty);
+        cr_assert_eq(hasty.r, -ETIMEDOUT);
+        Acquirer patient = { d, 5 * USEC_PER_SEC, 1, 0 };
+        acquirer(&patient);
+        cr_assert_eq(patient.r, 0);
+        cr_assert_eq(atomic_load(&fake.gets), 2);
+        geerpc_discovery_unref(d);
+}
