@@ -119,8 +119,9 @@ static int wait_log(Child *c, const char *needle, char *buf, size_t size) {
                 while (f && !found && fgets(line, sizeof line, f)) {
                         char *p = strstr(line, needle);
                         if (p) {
-                                p[strcspn(p, " \t\r\n")] = 0;
-                                snprintf(buf, size, "%s", p + strlen(needle));
+                                char *v = p + strlen(needle);
+                                v[strcspn(v, " \t\r\n")] = 0;
+                                snprintf(buf, size, "%s", v);
                                 found = true;
                         }
                 }
