@@ -9,8 +9,12 @@
  *   - registry: the list served by a geeregistry (or the Go original's
  *     registry) at an http:// or https:// URL (GeeRegistryDiscovery). The
  *     list is cached and fetched again when it is older than the TTL.
- *   - etcd: a later release (geerpc_discovery_new_from_url() answers
- *     -EPROTONOSUPPORT for etcd:// URLs until then).
+ *   - etcd: the keys under a prefix in etcd v3, at
+ *     etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (default prefix
+ *     /geerpc/services; a server's key is PREFIX/ADDR). A range gives the
+ *     list; a watch keeps it current, so a server whose key goes (its lease
+ *     expired or was revoked) drops out at once, without waiting for the
+ *     TTL. Several endpoints: the next is tried on a connection error.
  *
  * Beyond the original, the registry back end:
  *   - serves the last good list while the registry is unreachable
@@ -68,13 +72,13 @@ int geerpc_discovery_new_static(geerpc_discovery **ret, const char *const *serve
  * request is made until the list is first needed. */
 int geerpc_discovery_new_registry(geerpc_discovery **ret, const char *url);
 /* Dispatches on the URL's scheme: http:// and https:// -> registry;
- * etcd:// -> -EPROTONOSUPPORT (a later release); anything else -EINVAL. */
+ * etcd:// -> etcd; anything else -EINVAL. */
 int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *url);
 
 geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d);
 geerpc_discovery *geerpc_discovery_unref(geerpc_discovery *d);
 
-/* Registry back end only (-EOPNOTSUPP for static lists).
+/* Registry and etcd back ends (-EOPNOTSUPP for static lists).
  *   ttl:             how long a fetched list is used before it is fetched
  *                    again; also the spacing of retries while the registry
  *                    is unreachable. 0: fetch for every get.
