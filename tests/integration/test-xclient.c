@@ -323,11 +323,12 @@ Test(xclient, broadcast_sleep_under_a_deadline) {
         cr_assert_eq(sleep_broadcast(x, 1, 2 * USEC_PER_SEC, &res), 0);
         geerpc_broadcast_result_free(res);
 
-        /* Every server sleeps 4 s, past the 2 s deadline: an error, soon. */
+        /* Every server sleeps 8 s, past the 2 s deadline: an error, long
+         * before the servers are done. */
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
-        cr_assert_eq(sleep_broadcast(x, 4, 2 * USEC_PER_SEC, &res), -ETIMEDOUT);
+        cr_assert_eq(sleep_broadcast(x, 8, 2 * USEC_PER_SEC, &res), -ETIMEDOUT);
         usec_t took = now_usec(CLOCK_MONOTONIC) - t0;
-        cr_assert_lt(took, 3500 * USEC_PER_MSEC, "the broadcast took %llu us", (unsigned long long) took);
+        cr_assert_lt(took, 6 * USEC_PER_SEC, "the broadcast took %llu us", (unsigned long long) took);
         cr_assert_eq(geerpc_broadcast_result_get_count(res), 3);
         cr_assert_eq(geerpc_broadcast_result_get_n_failed(res), 3);
         for (size_t i = 0; i < 3; i++)
@@ -351,7 +352,7 @@ Test(xclient, broadcast_one_server_overruns) {
         tl_kill(c->servers[0], SIGSTOP);
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
         cr_assert_eq(geerpc_xclient_broadcast(x, "Foo.Sum", args, 2 * USEC_PER_SEC, &reply, NULL, &res), -ETIMEDOUT);
-        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 3500 * USEC_PER_MSEC);
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 6 * USEC_PER_SEC);
         cr_assert_null(reply);
         cr_assert_eq(geerpc_broadcast_result_get_n_failed(res), 1);
         for (size_t i = 0; i < 3; i++) {
