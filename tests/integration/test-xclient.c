@@ -557,3 +557,40 @@ Test(xclient_local, dead_static_server_fails_over) {
         geerpc_discovery_unref(d);
         srv_stop(&a);
 }
+
+/* More servers than dialling threads (GEERPC_XCLIENT_DIAL_PARALLEL_MAX):
+ * one in-process server listening on 24 ports stands for 24 servers. */
+Test(xclient_local, broadcast_to_more_servers_than_dial_threads) {
+        Srv s = {};
+        enum { N = GEERPC_XCLIENT_DIAL_PARALLEL_MAX + 8 };
+        char *addrs[N];
+        cr_assert_eq(geerpc_server_new(&s.server), 0);
+        cr_assert_eq(foo_register(s.server), 0);
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(geerpc_server_listen(s.server, "tcp@127.0.0.1:0", &addrs[i]), 0);
+        s.address = strdup(addrs[0]);
+        cr_assert_eq(pthread_create(&s.thread, NULL, srv_thread, &s), 0);
+
+        geerpc_discovery *d;
+        geerpc_xclient *x;
+        cr_assert_eq(geerpc_discovery_new_static(&d, (const char *const *) addrs, N), 0);
+        cr_assert_eq(geerpc_xclient_new(&x, d, GEERPC_SELECT_RANDOM), 0);
+        geerpc_discovery_unref(d);
+        json_t *args = sum_args(2, 3), *reply = NULL;
+        geerpc_broadcast_result *res = NULL;
+        cr_assert_eq(geerpc_xclient_broadcast(x, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL, &res), 0);
+        cr_assert_eq(json_integer_value(reply), 5);
+        cr_assert_eq(geerpc_broadcast_result_get_count(res), N);
+        cr_assert_eq(geerpc_broadcast_result_get_n_failed(res), 0);
+        cr_assert_eq(wait_connections(&s, N), N);
+        /* Again: every connection is reused, none dialled anew. */
+        cr_assert_eq(geerpc_xclient_broadcast(x, "Foo.Sum", args, 10 * USEC_PER_SEC, NULL, NULL, NULL), 0);
+        cr_assert_eq(wait_connections(&s, N), N);
+        geerpc_broadcast_result_free(res);
+        json_decref(reply);
+        json_decref(args);
+        geerpc_xclient_unref(x);
+        for (int i = 0; i < N; i++)
+                free(addrs[i]);
+        srv_stop(&s);
+}
