@@ -66,7 +66,9 @@ typedef enum geerpc_select_mode {
 #define GEERPC_DISCOVERY_REFRESH_TIMEOUT_DEFAULT_USEC (5ULL * 1000000ULL)
 #define GEERPC_DISCOVERY_MAX_SERVERS 65536U /* servers kept from one list */
 
-/* A fixed list of n addresses (copied; duplicates are dropped). n may be 0. */
+/* A fixed list of n addresses (copied; duplicates are dropped). n may be 0.
+ * -EINVAL if an address is not PROTOCOL@ADDRESS, -E2BIG past
+ * GEERPC_DISCOVERY_MAX_SERVERS. */
 int geerpc_discovery_new_static(geerpc_discovery **ret, const char *const *servers, size_t n);
 /* The registry at url, e.g. "http://127.0.0.1:9999/_geerpc_/registry". No
  * request is made until the list is first needed. */
@@ -94,7 +96,8 @@ int geerpc_discovery_set_refresh_timeout(geerpc_discovery *d, uint64_t usec);
 /* Fetches the list now, whatever its age (static lists: nothing to do). If
  * a refresh is already in flight, waits for it and returns its outcome. */
 int geerpc_discovery_refresh(geerpc_discovery *d);
-/* Replaces the list with n addresses (copied), as if just fetched. */
+/* Replaces the list with n addresses (copied, checked as for
+ * geerpc_discovery_new_static()), as if just fetched. */
 int geerpc_discovery_update(geerpc_discovery *d, const char *const *servers, size_t n);
 
 /* Picks one server by mode (key: required for GEERPC_SELECT_HASH, ignored
