@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 /* geerpc-example: the example RPC server (service Foo), as a systemd-style
- * daemon: socket activation or --listen, sd_notify READY/STATUS/STOPPING,
- * the watchdog, and a graceful stop on SIGTERM. */
+ * daemon: socket activation or --listen, registration with a registry by
+ * heartbeats, sd_notify READY/STATUS/STOPPING, the watchdog, and a graceful
+ * stop on SIGTERM (deregister at once, then drain in-flight calls). */
 
 #include <getopt.h>
 #include <signal.h>
@@ -14,14 +15,20 @@
 #include "config.h"
 #include "duration.h"
 #include "foo.h"
+#include "address.h"
+#include "geerpc/registration.h"
 #include "geerpc/server.h"
 #include "log.h"
 
 #define GRACE_DEFAULT_USEC (10 * USEC_PER_SEC)
+#define STATUS_REFRESH_USEC (1 * USEC_PER_SEC)
 
 typedef struct Args {
         const char *listen;
         const char *advertise;
+        const char *registry;
+        const char *token_file;
+        usec_t heartbeat;
         usec_t grace;
         unsigned workers;
 } Args;
@@ -34,6 +41,14 @@ static void help(void) {
                "  -l --listen=ADDR       address to serve on (default tcp@127.0.0.1:0);\n"
                "                         ignored when systemd passes a socket\n"
                "     --advertise=ADDR    address to announce instead of the socket's own\n"
+               "                         (needed when listening on 0.0.0.0 or ::)\n"
+               "  -r --registry=URL      register with the registry at URL:\n"
+               "                         http://127.0.0.1:9999/_geerpc_/registry (geeregistry)\n"
+               "                         etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (etcd v3)\n"
+               "     --heartbeat=DURATION  heartbeat period (default: from the registry's\n"
+               "                         timeout: timeout - 1m, or a third of a short one)\n"
+               "     --token-file=PATH   send this token to the registry (default: the\n"
+               "                         credential registry-token, if systemd passes one)\n"
                "     --grace=DURATION    how long in-flight calls may finish on stop (default 10s)\n"
                "     --workers=N         threads for blocking methods (default %u)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
@@ -46,10 +61,13 @@ static void help(void) {
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_ADVERTISE = 0x100, ARG_GRACE, ARG_WORKERS, ARG_LOG_LEVEL, ARG_VERSION };
+        enum { ARG_ADVERTISE = 0x100, ARG_HEARTBEAT, ARG_TOKEN_FILE, ARG_GRACE, ARG_WORKERS, ARG_LOG_LEVEL, ARG_VERSION };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "advertise", required_argument, NULL, ARG_ADVERTISE },
+                { "registry", required_argument, NULL, 'r' },
+                { "heartbeat", required_argument, NULL, ARG_HEARTBEAT },
+                { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
                 { "grace", required_argument, NULL, ARG_GRACE },
                 { "workers", required_argument, NULL, ARG_WORKERS },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -59,13 +77,35 @@ static int parse_args(int argc, char **argv, Args *a) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "l:r:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'l':
                         a->listen = optarg;
                         break;
-                case ARG_ADVERTISE:
+                case ARG_ADVERTISE: {
+                        Address addr;
+                        const char *why;
+                        if (address_parse(optarg, 0, &addr, &why) < 0)
+                                return cli_usage_error("invalid --advertise address '%s': %s", optarg, why);
                         a->advertise = optarg;
+                        break;
+                }
+                case 'r':
+                        if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0 &&
+                            strncmp(optarg, "etcd://", 7) != 0)
+                                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH "
+                                                       "or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
+                                                       optarg);
+                        a->registry = optarg;
+                        break;
+                case ARG_HEARTBEAT:
+                        if (cli_parse_duration("heartbeat", optarg, &a->heartbeat) < 0)
+                                return -EINVAL;
+                        if (a->heartbeat < GEERPC_HEARTBEAT_PERIOD_MIN_USEC)
+                                return cli_usage_error("--heartbeat must be at least 500ms");
+                        break;
+                case ARG_TOKEN_FILE:
+                        a->token_file = optarg;
                         break;
                 case ARG_GRACE:
                         if (cli_parse_duration("grace", optarg, &a->grace) < 0)
@@ -100,15 +140,77 @@ static int parse_args(int argc, char **argv, Args *a) {
 typedef struct Daemon {
         sd_event *event;
         geerpc_server *server;
-        char *address;
+        geerpc_registration *registration;
+        sd_event_source *status_timer;
+        char *address;          /* what the socket is bound to */
+        const char *advertised; /* what the registry is told */
         usec_t grace;
         bool stopping;
+        bool server_stopped;
+        bool deregistered;
 } Daemon;
+
+/* STATUS= for `systemctl status`: what we serve and how the registration
+ * is doing, kept current by a timer. */
+static void update_status(Daemon *d) {
+        char text[1024], ago[GO_DURATION_MAX], in[GO_DURATION_MAX];
+        geerpc_registration *r = d->registration;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (d->stopping)
+                return;
+        if (!r)
+                snprintf(text, sizeof text, "serving on %s", d->advertised);
+        else
+                switch (geerpc_registration_get_state(r)) {
+                case GEERPC_REGISTRATION_REGISTERED: {
+                        usec_t last = geerpc_registration_get_last_success(r);
+                        snprintf(text, sizeof text, "serving on %s, registered at %s, last heartbeat %s ago",
+                                 d->advertised, geerpc_registration_get_url(r),
+                                 duration_format_short(ago, now > last ? now - last : 0));
+                        break;
+                }
+                case GEERPC_REGISTRATION_RETRYING: {
+                        usec_t next = geerpc_registration_get_next_attempt(r);
+                        snprintf(text, sizeof text, "serving on %s, registry unreachable: %s, retrying in %s",
+                                 d->advertised, strempty(geerpc_registration_get_last_error(r)),
+                                 duration_format_short(in, next > now ? next - now : 0));
+                        break;
+                }
+                default:
+                        snprintf(text, sizeof text, "serving on %s, registering at %s", d->advertised,
+                                 geerpc_registration_get_url(r));
+                }
+        (void) sd_notifyf(false, "STATUS=%s", text);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        update_status(userdata);
+        (void) sd_event_source_set_time_relative(s, STATUS_REFRESH_USEC);
+        return 0;
+}
+
+static void on_registration_change(geerpc_registration *r, void *userdata) {
+        update_status(userdata);
+}
+
+static void maybe_exit(Daemon *d) {
+        if (d->server_stopped && d->deregistered) {
+                log_info("stopped");
+                (void) sd_event_exit(d->event, 0);
+        }
+}
 
 static void on_stopped(geerpc_server *s, void *userdata) {
         Daemon *d = userdata;
-        log_info("stopped");
-        (void) sd_event_exit(d->event, 0);
+        d->server_stopped = true;
+        maybe_exit(d);
+}
+
+static void on_deregistered(geerpc_registration *r, void *userdata) {
+        Daemon *d = userdata;
+        d->deregistered = true;
+        maybe_exit(d);
 }
 
 static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
@@ -117,10 +219,16 @@ static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, voi
                 return 0;
         d->stopping = true;
         log_info("received %s, stopping", strsignal((int) si->ssi_signo));
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping: draining in-flight calls");
-        int r = geerpc_server_stop(d->server, d->grace, on_stopped, d);
-        if (r < 0)
-                (void) sd_event_exit(d->event, 0);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping: deregistering and draining in-flight calls");
+        d->status_timer = sd_event_source_disable_unref(d->status_timer);
+
+        /* Deregister first, so that clients stop picking this server at once,
+         * while the calls already here are still answered. */
+        if (!d->registration || geerpc_registration_stop(d->registration, 0, on_deregistered, d) < 0)
+                d->deregistered = true;
+        if (geerpc_server_stop(d->server, d->grace, on_stopped, d) < 0)
+                d->server_stopped = true;
+        maybe_exit(d);
         return 0;
 }
 
@@ -150,6 +258,43 @@ static int open_listener(Daemon *d, const Args *a) {
         int r = geerpc_server_listen(d->server, a->listen, &d->address);
         if (r < 0)
                 return log_error_errno(r, "cannot listen on %s: %m", a->listen);
+        return 0;
+}
+
+static bool address_is_unspecified(const char *a) {
+        return strstr(a, "@0.0.0.0:") || strstr(a, "@[::]:");
+}
+
+static int setup_registration(Daemon *d, const Args *a) {
+        int r;
+
+        if (!a->registry)
+                return 0;
+        if (address_is_unspecified(d->advertised))
+                return log_error_errno(-EINVAL, "serving on %s, which clients cannot dial: pass --advertise ADDR",
+                                       d->advertised);
+        r = geerpc_registration_new(&d->registration, a->registry, d->advertised);
+        if (r < 0)
+                return log_error_errno(r, "invalid registry URL %s: %m", a->registry);
+        if (a->heartbeat)
+                (void) geerpc_registration_set_period(d->registration, a->heartbeat);
+        if (a->token_file) {
+                r = geerpc_registration_load_token_file(d->registration, a->token_file);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read token file %s: %m", a->token_file);
+        } else {
+                r = geerpc_registration_load_credential(d->registration);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the credential registry-token: %m");
+                if (r > 0)
+                        log_info("using the registry token from the credential registry-token");
+        }
+        (void) geerpc_registration_set_handler(d->registration, on_registration_change, d);
+        r = geerpc_registration_attach_event(d->registration, d->event, 0);
+        if (r >= 0)
+                r = geerpc_registration_start(d->registration);
+        if (r < 0)
+                return log_error_errno(r, "cannot start registration: %m");
         return 0;
 }
 
@@ -204,16 +349,27 @@ int main(int argc, char **argv) {
         if (r < 0)
                 goto finish;
 
-        const char *advertised = a.advertise ?: d.address;
-        log_struct(LOG_INFO, 0, LOG_FIELDS({ "GEERPC_ADDR", advertised }, { "MESSAGE_ID", LOG_MESSAGE_ID_SERVING }),
-                   "serving on %s", advertised);
-        (void) sd_notifyf(false, "READY=1\nSTATUS=serving on %s", advertised);
+        d.advertised = a.advertise ?: d.address;
+        log_struct(LOG_INFO, 0,
+                   LOG_FIELDS({ "GEERPC_ADDR", d.advertised }, { "GEERPC_REGISTRY", a.registry },
+                              { "MESSAGE_ID", LOG_MESSAGE_ID_SERVING }),
+                   "serving on %s", d.advertised);
+        r = setup_registration(&d, &a);
+        if (r < 0)
+                goto finish;
+        (void) sd_notify(false, "READY=1");
+        update_status(&d);
+        (void) sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, STATUS_REFRESH_USEC,
+                                          USEC_PER_SEC / 4, on_status_timer, &d);
+        (void) sd_event_source_set_enabled(d.status_timer, SD_EVENT_ON);
 
         r = sd_event_loop(d.event);
         if (r < 0)
                 log_error_errno(r, "event loop failed: %m");
 
 finish:
+        sd_event_source_disable_unref(d.status_timer);
+        geerpc_registration_unref(d.registration);
         geerpc_server_unref(d.server);
         sd_event_unref(d.event);
         free(d.address);

@@ -104,7 +104,9 @@ static void write_journal(int level, int error, const char *file, int line, cons
                 ADD(err);
         }
         for (size_t i = 0; fields && fields[i].key && i < LOG_FIELDS_MAX; i++) {
-                snprintf(extra[i], sizeof extra[i], "%s=%s", fields[i].key, strempty(fields[i].value));
+                if (!fields[i].value)
+                        continue; /* optional fields that do not apply */
+                snprintf(extra[i], sizeof extra[i], "%s=%s", fields[i].key, fields[i].value);
                 ADD(extra[i]);
         }
 #undef ADD

@@ -16,7 +16,7 @@
 /* One structured field; arrays of them end with { NULL, NULL }. */
 typedef struct LogField {
         const char *key;   /* e.g. "GEERPC_SERVER" */
-        const char *value; /* shown verbatim */
+        const char *value; /* shown verbatim; NULL: the field is left out */
 } LogField;
 
 #define LOG_FIELDS(...) ((const LogField[]) { __VA_ARGS__, { NULL, NULL } })

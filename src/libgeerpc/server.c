@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -267,6 +268,11 @@ _public_ int geerpc_server_listen_fd(geerpc_server *s, int fd, char **ret_addres
                 return negative_errno();
         if (type != SOCK_STREAM || !listening)
                 return -ENOTSOCK;
+        /* systemd hands sockets over in blocking mode unless NonBlocking=yes:
+         * accept() in a loop would then stall the event loop. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return negative_errno();
 
         if (ret_address) {
                 r = address_from_socket(fd, &addr);

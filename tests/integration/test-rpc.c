@@ -3,7 +3,9 @@
 /* The RPC core, client and server in one process: the server runs its own
  * sd-event loop on a thread, clients call from the test's threads. */
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -525,4 +527,26 @@ Test(rpc, api_misuse) {
         cr_assert_eq(geerpc_client_connect(c, "tcp@127.0.0.1"), -EINVAL);
         cr_assert_null(geerpc_client_unref(c));
         cr_assert_null(geerpc_client_unref(NULL));
+}
+
+Test(rpc, adopted_blocking_listen_socket_does_not_stall_the_loop) {
+        /* As systemd hands sockets over by default: blocking. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        cr_assert_eq(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        cr_assert_eq(listen(fd, 16), 0);
+
+        Srv s = {};
+        cr_assert_eq(geerpc_server_new(&s.server), 0);
+        cr_assert_eq(foo_register(s.server), 0);
+        cr_assert_eq(geerpc_server_listen_fd(s.server, fd, &s.address), 0);
+        cr_assert_eq(pthread_create(&s.thread, NULL, srv_thread, &s), 0);
+        s.running = true;
+
+        geerpc_client *a = dial(&s), *b = dial(&s);
+        cr_assert_eq(sum(a, 1, 2), 3);
+        cr_assert_eq(sum(b, 3, 4), 7);
+        geerpc_client_unref(a);
+        geerpc_client_unref(b);
+        srv_stop(&s, 0);
 }
