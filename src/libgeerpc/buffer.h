@@ -13,8 +13,10 @@ typedef struct Buffer {
         size_t end;   /* one past the last byte */
 } Buffer;
 
+/* Never NULL (an empty, unallocated buffer gives ""), so that callers may
+ * hand it to functions that refuse NULL even with a length of 0. */
 static inline char *buffer_data(const Buffer *b) {
-        return b->data + b->start;
+        return b->data ? b->data + b->start : (char *) "";
 }
 static inline size_t buffer_len(const Buffer *b) {
         return b->end - b->start;

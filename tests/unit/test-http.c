@@ -87,6 +87,12 @@ static void on_done(HttpRequest *r, const HttpResponse *resp, void *userdata) {
         sd_event_exit(g->event, 0);
 }
 
+static void got_done(Got *g) {
+        free(g->body);
+        free(g->reply_header);
+        free(g->error);
+}
+
 static Got run(const HttpRequestSpec *spec) {
         sd_event *e;
         HttpClient *c;
@@ -111,6 +117,7 @@ Test(http, get_with_headers) {
         cr_assert_eq(g.status, 200);
         cr_assert_str_eq(g.body, "GET hello 0");
         cr_assert_str_eq(g.reply_header, "padded value");
+        got_done(&g);
 }
 
 Test(http, post_and_delete) {
@@ -118,10 +125,13 @@ Test(http, post_and_delete) {
         snprintf(url, sizeof url, "%s/echo", base);
         Got g = run(&(HttpRequestSpec) { .method = "POST", .url = url });
         cr_assert_str_eq(g.body, "POST - 0");
+        got_done(&g);
         g = run(&(HttpRequestSpec) { .method = "POST", .url = url, .body = "abc", .body_size = 3 });
         cr_assert_str_eq(g.body, "POST - 3");
+        got_done(&g);
         g = run(&(HttpRequestSpec) { .method = "DELETE", .url = url });
         cr_assert_str_eq(g.body, "DELETE - 0");
+        got_done(&g);
 }
 
 Test(http, status_codes_are_not_errors) {
@@ -130,6 +140,7 @@ Test(http, status_codes_are_not_errors) {
         Got g = run(&(HttpRequestSpec) { .url = url });
         cr_assert_eq(g.result, 0);
         cr_assert_eq(g.status, 404);
+        got_done(&g);
 }
 
 Test(http, response_limit) {
@@ -138,9 +149,11 @@ Test(http, response_limit) {
         Got g = run(&(HttpRequestSpec) { .url = url, .max_response = 1000 });
         cr_assert_eq(g.result, -EMSGSIZE);
         cr_assert_str_eq(g.error, "response larger than the limit");
+        got_done(&g);
         g = run(&(HttpRequestSpec) { .url = url });
         cr_assert_eq(g.result, 0);
         cr_assert_eq(strlen(g.body), 100000);
+        got_done(&g);
 }
 
 Test(http, refused) {
@@ -155,6 +168,8 @@ Test(http, refused) {
         cr_assert_eq(g.result, -ECONNREFUSED);
         cr_assert_not_null(g.error);
         cr_assert_eq(g.status, 0);
+        got_done(&g);
+        free(addr);
 }
 
 /* A peer that accepts but never answers must not block the loop: another
@@ -193,6 +208,8 @@ Test(http, silent_peer_times_out_without_blocking) {
         http_client_free(c);
         sd_event_unref(e);
         close(fd);
+        got_done(&g);
+        free(addr);
 }
 
 static size_t streamed;
@@ -208,6 +225,7 @@ Test(http, streaming) {
         cr_assert_eq(g.result, 0);
         cr_assert_eq(streamed, 100000);
         cr_assert_str_eq(g.body, "");
+        got_done(&g);
 }
 
 static void never(HttpRequest *r, const HttpResponse *resp, void *userdata) {
@@ -236,6 +254,7 @@ Test(http, cancel_and_free_with_requests_running) {
         http_client_free(c);
         sd_event_unref(e);
         close(fd);
+        free(addr);
 }
 
 Test(http, perform_on_a_private_loop) {
