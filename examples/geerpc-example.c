@@ -42,8 +42,9 @@ static void help(void) {
                "                         ignored when systemd passes a socket\n"
                "     --advertise=ADDR    address to announce instead of the socket's own\n"
                "                         (needed when listening on 0.0.0.0 or ::)\n"
-               "  -r --registry=URL      register with the registry at URL, e.g.\n"
-               "                         http://127.0.0.1:9999/_geerpc_/registry\n"
+               "  -r --registry=URL      register with the registry at URL:\n"
+               "                         http://127.0.0.1:9999/_geerpc_/registry (geeregistry)\n"
+               "                         etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (etcd v3)\n"
                "     --heartbeat=DURATION  heartbeat period (default: from the registry's\n"
                "                         timeout: timeout - 1m, or a third of a short one)\n"
                "     --token-file=PATH   send this token to the registry (default: the\n"
@@ -90,8 +91,10 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 }
                 case 'r':
-                        if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
-                                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH)",
+                        if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0 &&
+                            strncmp(optarg, "etcd://", 7) != 0)
+                                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH "
+                                                       "or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
                                                        optarg);
                         a->registry = optarg;
                         break;

@@ -33,17 +33,21 @@
 #define CLIENT_READ_CHUNK (64U * 1024U)
 #define CLIENT_DELIVER_BATCH 64 /* replies handed over per lock */
 
+/* How long a reader sleeps in recv() before looking at its deadline again;
+ * deadlines closer than this are waited for with ppoll() instead. */
+#define CLIENT_RECV_SLICE_USEC (200 * USEC_PER_MSEC)
+
 typedef struct ClientCall ClientCall;
 struct ClientCall {
         SeqNode node; /* seq and the pending table's link; first */
         bool async;
-        bool done;
-        bool waiting;   /* a blocking caller sleeps on cond */
-        bool discarded; /* async call that failed to start: no callback */
+        atomic_bool done; /* set (release) once result/reply/error are final */
+        bool waiting;     /* a blocking caller sleeps on wake; in c->waiters */
+        bool discarded;   /* async call that failed to start: no callback */
         int result;
         json_t *reply;
         char *error;
-        pthread_cond_t cond;        /* blocking calls */
+        atomic_uint wake;           /* futex word: bumped to wake the caller */
         ClientCall *wprev, *wnext;  /* in the waiters list */
         /* Async calls; the timer is the event thread's alone. */
         geerpc_client *client;
@@ -63,7 +67,6 @@ struct geerpc_client {
         usec_t handle_timeout;
         size_t max_message_size;
         unsigned max_pending;
-        pthread_condattr_t condattr; /* CLOCK_MONOTONIC */
 
         int fd;
         Codec *codec; /* decode: reader only; encode: under wlock */

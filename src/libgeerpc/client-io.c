@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "client-internal.h"
+#include "futex.h"
 #include "log.h"
 
 /* The client's I/O: the flusher and reader roles and the event thread (see
@@ -19,14 +20,64 @@ void client_wake_bg(geerpc_client *c) {
         (void) !write(c->wake_fd, &one, sizeof one);
 }
 
+static void waiters_unlink(geerpc_client *c, ClientCall *call) {
+        if (call->wprev)
+                call->wprev->wnext = call->wnext;
+        else
+                c->waiters = call->wnext;
+        if (call->wnext)
+                call->wnext->wprev = call->wprev;
+        call->wprev = call->wnext = NULL;
+        call->waiting = false;
+}
+
+static void waiters_link(geerpc_client *c, ClientCall *call) {
+        call->wprev = NULL;
+        call->wnext = c->waiters;
+        if (c->waiters)
+                c->waiters->wprev = call;
+        c->waiters = call;
+        call->waiting = true;
+}
+
+/* Wakes a blocking caller sleeping on its futex word. */
+static void call_wake(ClientCall *call) {
+        atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
+        futex_wake_one(&call->wake);
+}
+
+/* Wake-ups collected under the lock and issued after it is released, so
+ * that no system call happens inside the critical section. The counter is
+ * bumped under the lock (the caller's stack frame is certainly alive then);
+ * the futex_wake() afterwards only names an address, and a stale wake-up on
+ * reused memory is harmless because every wait re-checks its condition. */
+typedef struct WakeList {
+        atomic_uint *words[CLIENT_DELIVER_BATCH];
+        size_t n;
+} WakeList;
+
+static void wake_list_flush(WakeList *w) {
+        for (size_t i = 0; i < w->n; i++)
+                futex_wake_one(w->words[i]);
+        w->n = 0;
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes);
+
 /* Takes ownership of reply and error. The call is already out of the
  * pending table. */
 void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error) {
-        call->done = true;
+        complete_locked(c, call, result, reply, error, NULL);
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes) {
         call->result = result;
         call->reply = reply;
         call->error = error;
         if (call->async) {
+                atomic_store_explicit(&call->done, true, memory_order_release);
                 c->n_async--;
                 call->done_next = NULL;
                 if (c->completed_tail)
@@ -35,8 +86,24 @@ void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json
                         c->completed = call;
                 c->completed_tail = call;
                 client_wake_bg(c);
-        } else if (call->waiting)
-                pthread_cond_signal(&call->cond);
+                return;
+        }
+        /* A sleeping caller returns as soon as it sees done, without taking
+         * the lock again: take it off the waiters list for it first. The
+         * wake-up may reach a caller that has already returned; a stale
+         * wake-up on reused stack memory is harmless, as waits re-check. */
+        bool sleeping = call->waiting;
+        if (sleeping) {
+                waiters_unlink(c, call);
+                atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
+        }
+        atomic_store_explicit(&call->done, true, memory_order_release);
+        if (!sleeping)
+                return;
+        if (wakes && wakes->n < ELEMENTSOF(wakes->words))
+                wakes->words[wakes->n++] = &call->wake;
+        else
+                futex_wake_one(&call->wake);
 }
 
 void client_fail_locked(geerpc_client *c, int error) {
@@ -129,6 +196,7 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
 /* ---- the reader role ------------------------------------------------------- */
 
 static void deliver(geerpc_client *c, Message *msgs, size_t n) {
+        WakeList wakes = {};
         pthread_mutex_lock(&c->lock);
         for (size_t i = 0; i < n; i++) {
                 Message *m = &msgs[i];
@@ -136,13 +204,14 @@ static void deliver(geerpc_client *c, Message *msgs, size_t n) {
                 if (!call)
                         continue; /* timed out or cancelled: drop the late reply */
                 if (!isempty(m->error))
-                        client_complete_locked(c, call, -EREMOTEIO, NULL, TAKE_PTR(m->error));
+                        complete_locked(c, call, -EREMOTEIO, NULL, TAKE_PTR(m->error), &wakes);
                 else if (m->body_error)
-                        client_complete_locked(c, call, -EBADMSG, NULL, NULL);
+                        complete_locked(c, call, -EBADMSG, NULL, NULL, &wakes);
                 else
-                        client_complete_locked(c, call, 0, TAKE_PTR(m->body), NULL);
+                        complete_locked(c, call, 0, TAKE_PTR(m->body), NULL, &wakes);
         }
         pthread_mutex_unlock(&c->lock);
+        wake_list_flush(&wakes);
         for (size_t i = 0; i < n; i++)
                 message_done(&msgs[i]);
 }
@@ -150,11 +219,12 @@ static void deliver(geerpc_client *c, Message *msgs, size_t n) {
 /* Reads once and hands every complete reply to its call. Only the holder of
  * the reader role calls this. Returns 0, or a negative errno when the
  * connection is unusable. */
-static int read_dispatch(geerpc_client *c) {
+static int read_dispatch(geerpc_client *c, int flags) {
         int r = buffer_reserve(&c->in, CLIENT_READ_CHUNK);
         if (r < 0)
                 return r;
-        ssize_t n = recv(c->fd, buffer_tail(&c->in), buffer_room(&c->in), MSG_DONTWAIT);
+        /* Without MSG_DONTWAIT this sleeps, at most CLIENT_RECV_SLICE. */
+        ssize_t n = recv(c->fd, buffer_tail(&c->in), buffer_room(&c->in), flags);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
         if (n == 0)
@@ -182,63 +252,44 @@ static int read_dispatch(geerpc_client *c) {
         return 0;
 }
 
-/* Waits for the socket to be readable until deadline, then reads. */
+/* Waits for replies until deadline (at most one slice), then reads. */
 static int reader_step(geerpc_client *c, usec_t deadline) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (deadline == USEC_INFINITY || deadline - now > CLIENT_RECV_SLICE_USEC)
+                /* The common case: sleep in recv() itself. */
+                return read_dispatch(c, 0);
+
+        /* Close to the deadline: wait exactly as long as is left. */
         struct pollfd p = { .fd = c->fd, .events = POLLIN };
-        struct timespec ts, *tsp = NULL;
-        if (deadline != USEC_INFINITY) {
-                usec_t now = now_usec(CLOCK_MONOTONIC);
-                usec_t left = deadline > now ? deadline - now : 0;
-                ts.tv_sec = (time_t) (left / USEC_PER_SEC);
-                ts.tv_nsec = (long) (left % USEC_PER_SEC * NSEC_PER_USEC);
-                tsp = &ts;
-        }
-        int r = ppoll(&p, 1, tsp, NULL);
+        usec_t left = deadline > now ? deadline - now : 0;
+        struct timespec ts = { .tv_sec = (time_t) (left / USEC_PER_SEC),
+                               .tv_nsec = (long) (left % USEC_PER_SEC * NSEC_PER_USEC) };
+        int r = ppoll(&p, 1, &ts, NULL);
         if (r < 0)
                 return errno == EINTR ? 0 : negative_errno();
         if (r == 0)
                 return -ETIMEDOUT;
-        return read_dispatch(c);
-}
-
-static void waiters_link(geerpc_client *c, ClientCall *call) {
-        call->wprev = NULL;
-        call->wnext = c->waiters;
-        if (c->waiters)
-                c->waiters->wprev = call;
-        c->waiters = call;
-}
-
-static void waiters_unlink(geerpc_client *c, ClientCall *call) {
-        if (call->wprev)
-                call->wprev->wnext = call->wnext;
-        else
-                c->waiters = call->wnext;
-        if (call->wnext)
-                call->wnext->wprev = call->wprev;
-        call->wprev = call->wnext = NULL;
+        return read_dispatch(c, MSG_DONTWAIT);
 }
 
 /* Makes sure somebody reads while calls are pending and the role is free. */
 static void handoff_locked(geerpc_client *c) {
         if (c->reader_busy || c->closed || c->pending.n == 0)
                 return;
-        if (c->waiters)
-                pthread_cond_signal(&c->waiters->cond);
-        else if (c->n_async > 0)
+        ClientCall *w = c->waiters;
+        if (w) {
+                /* Off the list, so that a second hand-off picks another. */
+                waiters_unlink(c, w);
+                call_wake(w);
+        } else if (c->n_async > 0)
                 client_wake_bg(c);
-}
-
-static void timespec_from_deadline(struct timespec *ts, usec_t deadline) {
-        ts->tv_sec = (time_t) (deadline / USEC_PER_SEC);
-        ts->tv_nsec = (long) (deadline % USEC_PER_SEC * NSEC_PER_USEC);
 }
 
 int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
         int r = 0;
 
         pthread_mutex_lock(&c->lock);
-        while (!call->done) {
+        while (!atomic_load_explicit(&call->done, memory_order_acquire)) {
                 if (deadline != USEC_INFINITY && now_usec(CLOCK_MONOTONIC) >= deadline) {
                         seq_table_remove(&c->pending, call->node.seq);
                         r = -ETIMEDOUT;
@@ -254,19 +305,21 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                                 client_fail_locked(c, k);
                         continue;
                 }
-                call->waiting = true;
+                /* Somebody else reads: sleep until our reply comes, the role
+                 * is handed to us, or the deadline. */
+                unsigned w = atomic_load_explicit(&call->wake, memory_order_acquire);
                 waiters_link(c, call);
-                if (deadline == USEC_INFINITY)
-                        pthread_cond_wait(&call->cond, &c->lock);
-                else {
-                        struct timespec ts;
-                        timespec_from_deadline(&ts, deadline);
-                        pthread_cond_timedwait(&call->cond, &c->lock, &ts);
-                }
-                waiters_unlink(c, call);
-                call->waiting = false;
+                pthread_mutex_unlock(&c->lock);
+                futex_wait_until(&call->wake, w, deadline);
+                if (atomic_load_explicit(&call->done, memory_order_acquire))
+                        /* Completed by the reader, who unlinked us. We never
+                         * held the role meanwhile: nothing to hand off. */
+                        return call->result;
+                pthread_mutex_lock(&c->lock);
+                if (call->waiting)
+                        waiters_unlink(c, call);
         }
-        if (call->done)
+        if (atomic_load_explicit(&call->done, memory_order_acquire))
                 r = call->result;
         handoff_locked(c);
         pthread_mutex_unlock(&c->lock);
@@ -309,7 +362,7 @@ static int bg_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
         if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
                 bg_flush(c);
         if (c->bg_reading && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
-                int r = read_dispatch(c);
+                int r = read_dispatch(c, MSG_DONTWAIT);
                 if (r < 0)
                         fail(c, r);
         }
@@ -370,7 +423,7 @@ static void bg_sync(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
         if (!c->reader_busy && !c->closed && c->pending.n > 0) {
                 if (c->waiters)
-                        pthread_cond_signal(&c->waiters->cond);
+                        handoff_locked(c);
                 else {
                         c->reader_busy = true;
                         c->bg_reading = true;
@@ -482,7 +535,6 @@ void client_free_resources(geerpc_client *c) {
         seq_table_done(&c->pending);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->wlock);
-        pthread_condattr_destroy(&c->condattr);
         free(c->address);
         free(c);
 }

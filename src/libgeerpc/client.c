@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -23,10 +24,14 @@ _public_ int geerpc_client_new(geerpc_client **ret) {
         c->connect_timeout = GEERPC_CONNECT_TIMEOUT_DEFAULT_USEC;
         c->max_message_size = GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
         c->max_pending = GEERPC_CLIENT_MAX_PENDING_DEFAULT;
-        pthread_mutex_init(&c->lock, NULL);
-        pthread_mutex_init(&c->wlock, NULL);
-        pthread_condattr_init(&c->condattr);
-        pthread_condattr_setclock(&c->condattr, CLOCK_MONOTONIC);
+        /* Adaptive: the critical sections are a few hundred instructions;
+         * spinning briefly beats sleeping in the kernel under contention. */
+        pthread_mutexattr_t ma;
+        pthread_mutexattr_init(&ma);
+        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+        pthread_mutex_init(&c->lock, &ma);
+        pthread_mutex_init(&c->wlock, &ma);
+        pthread_mutexattr_destroy(&ma);
         *ret = c;
         return 0;
 }
@@ -133,6 +138,17 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         buffer_done(&opt);
         if (r < 0)
                 return r;
+
+        /* The socket blocks from here on: a waiting caller sleeps in recv()
+         * itself (one system call per reply instead of ppoll() + recv()),
+         * with SO_RCVTIMEO bounding each sleep so deadlines are kept. Every
+         * other send and receive passes MSG_DONTWAIT. */
+        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                return negative_errno();
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return negative_errno();
 
         c->fd = TAKE_FD(fd);
         c->codec = TAKE_PTR(codec);
@@ -274,7 +290,6 @@ _public_ int geerpc_client_call(geerpc_client *c, const char *service_method, js
         r = register_call(c, &call);
         if (r < 0)
                 return r;
-        pthread_cond_init(&call.cond, &c->condattr);
 
         r = client_send_request(c, service_method, call.node.seq, args);
         if (r < 0) {
@@ -283,14 +298,11 @@ _public_ int geerpc_client_call(geerpc_client *c, const char *service_method, js
                 pthread_mutex_lock(&c->lock);
                 bool mine = seq_table_remove(&c->pending, call.node.seq);
                 pthread_mutex_unlock(&c->lock);
-                if (mine) {
-                        pthread_cond_destroy(&call.cond);
+                if (mine)
                         return r;
-                }
         }
 
         r = client_wait_reply(c, &call, deadline);
-        pthread_cond_destroy(&call.cond);
 
         if (r == 0 && ret_reply)
                 *ret_reply = TAKE_PTR(call.reply);
@@ -332,7 +344,7 @@ _public_ int geerpc_client_call_async(geerpc_client *c, const char *service_meth
                 if (seq_table_remove(&c->pending, id)) {
                         /* The event thread frees it without a callback. */
                         call->discarded = true;
-                        call->done = true;
+                        atomic_store(&call->done, true);
                         c->n_async--;
                 } else
                         r = 0; /* the connection broke: the handler will say so */

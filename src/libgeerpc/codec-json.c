@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "codec.h"
+#include "json-fast.h"
 #include "json-scanner.h"
 #include "json-util.h"
 
@@ -28,7 +29,11 @@ static void json_codec_done(Codec *c) {
 }
 
 static int parse_header(const char *p, size_t n, Message *m) {
-        _cleanup_json_ json_t *h = json_parse_value(p, n, NULL);
+        int r = json_fast_parse_header(p, n, &m->service_method, &m->seq, &m->error);
+        if (r != 0)
+                return r < 0 ? r : 0;
+
+        _cleanup_json_ json_t *h = json_parse_value(p, n, 0, NULL);
         if (!h || !json_is_object(h))
                 return -EBADMSG;
 
@@ -74,7 +79,9 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
                         j->have_header = true;
                 } else {
                         char *why = NULL;
-                        j->pending.body = json_parse_value(p, n, &why);
+                        j->pending.body = json_fast_parse_value(p, n);
+                        if (!j->pending.body)
+                                j->pending.body = json_parse_value(p, n, JSON_ALLOW_NUL, &why);
                         if (!j->pending.body)
                                 j->pending.body_error = why ?: strdup("invalid JSON");
                 }
@@ -93,7 +100,6 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
 static int json_codec_encode(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
                              json_t *body) {
         size_t mark = buffer_len(out);
-        char num[32];
         int r;
 
         /* The header is written by hand: it is on every call's hot path and
@@ -101,17 +107,19 @@ static int json_codec_encode(Codec *c, Buffer *out, const char *service_method, 
         r = buffer_append(out, "{\"ServiceMethod\":", 17);
         if (r >= 0)
                 r = json_append_string(out, strempty(service_method));
-        if (r >= 0) {
-                int k = snprintf(num, sizeof num, ",\"Seq\":%" PRIu64 ",\"Error\":", seq);
-                r = buffer_append(out, num, (size_t) k);
-        }
+        if (r >= 0)
+                r = buffer_append(out, ",\"Seq\":", 7);
+        if (r >= 0)
+                r = json_append_u64(out, seq);
+        if (r >= 0)
+                r = buffer_append(out, ",\"Error\":", 9);
         if (r >= 0)
                 r = json_append_string(out, strempty(error));
         if (r >= 0)
                 r = buffer_append(out, "}\n", 2);
         if (r >= 0) {
                 if (body)
-                        r = json_append_value(out, body, 0);
+                        r = json_append_value(out, body);
                 else
                         r = buffer_append(out, "{}", 2);
         }

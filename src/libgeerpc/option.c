@@ -35,7 +35,7 @@ int option_parse(const char *p, size_t n, Option *ret, char **ret_reason) {
         Option o = {};
         _cleanup_free_ char *why = NULL;
 
-        _cleanup_json_ json_t *v = json_parse_value(p, n, &why);
+        _cleanup_json_ json_t *v = json_parse_value(p, n, 0, &why);
         if (!v)
                 return fail(ret_reason, -EBADMSG, "rpc server: options error: %s", why);
         if (!json_is_object(v))

@@ -28,6 +28,7 @@ typedef struct RegistrationBackend {
 } RegistrationBackend;
 
 extern const RegistrationBackend registration_backend_registry;
+extern const RegistrationBackend registration_backend_etcd;
 
 struct geerpc_registration {
         unsigned n_ref;
@@ -57,11 +58,13 @@ struct geerpc_registration {
         void *stop_userdata;
 };
 
-/* Called by back ends. registry_timeout: what the registry says its expiry
- * is (USEC_INFINITY when it does not say, 0 when it never expires). */
-void registration_beat_done(geerpc_registration *r, int result, const char *error, usec_t registry_timeout);
+/* Called by back ends. period_hint: the heartbeat period the back end
+ * derives from what the registry said (0: no idea, use the default); an
+ * explicit period set by the user wins over it. */
+void registration_beat_done(geerpc_registration *r, int result, const char *error, usec_t period_hint);
 void registration_leave_done(geerpc_registration *r, int result, const char *error);
 
-/* Exposed for the unit tests. */
+/* The period for a registry whose entries expire after registry_timeout
+ * (USEC_INFINITY: unknown; 0: never). Also exposed for the unit tests. */
 usec_t registration_derive_period(usec_t registry_timeout);
 usec_t registration_backoff(usec_t period, unsigned failures, double jitter01);

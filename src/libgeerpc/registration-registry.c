@@ -73,13 +73,12 @@ static void on_beat_done(HttpRequest *req, const HttpResponse *resp, void *userd
         b->req = NULL;
 
         if (resp->result >= 0 && resp->status >= 200 && resp->status < 300) {
-                registration_beat_done(r, 0, NULL, parse_registry_timeout(resp->headers));
+                registration_beat_done(r, 0, NULL, registration_derive_period(parse_registry_timeout(resp->headers)));
                 return;
         }
         char why[256];
         describe_failure(resp, why, sizeof why);
-        registration_beat_done(r, resp->result < 0 ? resp->result : resp->status == 401 ? -EACCES : -EIO, why,
-                               USEC_INFINITY);
+        registration_beat_done(r, resp->result < 0 ? resp->result : resp->status == 401 ? -EACCES : -EIO, why, 0);
 }
 
 static void on_leave_done(HttpRequest *req, const HttpResponse *resp, void *userdata) {

@@ -49,6 +49,8 @@ _public_ const char *geerpc_registration_state_to_string(geerpc_registration_sta
 static const RegistrationBackend *backend_for_url(const char *url) {
         if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
                 return &registration_backend_registry;
+        if (strncmp(url, "etcd://", 7) == 0)
+                return &registration_backend_etcd;
         return NULL;
 }
 
@@ -261,7 +263,7 @@ static void beat(geerpc_registration *r) {
         if (k < 0) {
                 char why[128];
                 snprintf(why, sizeof why, "cannot send heartbeat: %s", strerror(-k));
-                registration_beat_done(r, k, why, USEC_INFINITY);
+                registration_beat_done(r, k, why, 0);
                 return;
         }
         r->beat_in_flight = true;
@@ -275,7 +277,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void registration_beat_done(geerpc_registration *r, int result, const char *error, usec_t registry_timeout) {
+void registration_beat_done(geerpc_registration *r, int result, const char *error, usec_t period_hint) {
         char d[GO_DURATION_MAX];
 
         r->beat_in_flight = false;
@@ -284,7 +286,7 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
 
         if (result >= 0) {
                 bool first = r->last_success == 0, recovered = r->failures > 0;
-                r->period = r->period_fixed ?: registration_derive_period(registry_timeout);
+                r->period = r->period_fixed ?: period_hint ?: GEERPC_HEARTBEAT_PERIOD_DEFAULT_USEC;
                 r->failures = 0;
                 r->last_error = mfree(r->last_error);
                 r->last_success = now_usec(CLOCK_MONOTONIC);

@@ -7,6 +7,10 @@
  *
  * Registry URLs:
  *   http://HOST:PORT/_geerpc_/registry   geeregistry (or Go GeeRPC's registry)
+ *   etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ *                                        etcd v3: the key PREFIX/ADDR (default
+ *                                        prefix /geerpc/services) is bound to a
+ *                                        lease that heartbeats keep alive
  *
  * Beyond the Go original: a failed heartbeat is retried with exponential
  * backoff and jitter (1 s doubling, capped at the period) and the server
@@ -37,6 +41,7 @@ typedef enum geerpc_registration_state {
 #define GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC (1000000ULL)
 #define GEERPC_DEREGISTER_TIMEOUT_DEFAULT_USEC (2000000ULL)
 #define GEERPC_REGISTRY_TOKEN_MAX 4096
+#define GEERPC_ETCD_LEASE_TTL_DEFAULT_USEC (30ULL * 1000000ULL)
 
 /* registry_url: see above (-EPROTONOSUPPORT for other schemes, -EINVAL for
  * a malformed URL). address: the PROTOCOL@ADDRESS to announce. Both are
@@ -47,10 +52,12 @@ geerpc_registration *geerpc_registration_ref(geerpc_registration *r);
  * deregistering (use geerpc_registration_stop() for that). */
 geerpc_registration *geerpc_registration_unref(geerpc_registration *r);
 
-/* A fixed heartbeat period. 0 (the default): derived from the registry's
- * X-Geerpc-Timeout: the timeout minus one minute, or a third of it when it
- * is shorter than three minutes, never below GEERPC_HEARTBEAT_PERIOD_MIN;
- * GEERPC_HEARTBEAT_PERIOD_DEFAULT when the registry does not say. */
+/* A fixed heartbeat period. 0 (the default): derived from the registry.
+ * geeregistry: its X-Geerpc-Timeout minus one minute, or a third of it when
+ * it is shorter than three minutes, never below GEERPC_HEARTBEAT_PERIOD_MIN;
+ * GEERPC_HEARTBEAT_PERIOD_DEFAULT when the registry does not say. etcd: the
+ * lease TTL is three periods (GEERPC_ETCD_LEASE_TTL_DEFAULT without one) and
+ * the lease is kept alive every TTL/3. */
 int geerpc_registration_set_period(geerpc_registration *r, uint64_t usec);
 /* Sends "Authorization: Bearer <token>". The token is copied. */
 int geerpc_registration_set_token(geerpc_registration *r, const char *token);
