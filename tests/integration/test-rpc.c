@@ -3,7 +3,9 @@
 /* The RPC core, client and server in one process: the server runs its own
  * sd-event loop on a thread, clients call from the test's threads. */
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -498,6 +500,31 @@ Test(rpc, connection_limit_pauses_accept) {
         cr_assert_eq(sum(c, 2, 2), 4);
         geerpc_client_unref(b);
         geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+Test(rpc, blocking_listen_fd_from_systemd_never_blocks_the_loop) {
+        /* systemd hands over blocking sockets (NonBlocking=no): the accept
+         * loop must still return to the event loop once the backlog is
+         * empty, or the server serves one connection and stops. */
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        cr_assert_eq(bind(fd, (struct sockaddr *) &sin, sizeof sin), 0);
+        cr_assert_eq(listen(fd, 16), 0);
+
+        Srv s = {};
+        cr_assert_eq(geerpc_server_new(&s.server), 0);
+        cr_assert_eq(foo_register(s.server), 0);
+        cr_assert_eq(geerpc_server_listen_fd(s.server, fd, &s.address), 0);
+        cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        cr_assert_eq(pthread_create(&s.thread, NULL, srv_thread, &s), 0);
+        s.running = true;
+
+        for (int i = 0; i < 3; i++) {
+                geerpc_client *c = dial(&s);
+                cr_assert_eq(sum(c, i, 1), i + 1);
+                geerpc_client_unref(c);
+        }
         srv_stop(&s, 0);
 }
 
