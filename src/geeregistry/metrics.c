@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "metrics.h"
+
+static const unsigned statuses[] = { METRICS_STATUSES };
+static const char *const method_names[_METRICS_METHOD_MAX] = {
+        [METRICS_GET] = "GET",
+        [METRICS_POST] = "POST",
+        [METRICS_DELETE] = "DELETE",
+        [METRICS_OTHER_METHOD] = "other",
+};
+
+_Static_assert(ELEMENTSOF(statuses) + 1 == METRICS_N_STATUSES, "METRICS_N_STATUSES is out of date");
+
+MetricsMethod metrics_method_from_string(const char *method) {
+        for (size_t i = 0; i < METRICS_OTHER_METHOD; i++)
+                if (streq(method, method_names[i]))
+                        return (MetricsMethod) i;
+        return METRICS_OTHER_METHOD;
+}
+
+static size_t status_index(unsigned status) {
+        for (size_t i = 0; i < ELEMENTSOF(statuses); i++)
+                if (statuses[i] == status)
+                        return i;
+        return ELEMENTSOF(statuses);
+}
+
+void metrics_count_request(Metrics *m, const char *method, unsigned status) {
+        m->requests[metrics_method_from_string(method)][status_index(status)]++;
+}
+
+static int append(Buffer *out, const char *fmt, ...) _printf_(2, 3);
+static int append(Buffer *out, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        int r = buffer_reserve(out, (size_t) n + 1);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(buffer_tail(out), (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        buffer_advance_end(out, (size_t) n);
+        return 0;
+}
+
+static int metric(Buffer *out, const char *name, const char *type, const char *help, uint64_t value) {
+        return append(out, "# HELP geeregistry_%s %s\n# TYPE geeregistry_%s %s\ngeeregistry_%s %" PRIu64 "\n", name,
+                      help, name, type, name, value);
+}
+
+static int render_requests(const Metrics *m, Buffer *out) {
+        int r = append(out, "# HELP geeregistry_http_requests_total HTTP requests answered, by method and status.\n"
+                            "# TYPE geeregistry_http_requests_total counter\n");
+        for (size_t i = 0; r >= 0 && i < _METRICS_METHOD_MAX; i++)
+                for (size_t j = 0; r >= 0 && j < METRICS_N_STATUSES; j++) {
+                        if (m->requests[i][j] == 0)
+                                continue;
+                        char code[16];
+                        if (j < ELEMENTSOF(statuses))
+                                snprintf(code, sizeof code, "%u", statuses[j]);
+                        else
+                                strcpy(code, "other");
+                        r = append(out, "geeregistry_http_requests_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                                   method_names[i], code, m->requests[i][j]);
+                }
+        return r;
+}
+
+int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out) {
+        const struct {
+                const char *name, *type, *help;
+                uint64_t value;
+        } rows[] = {
+                { "servers", "gauge", "Registered servers that have not expired.", g->servers },
+                { "max_servers", "gauge", "Most servers the registry accepts (--max-servers).", g->max_servers },
+                { "timeout_seconds", "gauge", "Heartbeat timeout in seconds (0: servers never expire).",
+                  g->timeout / USEC_PER_SEC },
+                { "http_connections", "gauge", "Open HTTP connections.", g->connections },
+                { "registrations_total", "counter", "Servers registered (first heartbeat of an address).",
+                  m->registrations },
+                { "heartbeats_total", "counter", "Accepted heartbeats (POST), registrations included.", m->heartbeats },
+                { "deregistrations_total", "counter", "Servers removed by DELETE.", m->deregistrations },
+                { "expirations_total", "counter", "Servers removed for lack of heartbeats.", m->expirations },
+                { "rejections_total", "counter", "POST and DELETE requests refused (4xx, 5xx).", m->rejections },
+                { "state_writes_total", "counter", "State file writes.", m->state_writes },
+                { "state_write_errors_total", "counter", "State file writes that failed.", m->state_write_errors },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                int r = metric(out, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
+                if (r < 0)
+                        return r;
+        }
+        return render_requests(m, out);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The state file: the table on disk, so that a restart loses no server and
+ * brings back no dead one.
+ *
+ *     {"version":1,"servers":[{"addr":"tcp@127.0.0.1:7001","heartbeat_ms":1700000000123},...]}
+ *
+ * heartbeat_ms is the wall-clock time (Unix epoch, milliseconds) of the
+ * server's last heartbeat; servers are written oldest first. The file is
+ * replaced atomically (temporary file in the same directory, fsync,
+ * rename), at most once per PERSIST_INTERVAL_USEC while the table changes,
+ * and once more on stop. */
+
+#include <systemd/sd-event.h>
+
+#include "metrics.h"
+#include "table.h"
+
+#define PERSIST_INTERVAL_USEC (1 * USEC_PER_SEC)
+/* Named limit: a state file larger than this is not read. */
+#define PERSIST_FILE_SIZE_MAX (64U * 1024U * 1024U)
+#define PERSIST_FILE_NAME "servers.json"
+#define PERSIST_VERSION 1
+
+typedef struct Persist Persist;
+
+/* table and metrics are borrowed and must outlive the Persist. */
+int persist_new(Persist **ret, sd_event *event, const char *path, Table *table, Metrics *metrics);
+/* Writes what is pending, then frees. */
+Persist *persist_free(Persist *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Persist *, persist_free);
+
+const char *persist_path(const Persist *p);
+
+/* Loads the file into the (empty) table. A missing file is not an error;
+ * a corrupt one is logged and renamed to PATH.corrupt; servers that have
+ * died meanwhile are left out. Returns how many servers were loaded, or
+ * -ENOMEM. */
+int persist_load(Persist *p);
+
+/* The table changed: write it soon (coalesced). */
+void persist_schedule(Persist *p);
+/* Writes now if anything is pending. */
+int persist_flush(Persist *p);
+
+/* For tests and tools: the file for a given state directory. */
+int persist_default_path(const char *state_directory, char **ret);

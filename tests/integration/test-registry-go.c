@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+
+/* geeregistry against Go GeeRPC at the HTTP level: tests/go/geerpc-interop.go
+ * sends the Go server's heartbeat and runs the Go client's discovery,
+ * unchanged, with the Go toolchain (exit 77 when it is not installed). */
+
+#include <criterion/options.h>
+
+#include "registry-util.h"
+
+static char go_path[4096];
+
+static bool find_go(void) {
+        const char *path = getenv("PATH");
+        if (!path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        for (const char *p = path; *p;) {
+                size_t l = strcspn(p, ":");
+                snprintf(go_path, sizeof go_path, "%.*s/go", (int) l, p);
+                if (l > 0 && access(go_path, X_OK) == 0)
+                        return true;
+                p += l + (p[l] == ':');
+        }
+        return false;
+}
+
+/* Runs the Go program; returns its stdout (malloc'd). */
+static char *run_go(const char *registry, const char *server_header, const char *list_header,
+                    const char *const *addrs) {
+        /* Tests run in their own processes: main()'s look-up is not here. */
+        cr_assert(find_go());
+        char *tmp = reg_tmpdir(), cache[300], gopath[300], home[300], source[512];
+        snprintf(cache, sizeof cache, "GOCACHE=%s/cache", tmp);
+        snprintf(gopath, sizeof gopath, "GOPATH=%s/gopath", tmp);
+        snprintf(home, sizeof home, "HOME=%s", tmp);
+        snprintf(source, sizeof source, "%s/geerpc-interop.go", getenv("GEERPC_GO_SOURCE_DIR"));
+
+        const char *argv[32] = { go_path, "run", source, registry, server_header, list_header };
+        size_t n = 6;
+        for (size_t i = 0; addrs && addrs[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = addrs[i];
+        argv[n] = NULL;
+        /* Standard library only: no modules, no network. */
+        const char *env[] = { cache, gopath, home, "GO111MODULE=off", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=0", NULL };
+        char *out, *err;
+        int status = tl_run(argv, env, 240 * USEC_PER_SEC, &out, &err);
+        cr_assert_eq(status, 0, "go run failed (%d): %s%s", status, out, err);
+        free(err);
+        reg_rmdir(tmp);
+        return out;
+}
+
+Test(registry_go, go_heartbeat_and_discovery) {
+        Reg r = reg_start((const char *[]) { "--timeout=90s", NULL });
+        /* One server registered from C as well: both sides see each other's. */
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7003"), 200);
+
+        char *out = run_go(r.url, "X-Geerpc-Server", "X-Geerpc-Servers",
+                           (const char *[]) { "tcp@127.0.0.1:7002", "tcp@127.0.0.1:7001", NULL });
+        cr_assert_str_eq(out, "heartbeat tcp@127.0.0.1:7002 200 90\n"
+                              "heartbeat tcp@127.0.0.1:7001 200 90\n"
+                              "servers tcp@127.0.0.1:7001,tcp@127.0.0.1:7002,tcp@127.0.0.1:7003\n");
+        free(out);
+        reg_assert_list(&r, "tcp@127.0.0.1:7001,tcp@127.0.0.1:7002,tcp@127.0.0.1:7003");
+        char *line = tl_wait_line(r.proc, "registered tcp@127.0.0.1:7001", 5 * USEC_PER_SEC);
+        cr_assert_not_null(line);
+        free(line);
+        reg_assert_running(&r);
+        reg_stop(&r);
+}
+
+Test(registry_go, older_variant_rpc_path_and_header) {
+        Reg r = reg_start(NULL);
+        char old[192];
+        snprintf(old, sizeof old, "%s%s", r.base, REG_PATH_OLD);
+        char *out = run_go(old, "X-rpc-Servers", "X-rpc-Servers", (const char *[]) { "tcp@127.0.0.1:8001", NULL });
+        cr_assert_str_eq(out, "heartbeat tcp@127.0.0.1:8001 200 300\nservers tcp@127.0.0.1:8001\n");
+        free(out);
+        reg_assert_list(&r, "tcp@127.0.0.1:8001");
+        reg_stop(&r);
+}
+
+Test(registry_go, empty_registry_gives_an_empty_list) {
+        Reg r = reg_start(NULL);
+        char *out = run_go(r.url, "X-Geerpc-Server", "X-Geerpc-Servers", NULL);
+        cr_assert_str_eq(out, "servers \n");
+        free(out);
+        reg_stop(&r);
+}
+
+int main(int argc, char *argv[]) {
+        if (!find_go()) {
+                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
+                return 77;
+        }
+        struct criterion_test_set *tests = criterion_initialize();
+        int result = 0;
+        if (criterion_handle_args(argc, argv, true))
+                result = !criterion_run_all_tests(tests);
+        criterion_finalize(tests);
+        return result;
+}
