@@ -4,13 +4,14 @@
 # private mounts, shows the staged install in place, and becomes systemd.
 # Every mount here is private to the namespace: the host sees none of it.
 #
-#   boot.sh UNIT_FOLDER STAGED_PREFIX PREFIX TARGET
+#   boot.sh UNIT_FOLDER STAGED_PREFIX PREFIX TARGET SCRATCH_DIR
 set -euo pipefail
 
 units=$1
 staged_prefix=$2
 prefix=$3
 target=$4
+scratch=$5
 
 # Nothing below may propagate to the host.
 mount --make-rprivate /
@@ -18,6 +19,12 @@ mount --make-rprivate /
 # The staged install, merged over the real prefix: the binaries and units
 # appear where `meson install` without --destdir would have put them.
 mount -t overlay geerpc-stage -o "lowerdir=$staged_prefix:$prefix" "$prefix"
+
+# /etc, writable inside only: the test configures /etc/geerpc as an admin
+# would. The writes land in a tmpfs.
+mount -t tmpfs -o mode=0755 geerpc-test "$scratch"
+mkdir "$scratch/upper" "$scratch/work"
+mount -t overlay geerpc-etc -o "lowerdir=/etc,upperdir=$scratch/upper,workdir=$scratch/work" /etc
 
 # Each directory once: /lib may be a symlink to /usr/lib (merged /usr).
 declare -A seen=()

@@ -142,7 +142,7 @@ done
 # --- stage -------------------------------------------------------------
 
 rm -rf "$work"
-mkdir -p "$work/units"
+mkdir -p "$work/units" "$work/etc"
 meson install -C "$build" --no-rebuild --quiet --destdir "$work/stage" >"$work/install.log"
 for b in geeregistry geerpc-example geerpcctl; do
         [[ -x $work/stage$bindir/$b ]] || fail "meson install did not install $bindir/$b"
@@ -186,7 +186,7 @@ mkdir "$cgroup" || fail "cannot create cgroup $cgroup"
 (
         echo "$BASHPID" >"$cgroup/cgroup.procs"
         exec unshare --pid --fork --mount --uts --net --cgroup --mount-proc \
-                "$here/boot.sh" "$work/units" "$work/stage$prefix" "$prefix" multi-user.target
+                "$here/boot.sh" "$work/units" "$work/stage$prefix" "$prefix" multi-user.target "$work/etc"
 ) >"$work/systemd.log" 2>&1 &
 unshare_pid=$!
 
@@ -256,7 +256,7 @@ servers=$(registry_servers) || fail "GET $REGISTRY_URL failed"
 [[ -z $servers ]] || fail "a fresh registry lists '$servers'"
 wait_until "$STEP_TIMEOUT" "active geeregistry.service" is_active geeregistry.service active
 status=$(prop geeregistry.service StatusText)
-[[ -n $status ]] || fail "geeregistry.service has no STATUS="
+[[ $status == "0 servers alive" ]] || fail "geeregistry.service: STATUS=$status"
 ctl status geeregistry.service | grep -qF "Status: \"$status\"" || fail "systemctl status does not show STATUS=$status"
 [[ $(prop geeregistry.service NRestarts) == 0 ]] || fail "the registry restarted"
 log "step 1: the first GET started the registry; status: $status"
@@ -283,6 +283,8 @@ done
 [[ $(geerpcctl servers) == $'tcp@127.0.0.1:7001\ntcp@127.0.0.1:7002' ]] || fail "geerpcctl servers: $(geerpcctl servers)"
 [[ $(geerpcctl call Foo.Sum '{"Num1":3,"Num2":4}') == 7 ]] || fail "geerpcctl call: $(geerpcctl call Foo.Sum '{"Num1":3,"Num2":4}')"
 [[ $(geerpcctl broadcast Foo.Sum '{"Num1":5,"Num2":6}') == 11 ]] || fail "geerpcctl broadcast: $(geerpcctl broadcast Foo.Sum '{"Num1":5,"Num2":6}')"
+status_is() { [[ $(prop geeregistry.service StatusText) == "$1" ]]; }
+wait_until "$STEP_TIMEOUT" "STATUS=2 servers alive from the registry" status_is "2 servers alive"
 log "step 2: both servers started on first connection, registered; call and broadcast through the registry"
 
 # --- 3: structured events in the journal ----------------------------------
@@ -356,5 +358,29 @@ out=$(in_ns "$bindir/geerpcctl" --server unix@/run/geerpc/demo.sock --timeout 10
 wait_until "$STEP_TIMEOUT" "registration of the unix server" \
         registry_lists "tcp@127.0.0.1:7001,unix@/run/geerpc/demo.sock"
 log "unix variant: geerpc-example-unix@demo registered unix@/run/geerpc/demo.sock"
+
+# --- 7: configuration and token, as documented ---------------------------
+
+[[ ! -e /etc/geerpc/registry-token ]] || fail "the host has /etc/geerpc/registry-token: steps 1-6 assume none"
+in_ns mkdir -p /etc/geerpc
+echo GEEREGISTRY_TIMEOUT=1m | in_ns tee /etc/geerpc/registry.env >/dev/null
+echo GEERPC_EXAMPLE_ARGS=--heartbeat=20s | in_ns tee /etc/geerpc/example.env >/dev/null
+in_ns sh -c 'umask 077; echo s3cret-token >/etc/geerpc/registry-token'
+ctl restart geeregistry.service geerpc-example@7001.service geerpc-example-unix@demo.service
+timeout_s=$(in_ns curl -sS -f -m 5 -H 'Accept: application/json' "$REGISTRY_URL" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["timeout_s"])')
+[[ $timeout_s == 60 ]] || fail "registry.env: the registry's timeout is ${timeout_s}s, not 60s"
+post() { in_ns curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'X-Geerpc-Server: tcp@127.0.0.1:9' "$@" "$REGISTRY_URL"; }
+[[ $(post) == 401 ]] || fail "the token file did not make POST need a token: $(post)"
+[[ $(post -H 'Authorization: Bearer s3cret-token') == 200 ]] || fail "POST with the token: $(post -H 'Authorization: Bearer s3cret-token')"
+pid=$(prop geerpc-example@7001.service MainPID)
+cmdline=$(in_ns cat "/proc/$pid/cmdline" | tr '\0' ' ')
+[[ $cmdline == *" --heartbeat=20s"* ]] ||
+        fail "example.env: GEERPC_EXAMPLE_ARGS did not reach the command line"
+for unit in geerpc-example@7001.service geerpc-example-unix@demo.service; do
+        registered() { [[ $(prop $unit StatusText) == *"registered at $REGISTRY_URL"* ]]; }
+        wait_until "$STEP_TIMEOUT" "registration of $unit with the token" registered
+done
+log "step 7: /etc/geerpc/registry.env, example.env and registry-token take effect; servers register with the token"
 
 log "PASS"
