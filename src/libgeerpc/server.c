@@ -268,12 +268,10 @@ _public_ int geerpc_server_listen_fd(geerpc_server *s, int fd, char **ret_addres
                 return negative_errno();
         if (type != SOCK_STREAM || !listening)
                 return -ENOTSOCK;
-        /* systemd passes blocking sockets unless NonBlocking=yes; on_accept()
-         * drains the backlog until EAGAIN and must never block the loop. */
+        /* systemd hands sockets over in blocking mode unless NonBlocking=yes:
+         * accept() in a loop would then stall the event loop. */
         int flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return negative_errno();
-        if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
                 return negative_errno();
 
         if (ret_address) {

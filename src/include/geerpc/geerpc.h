@@ -5,6 +5,8 @@
  *
  *   geerpc/server.h   the RPC server (services, sd-event loop, worker pool)
  *   geerpc/client.h   the RPC client (blocking and asynchronous calls)
+ *   geerpc/discovery.h  service discovery: static lists, the registry
+ *   geerpc/xclient.h  the load-balancing client, broadcast
  *   geerpc/registration.h  keeping a server registered (heartbeats)
  *   geerpc/log.h      the log level
  *
@@ -14,4 +16,6 @@
 #include <geerpc/log.h>
 #include <geerpc/server.h>
 #include <geerpc/client.h>
+#include <geerpc/discovery.h>
+#include <geerpc/xclient.h>
 #include <geerpc/registration.h>

@@ -76,8 +76,7 @@ sd_event *geerpc_server_get_event(geerpc_server *s);
  * the port chosen by the kernel. */
 int geerpc_server_listen(geerpc_server *s, const char *address, char **ret_address);
 /* Serves a listening socket the caller already has (e.g. from socket
- * activation), switched to non-blocking mode (systemd passes blocking
- * ones). On success the server owns fd. */
+ * activation). On success the server owns fd. */
 int geerpc_server_listen_fd(geerpc_server *s, int fd, char **ret_address);
 
 /* Limits; call before serving. 0 restores the default. */
