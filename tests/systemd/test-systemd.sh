@@ -235,6 +235,14 @@ out=$(in_ns systemd-analyze verify --man=no geeregistry.socket geeregistry.servi
 [[ -z $out ]] || fail "systemd-analyze verify: $out"
 in_ns systemd-tmpfiles --create "$tmpfilesdir/geerpc.conf"
 [[ $(in_ns stat -c '%a %U %G' /run/geerpc) == "755 root root" ]] || fail "/run/geerpc: $(in_ns stat -c '%a %U %G' /run/geerpc)"
+# The library, headers and .pc as a C user finds them after meson install.
+printf '%s\n' '#include <geerpc/geerpc.h>' \
+        'int main(void) { geerpc_server *s; if (geerpc_server_new(&s) < 0) return 1; geerpc_server_unref(s); return 0; }' |
+        in_ns tee /tmp/geerpc-user.c >/dev/null
+in_ns sh -c 'cc -o /tmp/geerpc-user /tmp/geerpc-user.c $(pkg-config --cflags --libs geerpc) \
+        -Wl,-rpath,$(pkg-config --variable=libdir geerpc) && /tmp/geerpc-user' ||
+        fail "cannot build and run a program with pkg-config geerpc and <geerpc/geerpc.h>"
+
 # The BPF firewall is live here, so that step 2 shows IPAddressAllow=localhost
 # is what the servers need: denied, a connection attempt to a closed port
 # times out (curl: 28) instead of being refused (curl: 7).
@@ -245,7 +253,7 @@ ctl daemon-reload
 ctl start geerpc-test-firewall.service
 out=$(in_ns journalctl --no-pager -o cat -u geerpc-test-firewall.service | grep '^curl: ')
 [[ $out == "curl: 28" ]] || fail "IPAddressDeny=any did not block a connection ($out): no BPF firewall?"
-log "step 0: units load and verify; tmpfiles.d made /run/geerpc; IPAddressDeny= is enforced"
+log "step 0: units load and verify; tmpfiles.d made /run/geerpc; pkg-config geerpc works; IPAddressDeny= is enforced"
 
 # --- 1: the registry, socket-activated -----------------------------------
 
