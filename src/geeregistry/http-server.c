@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -420,6 +421,15 @@ static int listener_start(HttpServer *s, Listener *l) {
 }
 
 int http_server_add_listener(HttpServer *s, int fd, bool owned) {
+        /* systemd passes sockets blocking unless NonBlocking=yes; MHD
+         * accepts several connections per run and must never block. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+                int r = negative_errno();
+                if (owned)
+                        safe_close(fd);
+                return log_error_errno(r, "cannot make listening socket %d non-blocking: %m", fd);
+        }
         Listener **a = reallocarray(s->listeners, s->n_listeners + 1, sizeof *a);
         if (!a) {
                 if (owned)

@@ -50,9 +50,9 @@ static void help(void) {
                "                                      reply, or which servers failed\n"
                "\n"
                "Options:\n"
-               "  -r --registry=URL           the registry, e.g.\n"
-               "                              http://127.0.0.1:9999/_geerpc_/registry\n"
-               "                              (default: $GEERPC_REGISTRY)\n"
+               "  -r --registry=URL           the registry (default: $GEERPC_REGISTRY):\n"
+               "                              http://127.0.0.1:9999/_geerpc_/registry, or\n"
+               "                              etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
                "  -s --server=ADDR[,ADDR...]  these servers instead of a registry\n"
                "  -m --mode=MODE              how call picks a server: random (default),\n"
                "                              roundrobin, or hash:KEY (the same KEY goes to\n"
@@ -356,7 +356,9 @@ static int open_discovery(const Args *a, geerpc_discovery **ret) {
         if (r == -EPROTONOSUPPORT)
                 return cli_usage_error("--registry '%s': this back end is not supported yet", a->registry);
         if (r == -EINVAL)
-                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH)", a->registry);
+                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH or "
+                                       "etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
+                                       a->registry);
         if (r < 0)
                 return r;
         /* One request to the registry, within the command's deadline. */

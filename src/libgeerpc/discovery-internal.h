@@ -2,7 +2,7 @@
 #pragma once
 
 /* The discovery interface (discovery.c) and its back ends
- * (discovery-static.c, discovery-registry.c; etcd later).
+ * (discovery-static.c, discovery-registry.c, discovery-etcd.c).
  *
  * The cache, the one-refresh-at-a-time rule and stale-on-error live in
  * discovery.c, shared by every back end: a back end only says how to fetch
@@ -63,6 +63,9 @@ int discovery_validate_list(const char *const *servers, size_t n);
 /* discovery_acquire() + select_pick(); *ret_server is malloc'd. */
 int discovery_pick(geerpc_discovery *d, geerpc_select_mode mode, const char *key, usec_t deadline,
                    const char *const *avoid, size_t n_avoid, char **ret_server);
+
+/* discovery-etcd.c: etcd://HOST:PORT[,...][/PREFIX], range + watch. */
+int discovery_new_etcd(geerpc_discovery **ret, const char *url);
 
 /* discovery-registry.c: reads a registry's GET response. The JSON body
  * ({"servers":[{"addr":...},...]}) wins when there is one; otherwise the

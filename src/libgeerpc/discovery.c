@@ -49,7 +49,7 @@ _public_ int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *u
         if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
                 return geerpc_discovery_new_registry(ret, url);
         if (etcd_url_is(url))
-                return -EPROTONOSUPPORT; /* the etcd back end (etcd.h) plugs in here */
+                return discovery_new_etcd(ret, url);
         return -EINVAL;
 }
 

@@ -100,7 +100,7 @@ Test(geerpcctl, usage_errors_exit_2) {
         expect(ctl("--server=127.0.0.1:1", "servers"), 2, "", "invalid server address");
         expect(ctl("--server=tcp@127.0.0.1:1", "--registry=http://127.0.0.1:1/", "servers"), 2, "", "exclude");
         expect(ctl("--registry=ftp://x/", "servers"), 2, "", "invalid --registry");
-        expect(ctl("--registry=etcd://127.0.0.1:2379/", "servers"), 2, "", "not supported");
+        expect(ctl("--registry=etcd://no-port/", "servers"), 2, "", "invalid --registry");
         expect(ctl("--bogus", "servers"), 2, "", "Try");
         /* No registry anywhere. */
         expect(ctl_env((const char *[]) { "-GEERPC_REGISTRY", NULL }, (const char *[]) { "servers", NULL }), 2, "",
@@ -184,8 +184,8 @@ Test(geerpcctl, broadcast_reply_and_failures) {
 
         /* Past the deadline: exit 3, each server named; nothing hangs. */
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
-        r = ctl(reg, "--timeout=1s", "broadcast", "Foo.Sleep", "{\"Num1\":3,\"Num2\":0}");
-        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 2500 * USEC_PER_MSEC);
+        r = ctl(reg, "--timeout=1s", "broadcast", "Foo.Sleep", "{\"Num1\":8,\"Num2\":0}");
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 6 * USEC_PER_SEC);
         cr_assert_eq(r.status, 3, "%s", r.err);
         cr_assert_str_eq(r.out, "");
         for (size_t i = 0; i < c->n; i++)

@@ -306,6 +306,35 @@ Test(registry_daemon, sigint_stops_too) {
         tl_proc_free(r.proc);
 }
 
+Test(registry_daemon, watchdog_pings_with_its_own_pid) {
+        TlNotify *n = tl_notify_new();
+        /* The shell's $$ is the pid geeregistry will have after exec. */
+        const char *argv[] = { "/bin/sh", "-c", "export WATCHDOG_PID=$$; exec \"$0\" \"$@\"",
+                               tl_binary("geeregistry"), "--listen=127.0.0.1:0", NULL };
+        Reg r = { .proc = tl_spawn(argv, (const char *[]) { tl_notify_env(n), "WATCHDOG_USEC=400000", NULL }) };
+        reg_wait_listening(&r);
+        for (int i = 0; i < 2; i++) {
+                char *wd = tl_notify_wait(n, "WATCHDOG=1", 10 * USEC_PER_SEC);
+                cr_assert_not_null(wd, "watchdog ping %d did not come", i);
+                free(wd);
+        }
+        reg_stop(&r);
+        tl_notify_free(n);
+}
+
+Test(registry_daemon, watchdog_for_another_pid_is_not_ours) {
+        TlNotify *n = tl_notify_new();
+        Reg r = reg_start_env(NULL, (const char *[]) { tl_notify_env(n), "WATCHDOG_USEC=200000", "WATCHDOG_PID=1",
+                                                       NULL });
+        char *ready = tl_notify_wait(n, "READY=1", 10 * USEC_PER_SEC);
+        cr_assert_not_null(ready);
+        free(ready);
+        char *wd = tl_notify_wait(n, "WATCHDOG=1", 2 * USEC_PER_SEC);
+        cr_assert_null(wd, "pinged a watchdog meant for pid 1");
+        reg_stop(&r);
+        tl_notify_free(n);
+}
+
 Test(registry_daemon, watchdog_pings) {
         TlNotify *n = tl_notify_new();
         /* No WATCHDOG_PID: the pid is not known before exec, and

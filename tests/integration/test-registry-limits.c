@@ -54,6 +54,7 @@ Test(registry_limits, header_size) {
         /* Far past the limit: libmicrohttpd's own memory limit answers. */
         size_t big = 200 * 1024;
         char *req = malloc(big + 128);
+        cr_assert_not_null(req);
         int n = sprintf(req, "GET " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
         memset(req + n, 'b', big);
         strcpy(req + n + big, "\r\n\r\n");
@@ -251,6 +252,7 @@ static Bad make_bad(unsigned i, unsigned *seed) {
         case 0: { /* oversized headers (default limit: 16 KiB) */
                 size_t pad = 20000;
                 s = malloc(pad + 128);
+                cr_assert_not_null(s);
                 int n = sprintf(s, "GET " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Pad: ");
                 memset(s + n, 'p', pad);
                 strcpy(s + n + pad, "\r\nConnection: close\r\n\r\n");
@@ -271,6 +273,7 @@ static Bad make_bad(unsigned i, unsigned *seed) {
         case 2: /* binary garbage */
                 b.n = 64 + rand_r(seed) % 512;
                 s = malloc(b.n);
+                cr_assert_not_null(s);
                 for (size_t k = 0; k < b.n; k++)
                         s[k] = (char) rand_r(seed);
                 break;
@@ -301,6 +304,7 @@ static Bad make_bad(unsigned i, unsigned *seed) {
                 break;
         case 9: /* control characters and NULs in the address */
                 s = malloc(160);
+                cr_assert_not_null(s);
                 b.n = (size_t) sprintf(s, "POST " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Geerpc-Server: tcp@1.2.3.4:5");
                 s[b.n++] = (char) (i % 2 ? 0x01 : 0x00);
                 memcpy(s + b.n, "\r\nConnection: close\r\n\r\n", 23);

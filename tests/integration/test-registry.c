@@ -5,6 +5,8 @@
  * JSON, deregistration, expiry (on GET and by the sweep), the error
  * statuses and /metrics. */
 
+#include <sys/socket.h>
+
 #include "registry-util.h"
 
 Test(registry, post_then_get_both_headers) {
@@ -338,5 +340,74 @@ Test(registry, metrics_in_prometheus_text_format) {
         cr_assert_str_eq(allow, "GET");
         free(allow);
         tl_http_done(&h);
+        reg_stop(&r);
+}
+
+/* Registers n servers over one keep-alive connection (fast). */
+static void post_many(const Reg *r, unsigned n) {
+        int fd = tl_connect(r->addr);
+        cr_assert_geq(fd, 0);
+        for (unsigned i = 0; i < n; i++) {
+                char req[256], buf[1024];
+                int l = snprintf(req, sizeof req,
+                                 "POST " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Geerpc-Server: tcp@10.0.%u.%u:7001\r\n"
+                                 "Content-Length: 0\r\n\r\n",
+                                 i / 250, i % 250);
+                cr_assert(tl_write_all(fd, req, (size_t) l));
+                size_t got = 0;
+                while (!memmem(buf, got, "\r\n\r\n", 4)) {
+                        ssize_t k = recv(fd, buf + got, sizeof buf - got, 0);
+                        cr_assert_gt(k, 0, "connection closed at request %u", i);
+                        got += (size_t) k;
+                }
+                cr_assert_eq(strncmp(buf, "HTTP/1.1 200", 12), 0, "%.*s", (int) got, buf);
+        }
+        close(fd);
+}
+
+Test(registry, long_listing_is_cut_in_headers_but_whole_in_json) {
+        Reg r = reg_start(NULL);
+        post_many(&r, 2000); /* ~40 KiB of addresses */
+
+        /* The largest request headers allowed, with the largest response. */
+        char pad[16000];
+        memset(pad, 'p', sizeof pad - 1);
+        pad[sizeof pad - 1] = 0;
+        char *big = NULL;
+        cr_assert_geq(asprintf(&big, "X-Pad: %.*s", 15000, pad), 0);
+        const char *headers[] = { "Accept: application/json", big, NULL };
+        TlHttp h;
+        cr_assert_eq(tl_http("GET", r.url, headers, &h), 0);
+        cr_assert_eq(h.status, 200);
+        free(big);
+
+        char *list = tl_http_header(&h, "X-Geerpc-Servers"), *old = tl_http_header(&h, "X-rpc-Servers");
+        char *truncated = tl_http_header(&h, "X-Geerpc-Servers-Truncated");
+        cr_assert_not_null(list);
+        cr_assert_leq(strlen(list), 32 * 1024);
+        cr_assert_gt(strlen(list), 30 * 1024);
+        cr_assert_str_eq(list, old);
+        cr_assert_str_eq(truncated, "1");
+        /* Cut after a whole address: the sorted prefix of the full list. */
+        cr_assert_eq(strncmp(list, "tcp@10.0.0.0:7001,tcp@10.0.0.100:7001,", 38), 0, "%.60s", list);
+        const char *last = strrchr(list, ',') + 1;
+        cr_assert(strncmp(last, "tcp@10.0.", 9) == 0 && strcmp(last + strlen(last) - 5, ":7001") == 0, "%s", last);
+
+        json_t *v = json_loads(h.body, 0, NULL);
+        cr_assert_not_null(v);
+        json_t *servers = json_object_get(v, "servers");
+        cr_assert_eq(json_array_size(servers), 2000);
+        size_t in_header = 1;
+        for (const char *p = list; (p = strchr(p, ',')); p++)
+                in_header++;
+        cr_assert_lt(in_header, 2000);
+        /* The header holds exactly the first entries of the JSON list. */
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(servers, in_header - 1), "addr")), last);
+        json_decref(v);
+        free(list);
+        free(old);
+        free(truncated);
+        tl_http_done(&h);
+        cr_assert_eq(reg_metric(&r, "geeregistry_servers"), 2000);
         reg_stop(&r);
 }

@@ -9,8 +9,12 @@
  *   - registry: the list served by a geeregistry (or the Go original's
  *     registry) at an http:// or https:// URL (GeeRegistryDiscovery). The
  *     list is cached and fetched again when it is older than the TTL.
- *   - etcd: a later release (geerpc_discovery_new_from_url() answers
- *     -EPROTONOSUPPORT for etcd:// URLs until then).
+ *   - etcd: the keys under a prefix in etcd v3, at
+ *     etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (default prefix
+ *     /geerpc/services; a server's key is PREFIX/ADDR). A range gives the
+ *     list; a watch keeps it current, so a server whose key goes (its lease
+ *     expired or was revoked) drops out at once, without waiting for the
+ *     TTL. Several endpoints: the next is tried on a connection error.
  *
  * Beyond the original, the registry back end:
  *   - serves the last good list while the registry is unreachable
@@ -62,19 +66,21 @@ typedef enum geerpc_select_mode {
 #define GEERPC_DISCOVERY_REFRESH_TIMEOUT_DEFAULT_USEC (5ULL * 1000000ULL)
 #define GEERPC_DISCOVERY_MAX_SERVERS 65536U /* servers kept from one list */
 
-/* A fixed list of n addresses (copied; duplicates are dropped). n may be 0. */
+/* A fixed list of n addresses (copied; duplicates are dropped). n may be 0.
+ * -EINVAL if an address is not PROTOCOL@ADDRESS, -E2BIG past
+ * GEERPC_DISCOVERY_MAX_SERVERS. */
 int geerpc_discovery_new_static(geerpc_discovery **ret, const char *const *servers, size_t n);
 /* The registry at url, e.g. "http://127.0.0.1:9999/_geerpc_/registry". No
  * request is made until the list is first needed. */
 int geerpc_discovery_new_registry(geerpc_discovery **ret, const char *url);
 /* Dispatches on the URL's scheme: http:// and https:// -> registry;
- * etcd:// -> -EPROTONOSUPPORT (a later release); anything else -EINVAL. */
+ * etcd:// -> etcd; anything else -EINVAL. */
 int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *url);
 
 geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d);
 geerpc_discovery *geerpc_discovery_unref(geerpc_discovery *d);
 
-/* Registry back end only (-EOPNOTSUPP for static lists).
+/* Registry and etcd back ends (-EOPNOTSUPP for static lists).
  *   ttl:             how long a fetched list is used before it is fetched
  *                    again; also the spacing of retries while the registry
  *                    is unreachable. 0: fetch for every get.
@@ -90,7 +96,8 @@ int geerpc_discovery_set_refresh_timeout(geerpc_discovery *d, uint64_t usec);
 /* Fetches the list now, whatever its age (static lists: nothing to do). If
  * a refresh is already in flight, waits for it and returns its outcome. */
 int geerpc_discovery_refresh(geerpc_discovery *d);
-/* Replaces the list with n addresses (copied), as if just fetched. */
+/* Replaces the list with n addresses (copied, checked as for
+ * geerpc_discovery_new_static()), as if just fetched. */
 int geerpc_discovery_update(geerpc_discovery *d, const char *const *servers, size_t n);
 
 /* Picks one server by mode (key: required for GEERPC_SELECT_HASH, ignored

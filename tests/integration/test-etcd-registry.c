@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+
+/* etcd as the registry: geerpc-example servers register with leases, and
+ * discovery (in process and through geerpcctl) follows them with a range
+ * and a watch. Against a real etcd on ephemeral loopback ports. */
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "etcd-server.h"
+#include "geerpc/discovery.h"
+#include "geerpc/xclient.h"
+#include "testlib.h"
+
+#define PREFIX "/geerpc/services"
+
+typedef struct Fixture {
+        TlEtcd etcd;
+        TlProc *servers[2];
+        char *addrs[2];
+        char keys[160]; /* the two keys, sorted, comma-joined */
+} Fixture;
+
+static TlProc *start_server(const TlEtcd *e, char **ret_addr) {
+        char r[160];
+        snprintf(r, sizeof r, "--registry=%s", e->url);
+        /* Heartbeat 1s: a 3 s lease. */
+        return tl_start_example((const char *[]) { r, "--heartbeat=1s", NULL }, NULL, ret_addr);
+}
+
+/* Polls etcd until its keys under PREFIX are exactly want; bounded. */
+static bool wait_keys(TlEtcd *e, const char *want, usec_t timeout) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        for (;;) {
+                char *k = tl_etcd_keys(e, PREFIX, NULL);
+                bool ok = streq(k, want);
+                if (!ok && now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        fprintf(stderr, "keys: '%s', want '%s'\n", k, want);
+                        free(k);
+                        return false;
+                }
+                free(k);
+                if (ok)
+                        return true;
+                tl_sleep(100 * USEC_PER_MSEC);
+        }
+}
+
+static void key_of(const char *addr, char *buf, size_t size) {
+        snprintf(buf, size, PREFIX "/%s", addr);
+}
+
+static void fixture_start(Fixture *f) {
+        *f = (Fixture) {};
+        tl_etcd_start(&f->etcd);
+        for (int i = 0; i < 2; i++)
+                f->servers[i] = start_server(&f->etcd, &f->addrs[i]);
+        char a[80], b[80];
+        key_of(f->addrs[0], a, sizeof a);
+        key_of(f->addrs[1], b, sizeof b);
+        snprintf(f->keys, sizeof f->keys, "%s,%s", strcmp(a, b) < 0 ? a : b, strcmp(a, b) < 0 ? b : a);
+        cr_assert(wait_keys(&f->etcd, f->keys, 10 * USEC_PER_SEC), "the servers did not register in etcd");
+}
+
+static void fixture_free(Fixture *f) {
+        for (int i = 0; i < 2; i++) {
+                tl_proc_free(f->servers[i]);
+                free(f->addrs[i]);
+        }
+        tl_etcd_free(&f->etcd);
+}
+
+/* The servers a discovery lists, comma-joined (malloc'd), or NULL. */
+static char *listed(geerpc_discovery *d) {
+        char **all;
+        size_t n;
+        if (geerpc_discovery_get_all(d, &all, &n) < 0)
+                return NULL;
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(all[i]) + 1;
+        char *s = calloc(1, len);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        strcat(s, ",");
+                strcat(s, all[i]);
+        }
+        free(all);
+        return s;
+}
+
+static bool wait_listed(geerpc_discovery *d, const char *want, usec_t timeout) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        for (;;) {
+                char *l = listed(d);
+                bool ok = l && streq(l, want);
+                free(l);
+                if (ok)
+                        return true;
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return false;
+                tl_sleep(50 * USEC_PER_MSEC);
+        }
+}
+
+static int ctl(const char *url, const char *const *args, char **ret_out, char **ret_err) {
+        const char *argv[16] = { tl_binary("geerpcctl") };
+        char reg[160];
+        snprintf(reg, sizeof reg, "--registry=%s", url);
+        size_t n = 1;
+        argv[n++] = reg;
+        for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        return tl_run(argv, NULL, 20 * USEC_PER_SEC, ret_out, ret_err);
+}
+
+Test(etcd, servers_register_with_leases_and_geerpcctl_calls_them) {
+        Fixture f;
+        fixture_start(&f);
+        bool leased = false;
+        char *keys = tl_etcd_keys(&f.etcd, PREFIX, &leased);
+        cr_assert_str_eq(keys, f.keys);
+        cr_assert(leased, "a key has no lease");
+        free(keys);
+
+        /* The value names the address and when it registered. */
+        json_t *j = tl_etcdctl_get_prefix(&f.etcd, PREFIX);
+        cr_assert_eq(json_array_size(json_object_get(j, "kvs")), 2);
+        json_decref(j);
+
+        char *out = NULL, *err = NULL;
+        cr_assert_eq(ctl(f.etcd.url, (const char *[]) { "servers", NULL }, &out, &err), 0, "%s", err);
+        char want[200];
+        snprintf(want, sizeof want, "%s\n%s\n", strcmp(f.addrs[0], f.addrs[1]) < 0 ? f.addrs[0] : f.addrs[1],
+                 strcmp(f.addrs[0], f.addrs[1]) < 0 ? f.addrs[1] : f.addrs[0]);
+        cr_assert_str_eq(out, want);
+        free(out);
+        free(err);
+
+        cr_assert_eq(ctl(f.etcd.url, (const char *[]) { "call", "Foo.Sum", "{\"Num1\":3,\"Num2\":4}", NULL }, &out,
+                         &err),
+                     0, "%s", err);
+        cr_assert_str_eq(out, "7\n");
+        free(out);
+        free(err);
+        cr_assert_eq(ctl(f.etcd.url, (const char *[]) { "broadcast", "Foo.Sum", "{\"Num1\":1,\"Num2\":2}", NULL },
+                         &out, &err),
+                     0, "%s", err);
+        cr_assert_str_eq(out, "3\n");
+        free(out);
+        free(err);
+
+        /* Another prefix in the same etcd is another registry: empty. */
+        char other[160];
+        snprintf(other, sizeof other, "%s/other/prefix", f.etcd.url);
+        cr_assert_eq(ctl(other, (const char *[]) { "call", "Foo.Sum", "{}", NULL }, &out, &err), 3);
+        cr_assert(strstr(err, "no available servers"), "%s", err);
+        free(out);
+        free(err);
+        fixture_free(&f);
+}
+
+Test(etcd, killed_server_expires_and_the_watch_drops_it) {
+        Fixture f;
+        fixture_start(&f);
+        geerpc_discovery *d;
+        cr_assert_eq(geerpc_discovery_new_from_url(&d, f.etcd.url), 0);
+        /* A long TTL: only the watch can make the change visible in time. */
+        cr_assert_eq(geerpc_discovery_set_ttl(d, 600 * USEC_PER_SEC), 0);
+        char both[200];
+        snprintf(both, sizeof both, "%s,%s", strcmp(f.addrs[0], f.addrs[1]) < 0 ? f.addrs[0] : f.addrs[1],
+                 strcmp(f.addrs[0], f.addrs[1]) < 0 ? f.addrs[1] : f.addrs[0]);
+        cr_assert(wait_listed(d, both, 10 * USEC_PER_SEC));
+
+        tl_kill(f.servers[0], SIGKILL);
+        tl_wait_exit(f.servers[0], 5 * USEC_PER_SEC);
+        /* No deregistration: the key goes when the 3 s lease runs out. */
+        char k1[80];
+        key_of(f.addrs[1], k1, sizeof k1);
+        cr_assert(wait_keys(&f.etcd, k1, 15 * USEC_PER_SEC), "the killed server's key stayed");
+        cr_assert(wait_listed(d, f.addrs[1], 5 * USEC_PER_SEC), "discovery still lists the killed server");
+        geerpc_discovery_unref(d);
+        fixture_free(&f);
+}
+
+Test(etcd, sigterm_revokes_the_lease_at_once) {
+        Fixture f;
+        fixture_start(&f);
+        geerpc_discovery *d;
+        cr_assert_eq(geerpc_discovery_new_from_url(&d, f.etcd.url), 0);
+        cr_assert_eq(geerpc_discovery_set_ttl(d, 600 * USEC_PER_SEC), 0);
+        char *l = NULL;
+        for (int i = 0; i < 100 && !(l && strchr(l, ',')); i++) {
+                free(l);
+                tl_sleep(50 * USEC_PER_MSEC);
+                l = listed(d);
+        }
+        free(l);
+
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        tl_kill(f.servers[1], SIGTERM);
+        int st = tl_wait_exit(f.servers[1], 10 * USEC_PER_SEC);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        char k0[80];
+        key_of(f.addrs[0], k0, sizeof k0);
+        /* Well before the 3 s lease could have run out. */
+        cr_assert(wait_keys(&f.etcd, k0, 2 * USEC_PER_SEC), "the key outlived the server");
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 2500 * USEC_PER_MSEC);
+        cr_assert(wait_listed(d, f.addrs[0], 3 * USEC_PER_SEC));
+        char *line = tl_wait_line(f.servers[1], "deregistered", 0);
+        cr_assert_not_null(line);
+        free(line);
+        geerpc_discovery_unref(d);
+        fixture_free(&f);
+}
+
+Test(etcd, restart_servers_register_again_and_clients_keep_calling) {
+        Fixture f;
+        fixture_start(&f);
+        geerpc_discovery *d;
+        geerpc_xclient *x;
+        cr_assert_eq(geerpc_discovery_new_from_url(&d, f.etcd.url), 0);
+        cr_assert_eq(geerpc_discovery_set_ttl(d, USEC_PER_SEC), 0);
+        cr_assert_eq(geerpc_xclient_new(&x, d, GEERPC_SELECT_ROUND_ROBIN), 0);
+        json_t *args = json_pack("{s:i,s:i}", "Num1", 20, "Num2", 22);
+
+        for (int i = 0; i < 4; i++) {
+                json_t *reply = NULL;
+                cr_assert_eq(geerpc_xclient_call(x, "Foo.Sum", args, 5 * USEC_PER_SEC, &reply, NULL), 0);
+                json_decref(reply);
+        }
+
+        tl_etcd_stop(&f.etcd);
+        /* etcd is down for longer than the leases: calls go on from the
+         * cached list (stale-on-error). */
+        for (int i = 0; i < 8; i++) {
+                json_t *reply = NULL;
+                int r = geerpc_xclient_call(x, "Foo.Sum", args, 5 * USEC_PER_SEC, &reply, NULL);
+                cr_assert_eq(r, 0, "call %d with etcd down failed: %d", i, r);
+                cr_assert_eq(json_integer_value(reply), 42);
+                json_decref(reply);
+                tl_sleep(500 * USEC_PER_MSEC);
+        }
+
+        tl_etcd_restart(&f.etcd);
+        /* Whether etcd kept the leases or lost them, both servers are back
+         * by themselves. */
+        cr_assert(wait_keys(&f.etcd, f.keys, 20 * USEC_PER_SEC), "the servers did not register again");
+        for (int i = 0; i < 2; i++)
+                cr_assert_eq(tl_wait_exit(f.servers[i], 0), -ETIMEDOUT, "server %d died", i);
+        json_t *reply = NULL;
+        cr_assert_eq(geerpc_xclient_call(x, "Foo.Sum", args, 5 * USEC_PER_SEC, &reply, NULL), 0);
+        json_decref(reply);
+
+        json_decref(args);
+        geerpc_xclient_unref(x);
+        geerpc_discovery_unref(d);
+        fixture_free(&f);
+}
+
+Test(etcd, unreachable_etcd_is_a_clear_error) {
+        TlEtcd e;
+        tl_etcd_start(&e);
+        char url[96];
+        snprintf(url, sizeof url, "%s", e.url);
+        tl_etcd_free(&e);
+
+        char *out = NULL, *err = NULL;
+        cr_assert_eq(ctl(url, (const char *[]) { "--timeout=3s", "servers", NULL }, &out, &err), 3);
+        cr_assert_neq(strlen(err), 0);
+        free(out);
+        free(err);
+
+        /* A server keeps serving while etcd is unreachable, and says so. */
+        TlNotify *n = tl_notify_new();
+        char r[160];
+        snprintf(r, sizeof r, "--registry=%s", url);
+        char *addr;
+        TlProc *p = tl_start_example((const char *[]) { r, "--heartbeat=1s", NULL }, (const char *[]) { tl_notify_env(n), NULL },
+                                     &addr);
+        char *status = NULL;
+        for (int i = 0; i < 40 && !(status && strstr(status, "registry unreachable")); i++) {
+                free(status);
+                status = tl_notify_wait(n, "STATUS=", 500 * USEC_PER_MSEC);
+        }
+        cr_assert(status && strstr(status, "registry unreachable"), "%s", status);
+        free(status);
+        tl_proc_free(p);
+        tl_notify_free(n);
+        free(addr);
+}
