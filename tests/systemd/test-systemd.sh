@@ -235,12 +235,15 @@ out=$(in_ns systemd-analyze verify --man=no geeregistry.socket geeregistry.servi
 [[ -z $out ]] || fail "systemd-analyze verify: $out"
 in_ns systemd-tmpfiles --create "$tmpfilesdir/geerpc.conf"
 [[ $(in_ns stat -c '%a %U %G' /run/geerpc) == "755 root root" ]] || fail "/run/geerpc: $(in_ns stat -c '%a %U %G' /run/geerpc)"
-# The library, headers and .pc as a C user finds them after meson install.
+# The library, headers and .pc as a C user finds them after meson install
+# (a sanitizer build's library needs the program built the same way).
+user_cflags=
+[[ $sanitize == none ]] || user_cflags=-fsanitize=$sanitize
 printf '%s\n' '#include <geerpc/geerpc.h>' \
         'int main(void) { geerpc_server *s; if (geerpc_server_new(&s) < 0) return 1; geerpc_server_unref(s); return 0; }' |
         in_ns tee /tmp/geerpc-user.c >/dev/null
-in_ns sh -c 'cc -o /tmp/geerpc-user /tmp/geerpc-user.c $(pkg-config --cflags --libs geerpc) \
-        -Wl,-rpath,$(pkg-config --variable=libdir geerpc) && /tmp/geerpc-user' ||
+in_ns sh -c 'cc $0 -o /tmp/geerpc-user /tmp/geerpc-user.c $(pkg-config --cflags --libs geerpc) \
+        -Wl,-rpath,$(pkg-config --variable=libdir geerpc) && /tmp/geerpc-user' "$user_cflags" ||
         fail "cannot build and run a program with pkg-config geerpc and <geerpc/geerpc.h>"
 
 # The BPF firewall is live here, so that step 2 shows IPAddressAllow=localhost
