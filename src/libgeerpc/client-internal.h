@@ -14,8 +14,10 @@
  *    event thread when only asynchronous calls are left.
  *  - the flusher: whoever appends a request while nobody is writing writes
  *    the buffer, picking up whatever other threads appended meanwhile (write
- *    coalescing). When the socket is full it hands the rest to the event
- *    thread, which waits for POLLOUT; callers never block on a write.
+ *    coalescing). While the reader is handing out a batch of replies, the
+ *    callers it wakes only append: the reader writes their requests in one
+ *    go before it reads again. When the socket is full the rest goes to the
+ *    event thread, which waits for POLLOUT; callers never block on a write.
  *
  * The event thread (an sd-event loop) is started on first need: async
  * calls (their deadlines and completion callbacks run there) or a full
@@ -91,7 +93,8 @@ struct geerpc_client {
         pthread_mutex_t wlock;
         Buffer out, sending;
         bool flushing;
-        bool write_stalled; /* the event thread holds the flusher role */
+        bool write_stalled;     /* the event thread holds the flusher role */
+        bool reader_delivering; /* the reader hands out replies, then flushes */
 
         /* The event thread. */
         bool bg_started;

@@ -166,18 +166,11 @@ static int flush_locked(geerpc_client *c) {
         }
 }
 
-int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args) {
-        int r;
-
-        pthread_mutex_lock(&c->wlock);
-        r = codec_encode(c->codec, &c->out, service_method, seq, NULL, args ?: json_null());
-        if (r < 0 || c->flushing) {
-                /* On success the current flusher will send it. */
-                pthread_mutex_unlock(&c->wlock);
-                return r;
-        }
+/* Takes the flusher role (wlock held, role free) and writes; hands the rest
+ * to the event thread if the socket is full. Releases wlock. */
+static void flush_and_unlock(geerpc_client *c) {
         c->flushing = true;
-        r = flush_locked(c);
+        int r = flush_locked(c);
         pthread_mutex_unlock(&c->wlock);
 
         if (r == 1) {
@@ -189,8 +182,40 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
                 client_wake_bg(c);
         } else if (r < 0)
                 fail(c, r);
+}
+
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args) {
+        int r;
+
+        pthread_mutex_lock(&c->wlock);
+        r = codec_encode(c->codec, &c->out, service_method, seq, NULL, args ?: json_null());
+        /* Someone will send it for us: the current flusher, or the reader,
+         * which is handing out replies and flushes before it reads again
+         * (the callers it wakes then share one write). */
+        if (r < 0 || c->flushing || c->reader_delivering) {
+                pthread_mutex_unlock(&c->wlock);
+                return r;
+        }
+        flush_and_unlock(c);
         /* Write failures reach the caller through its call's outcome. */
         return 0;
+}
+
+/* The reader marks the time it spends handing out replies; see above. */
+static void delivering_begin(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        c->reader_delivering = true;
+        pthread_mutex_unlock(&c->wlock);
+}
+
+static void delivering_end(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        c->reader_delivering = false;
+        if (c->flushing || buffer_len(&c->out) == 0) {
+                pthread_mutex_unlock(&c->wlock);
+                return;
+        }
+        flush_and_unlock(c);
 }
 
 /* ---- the reader role ------------------------------------------------------- */
@@ -233,11 +258,13 @@ static int read_dispatch(geerpc_client *c, int flags) {
 
         Message batch[CLIENT_DELIVER_BATCH];
         size_t k = 0;
+        delivering_begin(c);
         for (;;) {
                 r = codec_decode(c->codec, &c->in, &batch[k]);
                 if (r < 0) {
                         log_debug_errno(r, "rpc client: undecodable reply stream from %s: %m", strempty(c->address));
                         deliver(c, batch, k);
+                        delivering_end(c);
                         return -EBADMSG;
                 }
                 if (r == 0)
@@ -249,6 +276,7 @@ static int read_dispatch(geerpc_client *c, int flags) {
         }
         if (k > 0)
                 deliver(c, batch, k);
+        delivering_end(c);
         return 0;
 }
 

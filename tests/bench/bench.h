@@ -18,3 +18,8 @@ const char *bench_server_address(Srv *s);
 void bench_server_stop(Srv *s);
 /* calls/s of `threads` callers for `duration`. */
 double bench_concurrent(void *target, int (*call)(void *, json_int_t, json_int_t), int threads, usec_t duration);
+
+/* bench-registry.c: GET (100 servers registered) and POST heartbeats per
+ * second against a geeregistry process, `threads` keep-alive connections. */
+int bench_registry(unsigned long rounds, usec_t duration, int threads, double *ret_get, double *ret_post,
+                   unsigned long *ret_failed);
