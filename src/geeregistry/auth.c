@@ -71,6 +71,13 @@ int auth_load(const char *path, char **ret, char **ret_source) {
 
         char *t = NULL;
         int r = read_token(path, &t);
+        if (r == -ENODATA && cred) {
+                /* A blank credential is the units' SetCredential= fallback
+                 * for "the admin made no token file" (systemd 252 fails a
+                 * unit whose LoadCredential= source is missing otherwise). */
+                *ret = NULL;
+                return 0;
+        }
         if (r == -EFBIG)
                 return log_error_errno(-EINVAL, "token file %s is larger than %u bytes", path, AUTH_TOKEN_SIZE_MAX);
         if (r == -ENODATA)

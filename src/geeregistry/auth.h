@@ -13,8 +13,9 @@
 
 /* Reads the token from path, or when path is NULL from
  * $CREDENTIALS_DIRECTORY/registry-token if that exists. *ret is NULL when
- * no token is configured. Surrounding whitespace (a trailing newline) is
- * dropped; an empty token or one with inner whitespace or control
+ * no token is configured, or the credential is blank (the units' fallback
+ * when no token file exists). Surrounding whitespace (a trailing newline) is
+ * dropped; an empty token file or a token with inner whitespace or control
  * characters is -EINVAL. *ret_source (optional) names the file used. */
 int auth_load(const char *path, char **ret, char **ret_source);
 

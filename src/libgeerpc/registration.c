@@ -135,14 +135,13 @@ _public_ int geerpc_registration_set_token(geerpc_registration *r, const char *t
         return 0;
 }
 
-_public_ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path) {
-        if (!r || !path)
-                return -EINVAL;
+/* Reads a token file into buf and strips surrounding whitespace (files
+ * usually end with a newline); *ret_token points into buf. */
+static int read_token_file(const char *path, char buf[static GEERPC_REGISTRY_TOKEN_MAX + 2], char **ret_token) {
         FILE *f = fopen(path, "re");
         if (!f)
                 return negative_errno();
-        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        size_t n = fread(buf, 1, GEERPC_REGISTRY_TOKEN_MAX + 1, f);
         bool err = ferror(f);
         fclose(f);
         if (err)
@@ -150,14 +149,23 @@ _public_ int geerpc_registration_load_token_file(geerpc_registration *r, const c
         if (n > GEERPC_REGISTRY_TOKEN_MAX)
                 return -EFBIG;
         buf[n] = 0;
-        /* Strip surrounding whitespace (files usually end with a newline). */
         char *s = buf;
         while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
                 s++;
         size_t l = strlen(s);
         while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
                 s[--l] = 0;
-        int k = geerpc_registration_set_token(r, s);
+        *ret_token = s;
+        return 0;
+}
+
+_public_ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path) {
+        if (!r || !path)
+                return -EINVAL;
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
+        if (k >= 0)
+                k = geerpc_registration_set_token(r, token);
         explicit_bzero(buf, sizeof buf);
         return k;
 }
@@ -170,10 +178,20 @@ _public_ int geerpc_registration_load_credential(geerpc_registration *r) {
                 return 0;
         char path[4096];
         snprintf(path, sizeof path, "%s/registry-token", dir);
-        int k = geerpc_registration_load_token_file(r, path);
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
         if (k == -ENOENT)
                 return 0;
-        return k < 0 ? k : 1;
+        /* A blank credential is the units' SetCredential= fallback for "the
+         * admin made no token file" (systemd 252 fails a unit whose
+         * LoadCredential= source is missing unless there is one). */
+        if (k >= 0 && !isempty(token)) {
+                k = geerpc_registration_set_token(r, token);
+                if (k >= 0)
+                        k = 1;
+        }
+        explicit_bzero(buf, sizeof buf);
+        return k;
 }
 
 _public_ int geerpc_registration_set_handler(geerpc_registration *r, geerpc_registration_handler handler,

@@ -313,6 +313,13 @@ Test(registry_state, token_from_systemd_credential) {
         r = reg_start_env(NULL, (const char *[]) { env, NULL });
         cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7001"), 200);
         reg_stop(&r);
+
+        /* A blank credential (the units' SetCredential= fallback when the
+         * admin made no token file): writes stay open too. */
+        reg_write_file(path, "\n");
+        r = reg_start_env(NULL, (const char *[]) { env, NULL });
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7002"), 200);
+        reg_stop(&r);
         reg_rmdir(dir);
 }
 

@@ -273,6 +273,28 @@ Test(registration_fake, token_from_file_and_credential) {
         rmdir(dir);
 }
 
+Test(registration, blank_credential_means_no_token) {
+        /* What the units' "SetCredential=registry-token:\n" fallback passes
+         * when the admin created no token file. */
+        char dir[] = "/tmp/geerpc-cred-XXXXXX", path[128];
+        cr_assert(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/registry-token", dir);
+        FILE *f = fopen(path, "w");
+        fputs(" \n", f);
+        fclose(f);
+
+        geerpc_registration *r;
+        cr_assert_eq(geerpc_registration_new(&r, "http://127.0.0.1:1/x", "tcp@127.0.0.1:7001"), 0);
+        setenv("CREDENTIALS_DIRECTORY", dir, 1);
+        cr_assert_eq(geerpc_registration_load_credential(r), 0);
+        unsetenv("CREDENTIALS_DIRECTORY");
+        /* An explicit --token-file must not be blank. */
+        cr_assert_eq(geerpc_registration_load_token_file(r, path), -EINVAL);
+        geerpc_registration_unref(r);
+        unlink(path);
+        rmdir(dir);
+}
+
 static int ticks;
 static int on_tick(sd_event_source *s, uint64_t usec, void *u) {
         ticks++;

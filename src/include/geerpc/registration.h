@@ -64,7 +64,8 @@ int geerpc_registration_set_token(geerpc_registration *r, const char *token);
 /* Reads the token from a file (surrounding whitespace stripped). */
 int geerpc_registration_load_token_file(geerpc_registration *r, const char *path);
 /* Reads the systemd credential "registry-token" from $CREDENTIALS_DIRECTORY
- * if there is one: returns 1 when loaded, 0 when there is none. */
+ * if there is one: returns 1 when loaded, 0 when there is none or it is
+ * blank (the shipped units pass a blank one when no token file exists). */
 int geerpc_registration_load_credential(geerpc_registration *r);
 
 /* Called on the loop thread after every change: a heartbeat succeeded or
