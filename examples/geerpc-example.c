@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "cli.h"
+#include "daemon-loop.h"
 #include "config.h"
 #include "duration.h"
 #include "foo.h"
@@ -232,16 +233,6 @@ static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
-#ifdef GEERPC_TEST_HOOKS
-/* Test builds only: SIGUSR2 hangs the event loop so that the systemd test
- * can watch the watchdog kill and restart the service. */
-static int on_hang(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
-        log_warning("test hook: SIGUSR2 received, hanging the event loop");
-        for (;;)
-                sleep(3600);
-        return 0;
-}
-#endif
 
 static int open_listener(Daemon *d, const Args *a) {
         int n = sd_listen_fds(true);
@@ -309,30 +300,9 @@ int main(int argc, char **argv) {
                 return r < 0 ? EXIT_USAGE : 0;
         d.grace = a.grace;
 
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-#ifdef GEERPC_TEST_HOOKS
-        sigaddset(&mask, SIGUSR2);
-#endif
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-
-        r = sd_event_default(&d.event);
-        if (r < 0) {
-                log_error_errno(r, "cannot create the event loop: %m");
-                goto finish;
-        }
-        (void) sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
-        (void) sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
-#ifdef GEERPC_TEST_HOOKS
-        (void) sd_event_add_signal(d.event, NULL, SIGUSR2, on_hang, &d);
-#endif
-        /* Pings the watchdog from the loop when WatchdogSec= is set, so that
-         * a hung loop is caught. */
-        r = sd_event_set_watchdog(d.event, true);
+        r = daemon_loop_new(&d.event, on_signal, &d);
         if (r < 0)
-                log_warning_errno(r, "cannot enable the watchdog: %m");
+                goto finish;
 
         r = geerpc_server_new(&d.server);
         if (r >= 0 && a.workers)

@@ -14,6 +14,7 @@
 #include "address.h"
 #include "auth.h"
 #include "cli.h"
+#include "daemon-loop.h"
 #include "config.h"
 #include "duration.h"
 #include "handlers.h"
@@ -265,52 +266,13 @@ static int on_signal(sd_event_source *es, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
-#ifdef GEERPC_TEST_HOOKS
-/* Test builds only: SIGUSR2 hangs the event loop so that the systemd test
- * can watch the watchdog kill and restart the service. */
-static int on_hang(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
-        log_warning("test hook: SIGUSR2 received, hanging the event loop");
-        for (;;)
-                sleep(3600);
-        return 0;
-}
-#endif
 
 static unsigned count_connections(void *userdata) {
         return http_server_n_connections(userdata);
 }
 
 static int setup_loop(Daemon *d) {
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-#ifdef GEERPC_TEST_HOOKS
-        sigaddset(&mask, SIGUSR2);
-#endif
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        int r = sd_event_default(&d->event);
-        if (r < 0)
-                return log_error_errno(r, "cannot create the event loop: %m");
-        r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
-#ifdef GEERPC_TEST_HOOKS
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, NULL, SIGUSR2, on_hang, d);
-#endif
-        if (r < 0)
-                return log_error_errno(r, "cannot watch signals: %m");
-        /* Pings the watchdog from the loop when WatchdogSec= is set, so that
-         * a hung loop is caught. */
-        r = sd_event_set_watchdog(d->event, true);
-        if (r < 0)
-                log_warning_errno(r, "cannot enable the watchdog: %m");
-        else if (r > 0)
-                log_debug("watchdog enabled");
-        return 0;
+        return daemon_loop_new(&d->event, on_signal, d);
 }
 
 static int setup(Daemon *d, const Args *a) {

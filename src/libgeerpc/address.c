@@ -198,21 +198,29 @@ int address_resolve(const Address *a, SocketAddress *ret) {
         return 0;
 }
 
-int address_listen(const char *s, int backlog, int *ret_fd) {
-        Address a;
-        SocketAddress sa;
-        int r;
-
-        r = address_parse(s, ADDRESS_ALLOW_PORT_ZERO, &a, NULL);
+/* Parses, resolves and opens a socket of the right family for s. */
+static int address_socket(const char *s, AddressFlags flags, Address *ret_a, SocketAddress *ret_sa, int *ret_fd) {
+        int r = address_parse(s, flags, ret_a, NULL);
         if (r < 0)
                 return r;
-        r = address_resolve(&a, &sa);
+        r = address_resolve(ret_a, ret_sa);
         if (r < 0)
                 return r;
-
-        _cleanup_close_ int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int fd = socket(ret_sa->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
+        *ret_fd = fd;
+        return 0;
+}
+
+int address_listen(const char *s, int backlog, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        Address a;
+        SocketAddress sa;
+
+        int r = address_socket(s, ADDRESS_ALLOW_PORT_ZERO, &a, &sa, &fd);
+        if (r < 0)
+                return r;
         if (sa.sa.sa_family != AF_UNIX) {
                 int one = 1;
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -230,20 +238,13 @@ int address_listen(const char *s, int backlog, int *ret_fd) {
 }
 
 int address_dial(const char *s, usec_t timeout, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
         Address a;
         SocketAddress sa;
-        int r;
 
-        r = address_parse(s, 0, &a, NULL);
+        int r = address_socket(s, 0, &a, &sa, &fd);
         if (r < 0)
                 return r;
-        r = address_resolve(&a, &sa);
-        if (r < 0)
-                return r;
-
-        _cleanup_close_ int fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return negative_errno();
         if (sa.sa.sa_family != AF_UNIX) {
                 int one = 1;
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

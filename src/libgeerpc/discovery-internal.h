@@ -60,6 +60,9 @@ int discovery_acquire(geerpc_discovery *d, usec_t deadline, ServerSet **ret);
  * GEERPC_DISCOVERY_MAX_SERVERS (-E2BIG). */
 int discovery_validate_list(const char *const *servers, size_t n);
 
+/* discovery_validate_list() + server_set_new(). */
+int discovery_server_set_new(const char *const *servers, size_t n, ServerSet **ret);
+
 /* discovery_acquire() + select_pick(); *ret_server is malloc'd. */
 int discovery_pick(geerpc_discovery *d, geerpc_select_mode mode, const char *key, usec_t deadline,
                    const char *const *avoid, size_t n_avoid, char **ret_server);

@@ -17,10 +17,7 @@ _public_ int geerpc_discovery_new_static(geerpc_discovery **ret, const char *con
         _cleanup_(server_set_unrefp) ServerSet *s = NULL;
         if (!ret)
                 return -EINVAL;
-        int r = discovery_validate_list(servers, n);
-        if (r < 0)
-                return r;
-        r = server_set_new(servers, n, &s);
+        int r = discovery_server_set_new(servers, n, &s);
         if (r < 0)
                 return r;
         return discovery_new(&static_vtable, NULL, "static list", s, ret);

@@ -296,14 +296,18 @@ int discovery_validate_list(const char *const *servers, size_t n) {
         return 0;
 }
 
+int discovery_server_set_new(const char *const *servers, size_t n, ServerSet **ret) {
+        int r = discovery_validate_list(servers, n);
+        if (r < 0)
+                return r;
+        return server_set_new(servers, n, ret);
+}
+
 _public_ int geerpc_discovery_update(geerpc_discovery *d, const char *const *servers, size_t n) {
         ServerSet *s;
         if (!d)
                 return -EINVAL;
-        int r = discovery_validate_list(servers, n);
-        if (r < 0)
-                return r;
-        r = server_set_new(servers, n, &s);
+        int r = discovery_server_set_new(servers, n, &s);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&d->lock);

@@ -199,10 +199,14 @@ void bench_server_stop(Srv *s) {
 
 static atomic_ulong mismatches;
 
-/* One checked Foo.Sum call: the reply must be a + b. */
-static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
+typedef int (*call_fn)(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
+                       char **ret_error);
+
+/* One checked Foo.Sum call (through a client or an xclient): the reply
+ * must be a + b. */
+static int checked_sum_via(call_fn call, void *target, json_int_t a, json_int_t b) {
         json_t *args = json_pack("{s:I,s:I}", "Num1", a, "Num2", b), *reply = NULL;
-        int r = geerpc_client_call(c, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
+        int r = call(target, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
         json_decref(args);
         if (r == 0 && json_integer_value(reply) != a + b)
                 r = -EBADMSG;
@@ -211,6 +215,20 @@ static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
         if (r < 0)
                 atomic_fetch_add(&mismatches, 1);
         return r;
+}
+
+static int via_client(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
+                      char **ret_error) {
+        return geerpc_client_call(target, method, args, timeout, ret_reply, ret_error);
+}
+
+static int via_xclient(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
+                       char **ret_error) {
+        return geerpc_xclient_call(target, method, args, timeout, ret_reply, ret_error);
+}
+
+static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
+        return checked_sum_via(via_client, c, a, b);
 }
 
 static size_t seq_calls;
@@ -274,16 +292,7 @@ double bench_concurrent(void *target, int (*call)(void *, json_int_t, json_int_t
 }
 
 static int xclient_call(void *target, json_int_t a, json_int_t b) {
-        json_t *args = json_pack("{s:I,s:I}", "Num1", a, "Num2", b), *reply = NULL;
-        int r = geerpc_xclient_call(target, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
-        json_decref(args);
-        if (r == 0 && json_integer_value(reply) != a + b)
-                r = -EBADMSG;
-        if (reply)
-                json_decref(reply);
-        if (r < 0)
-                atomic_fetch_add(&mismatches, 1);
-        return r;
+        return checked_sum_via(via_xclient, target, a, b);
 }
 
 static double xclient_run(const char *const *addresses, size_t n, int threads, usec_t duration) {

@@ -8,14 +8,6 @@
 #include "etcd-server.h"
 #include "etcd.h"
 
-#define TL_ASSERT(cond, ...)                                      \
-        do {                                                      \
-                if (!(cond)) {                                    \
-                        fprintf(stderr, "testlib: " __VA_ARGS__); \
-                        fprintf(stderr, "\n");                    \
-                        abort();                                  \
-                }                                                 \
-        } while (0)
 
 /* Two distinct free loopback ports, held until both are chosen. */
 static void pick_ports(char *client, char *peer, size_t size) {

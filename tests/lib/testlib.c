@@ -15,15 +15,6 @@
 #include "buffer.h"
 #include "testlib.h"
 
-/* A test helper failing is a test failure: say why and abort the test. */
-#define TL_ASSERT(cond, ...)                                           \
-        do {                                                           \
-                if (!(cond)) {                                         \
-                        fprintf(stderr, "testlib: " __VA_ARGS__);      \
-                        fprintf(stderr, "\n");                         \
-                        abort();                                       \
-                }                                                      \
-        } while (0)
 
 void tl_sleep(usec_t usec) {
         struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC * 1000) };

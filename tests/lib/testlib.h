@@ -6,11 +6,23 @@
  * talk raw bytes to a server. Every loop here is bounded in time. */
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
+
+/* A test helper failing is a test failure: say why and abort the test. */
+#define TL_ASSERT(cond, ...)                                           \
+        do {                                                           \
+                if (!(cond)) {                                         \
+                        fprintf(stderr, "testlib: " __VA_ARGS__);      \
+                        fprintf(stderr, "\n");                         \
+                        abort();                                       \
+                }                                                      \
+        } while (0)
 
 /* ---- processes ------------------------------------------------------------ */
 
