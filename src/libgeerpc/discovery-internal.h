@@ -21,6 +21,8 @@ typedef struct DiscoveryVTable {
          * held, bounded by timeout. On failure returns a negative errno and
          * may set *ret_error to a malloc'd one-line reason for the log. */
         int (*fetch)(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char **ret_error);
+        /* Called first when the discovery is freed: a back end with a thread
+         * of its own stops (joins) it here, while the discovery is whole. */
         void (*free_backend)(void *backend);
 } DiscoveryVTable;
 

@@ -62,8 +62,10 @@ _public_ geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d) {
 _public_ geerpc_discovery *geerpc_discovery_unref(geerpc_discovery *d) {
         if (!d || atomic_fetch_sub(&d->n_ref, 1) != 1)
                 return NULL;
-        server_set_unref(d->servers);
+        /* The back end first: etcd's watch thread updates the list until it
+         * is joined there. */
         d->vtable->free_backend(d->backend);
+        server_set_unref(d->servers);
         pthread_mutex_destroy(&d->lock);
         pthread_cond_destroy(&d->refreshed);
         free(d->description);

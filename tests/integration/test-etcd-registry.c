@@ -292,3 +292,20 @@ Test(etcd, unreachable_etcd_is_a_clear_error) {
         tl_notify_free(n);
         free(addr);
 }
+
+Test(etcd, discovery_freed_while_its_watch_publishes) {
+        /* The watch thread pushes the list into the discovery; freeing the
+         * discovery must stop that thread before anything is released (an
+         * ASan build catches the use-after-free this once was). */
+        Fixture f;
+        fixture_start(&f);
+        for (int i = 0; i < 30; i++) {
+                geerpc_discovery *d;
+                cr_assert_eq(geerpc_discovery_new_from_url(&d, f.etcd.url), 0);
+                cr_assert_eq(geerpc_discovery_refresh(d), 0);
+                if (i % 3)
+                        tl_sleep((usec_t) i * 300); /* catch the thread at different points */
+                geerpc_discovery_unref(d);
+        }
+        fixture_free(&f);
+}
