@@ -181,12 +181,19 @@ fi
 # rooted there, and so is everything the private systemd creates.
 cg2_root=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break } }' \
         /proc/self/mountinfo | head -n 1)
-[[ -n $cg2_root ]] || fail "no cgroup2 hierarchy is mounted"
+if [[ -z $cg2_root ]]; then
+        # The private systemd needs a cgroup2 hierarchy of its own.
+        echo "SKIP: no cgroup2 hierarchy is mounted here"
+        exit 77
+fi
 cg_self=$(sed -n 's/^0:://p' /proc/self/cgroup)
 parent=${cg2_root%/}${cg_self%/}
 [[ -d $parent ]] || parent=${cg2_root%/}
 cgroup=$parent/geerpc-systemd-test-$$
-mkdir "$cgroup" || fail "cannot create cgroup $cgroup"
+if ! mkdir "$cgroup" 2>/dev/null; then
+        echo "SKIP: cannot create a cgroup for the private systemd ($cgroup is not writable here)"
+        exit 77
+fi
 
 (
         echo "$BASHPID" >"$cgroup/cgroup.procs"
