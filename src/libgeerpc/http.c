@@ -12,7 +12,6 @@ struct HttpClient {
         sd_event_source *timer;
         HttpRequest *requests;
         unsigned n_running;
-        bool in_dispatch; /* guards against freeing while curl calls us */
 };
 
 struct HttpRequest {

@@ -13,20 +13,11 @@
  * the key put again, in the same heartbeat. Deregistration revokes the
  * lease, so the key vanishes at once. */
 
-typedef enum EtcdStep {
-        STEP_IDLE,
-        STEP_GRANT,
-        STEP_PUT,
-        STEP_KEEPALIVE,
-        STEP_REVOKE,
-} EtcdStep;
-
 typedef struct EtcdBackend {
         EtcdTarget target;
         char *key_b64;
         int64_t lease; /* 0: none */
         int64_t ttl;   /* seconds, as granted */
-        EtcdStep step;
         EtcdCall *call;
         usec_t timeout;
         bool regranted; /* one fresh lease per heartbeat at most */
@@ -60,8 +51,6 @@ static void etcd_cancel(geerpc_registration *r) {
                 etcd_call_cancel(b->call);
                 b->call = NULL;
         }
-        if (b)
-                b->step = STEP_IDLE;
 }
 
 static void etcd_done(geerpc_registration *r) {
@@ -94,29 +83,42 @@ static const char *failure(int result, const char *error, long status, json_t *r
 }
 
 static void fail_beat(geerpc_registration *r, int result, const char *why) {
-        EtcdBackend *b = backend(r);
-        b->step = STEP_IDLE;
         registration_beat_done(r, result < 0 ? result : -EIO, why, 0);
 }
 
 static void succeed_beat(geerpc_registration *r) {
         EtcdBackend *b = backend(r);
-        b->step = STEP_IDLE;
         /* Keep the lease alive three times per TTL. */
         registration_beat_done(r, 0, NULL, (usec_t) b->ttl * USEC_PER_SEC / 3);
 }
 
-static int start(geerpc_registration *r, EtcdStep step, const char *path, json_t *body, etcd_done_t done) {
+static int start(geerpc_registration *r, const char *path, json_t *body, etcd_done_t done) {
         EtcdBackend *b = backend(r);
-        b->step = step;
         int k = etcd_call(r->http, &b->target, path, body, b->timeout, done, r, &b->call);
         json_decref(body);
-        if (k < 0)
-                b->step = STEP_IDLE;
         return k;
 }
 
+/* {"ID":"<lease>"}, for keepalive and revoke (int64 as a string). */
+static json_t *lease_id_body(EtcdBackend *b) {
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long) b->lease);
+        return json_pack("{s:s}", "ID", id);
+}
+
 static int grant(geerpc_registration *r);
+
+/* etcd no longer has our lease: a new one, and the key put again, within
+ * the same heartbeat. */
+static void start_over(geerpc_registration *r, const char *what) {
+        EtcdBackend *b = backend(r);
+        log_info("etcd lease %lld of %s %s; granting a new one", (long long) b->lease, r->address, what);
+        b->lease = 0;
+        b->regranted = true;
+        int k = grant(r);
+        if (k < 0)
+                fail_beat(r, k, strerror(-k));
+}
 
 static void on_put(EtcdCall *call, int result, const char *error, long status, json_t *response, void *userdata) {
         geerpc_registration *r = userdata;
@@ -131,13 +133,7 @@ static void on_put(EtcdCall *call, int result, const char *error, long status, j
         }
         const char *m = etcd_error_message(response);
         if (m && strstr(m, "lease not found") && !b->regranted) {
-                log_info("etcd lost lease %lld of %s; granting a new one", (long long) b->lease, r->address);
-                b->lease = 0;
-                b->regranted = true;
-                int k = grant(r);
-                if (k >= 0)
-                        return;
-                fail_beat(r, k, strerror(-k));
+                start_over(r, "was lost");
                 return;
         }
         fail_beat(r, result, why);
@@ -163,7 +159,7 @@ static int put(geerpc_registration *r) {
         json_t *body = json_pack("{s:s,s:s,s:s}", "key", b->key_b64, "value", v64, "lease", lease);
         if (!body)
                 return -ENOMEM;
-        return start(r, STEP_PUT, "/v3/kv/put", body, on_put);
+        return start(r, "/v3/kv/put", body, on_put);
 }
 
 static void on_grant(EtcdCall *call, int result, const char *error, long status, json_t *response,
@@ -193,7 +189,7 @@ static int grant(geerpc_registration *r) {
         json_t *body = json_pack("{s:I}", "TTL", (json_int_t) requested_ttl(r));
         if (!body)
                 return -ENOMEM;
-        return start(r, STEP_GRANT, "/v3/lease/grant", body, on_grant);
+        return start(r, "/v3/lease/grant", body, on_grant);
 }
 
 static void on_keepalive(EtcdCall *call, int result, const char *error, long status, json_t *response,
@@ -213,12 +209,7 @@ static void on_keepalive(EtcdCall *call, int result, const char *error, long sta
          * without TTL (or TTL 0) means the lease no longer exists. */
         json_t *res = json_object_get(response, "result");
         if (etcd_json_int(json_object_get(res, "TTL"), &ttl) < 0 || ttl <= 0) {
-                log_info("etcd lease %lld of %s is gone; registering again", (long long) b->lease, r->address);
-                b->lease = 0;
-                b->regranted = true;
-                int k = grant(r);
-                if (k < 0)
-                        fail_beat(r, k, strerror(-k));
+                start_over(r, "is gone");
                 return;
         }
         b->ttl = ttl;
@@ -226,13 +217,10 @@ static void on_keepalive(EtcdCall *call, int result, const char *error, long sta
 }
 
 static int keepalive(geerpc_registration *r) {
-        EtcdBackend *b = backend(r);
-        char id[32];
-        snprintf(id, sizeof id, "%lld", (long long) b->lease);
-        json_t *body = json_pack("{s:s}", "ID", id);
+        json_t *body = lease_id_body(backend(r));
         if (!body)
                 return -ENOMEM;
-        return start(r, STEP_KEEPALIVE, "/v3/lease/keepalive", body, on_keepalive);
+        return start(r, "/v3/lease/keepalive", body, on_keepalive);
 }
 
 static int etcd_beat(geerpc_registration *r, usec_t timeout) {
@@ -248,7 +236,6 @@ static void on_revoke(EtcdCall *call, int result, const char *error, long status
         EtcdBackend *b = backend(r);
         char buf[256];
         b->call = NULL;
-        b->step = STEP_IDLE;
 
         const char *why = failure(result, error, status, response, buf, sizeof buf);
         /* A lease etcd no longer has is as good as revoked. */
@@ -268,12 +255,10 @@ static int etcd_leave(geerpc_registration *r, usec_t timeout) {
                 return 0;
         }
         b->timeout = timeout;
-        char id[32];
-        snprintf(id, sizeof id, "%lld", (long long) b->lease);
-        json_t *body = json_pack("{s:s}", "ID", id);
+        json_t *body = lease_id_body(b);
         if (!body)
                 return -ENOMEM;
-        return start(r, STEP_REVOKE, "/v3/lease/revoke", body, on_revoke);
+        return start(r, "/v3/lease/revoke", body, on_revoke);
 }
 
 const RegistrationBackend registration_backend_etcd = {
