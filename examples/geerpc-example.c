@@ -11,15 +11,15 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "cli.h"
-#include "daemon-loop.h"
+#include "shared/cli.h"
+#include "shared/daemon-loop.h"
 #include "config.h"
-#include "duration.h"
+#include "basic/duration.h"
 #include "foo.h"
-#include "address.h"
+#include "basic/address.h"
 #include "geerpc/registration.h"
 #include "geerpc/server.h"
-#include "log.h"
+#include "basic/log.h"
 
 #define GRACE_DEFAULT_USEC (10 * USEC_PER_SEC)
 #define STATUS_REFRESH_USEC (1 * USEC_PER_SEC)

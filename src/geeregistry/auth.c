@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "auth.h"
-#include "log.h"
+#include "basic/log.h"
 
 static bool is_space(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n';

@@ -4,7 +4,7 @@
 /* Write access: with a token, POST and DELETE need
  * "Authorization: Bearer <token>"; GET stays open. */
 
-#include "macro.h"
+#include "basic/macro.h"
 
 /* Named limit: the token file is read up to this many bytes. */
 #define AUTH_TOKEN_SIZE_MAX 4096U

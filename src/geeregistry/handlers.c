@@ -6,8 +6,8 @@
 
 #include "auth.h"
 #include "handlers.h"
-#include "json-util.h"
-#include "log.h"
+#include "codec/json-util.h"
+#include "basic/log.h"
 
 #define ALLOW_REGISTRY "GET, POST, DELETE"
 #define ALLOW_METRICS "GET"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The registry protocol over HTTP (DESIGN.md, "The registry protocol"):
+/* The registry protocol over HTTP (docs/PROTOCOL.md, "Registry"):
  *
  *   POST   /_geerpc_/registry   X-Geerpc-Server: ADDR   register or refresh
  *   GET    /_geerpc_/registry                           list (headers; JSON on request)

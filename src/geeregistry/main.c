@@ -11,15 +11,15 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "address.h"
+#include "basic/address.h"
 #include "auth.h"
-#include "cli.h"
-#include "daemon-loop.h"
+#include "shared/cli.h"
+#include "shared/daemon-loop.h"
 #include "config.h"
-#include "duration.h"
+#include "basic/duration.h"
 #include "handlers.h"
-#include "http-server.h"
-#include "log.h"
+#include "http/http-server.h"
+#include "basic/log.h"
 #include "persist.h"
 #include "registry.h"
 

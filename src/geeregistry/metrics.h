@@ -5,8 +5,8 @@
  * format (version 0.0.4). Everything runs on the loop thread: plain
  * integers, no atomics. */
 
-#include "buffer.h"
-#include "macro.h"
+#include "basic/buffer.h"
+#include "basic/macro.h"
 
 typedef enum MetricsMethod {
         METRICS_GET,

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "address.h"
-#include "json-util.h"
-#include "log.h"
+#include "basic/address.h"
+#include "codec/json-util.h"
+#include "basic/log.h"
 #include "persist.h"
 
 struct Persist {

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
-#include "address.h"
-#include "duration.h"
-#include "log.h"
+#include "basic/address.h"
+#include "basic/duration.h"
+#include "basic/log.h"
 #include "persist.h"
 #include "registry.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <search.h>
 
-#include "buffer.h"
+#include "basic/buffer.h"
 #include "table.h"
 
 struct Table {

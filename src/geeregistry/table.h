@@ -13,7 +13,7 @@
  * The comma-joined listing is cached until the set of addresses changes,
  * so that a GET on a stable table costs no more than a lookup. */
 
-#include "macro.h"
+#include "basic/macro.h"
 
 /* Named limit: registered servers, unless --max-servers says otherwise. */
 #define TABLE_MAX_SERVERS_DEFAULT 65536U

@@ -7,12 +7,12 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "address.h"
-#include "cli.h"
+#include "basic/address.h"
+#include "shared/cli.h"
 #include "config.h"
 #include "geerpc/discovery.h"
 #include "geerpc/xclient.h"
-#include "log.h"
+#include "basic/log.h"
 
 /* Exit statuses (documented in --help and README.md). */
 enum {

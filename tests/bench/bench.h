@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "macro.h"
+#include "basic/macro.h"
 
 typedef struct Srv Srv;
 

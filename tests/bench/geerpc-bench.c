@@ -25,15 +25,15 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "address.h"
+#include "basic/address.h"
 #include "bench.h"
-#include "cli.h"
+#include "shared/cli.h"
 #include "foo.h"
 #include "geerpc/client.h"
 #include "geerpc/discovery.h"
 #include "geerpc/server.h"
 #include "geerpc/xclient.h"
-#include "log.h"
+#include "basic/log.h"
 
 /* ---- statistics ------------------------------------------------------------- */
 

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "address.h"
+#include "basic/address.h"
 #include "geerpc/client.h"
 #include "testlib.h"
 

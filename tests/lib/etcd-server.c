@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
-#include "address.h"
+#include "basic/address.h"
 #include "etcd-server.h"
-#include "etcd.h"
+#include "cluster/etcd.h"
 
 
 /* Two distinct free loopback ports, held until both are chosen. */

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "address.h"
-#include "buffer.h"
+#include "basic/address.h"
+#include "basic/buffer.h"
 #include "testlib.h"
 
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "macro.h"
+#include "basic/macro.h"
 
 /* A test helper failing is a test failure: say why and abort the test. */
 #define TL_ASSERT(cond, ...)                                           \

@@ -36,7 +36,7 @@ sanitize=${7:-none}
 here=$(dirname "$(realpath "$0")")
 
 REGISTRY_URL=http://127.0.0.1:9999/_geerpc_/registry
-# From src/libgeerpc/log.h.
+# From src/basic/log.h.
 MESSAGE_ID_REGISTERED=5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f01
 MESSAGE_ID_DEREGISTERED=5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f03
 # Generous bounds for a shared 2-core machine; each is a deadline, not a

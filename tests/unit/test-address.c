@@ -3,7 +3,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
-#include "address.h"
+#include "basic/address.h"
 
 Test(address, parse_valid) {
         Address a;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "buffer.h"
+#include "basic/buffer.h"
 
 Test(buffer, append_consume_compact) {
         Buffer b = {};

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "codec.h"
-#include "json-util.h"
+#include "codec/codec.h"
+#include "codec/json-util.h"
 
 static Codec *new_codec(size_t max) {
         Codec *c;

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "discovery-internal.h"
+#include "cluster/discovery-internal.h"
 #include "testlib.h"
 
 /* ---- parsing ---------------------------------------------------------------- */

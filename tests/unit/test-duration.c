@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "duration.h"
+#include "basic/duration.h"
 
 Test(duration, parse_units) {
         static const struct {

@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "etcd.h"
+#include "cluster/etcd.h"
 
 Test(etcd, url_parsing) {
         EtcdTarget t;

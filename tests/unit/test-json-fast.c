@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "json-fast.h"
+#include "codec/json-fast.h"
 
 static void expect_same(const char *s) {
         json_t *fast = json_fast_parse_value(s, strlen(s));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "json-scanner.h"
+#include "codec/json-scanner.h"
 
 /* Feeds data in pieces of `step` bytes, as reads from a socket would
  * arrive, and returns the values found as "[start,end)" bounds. */

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "json-writer.h"
+#include "codec/json-writer.h"
 
 static char *write_value(json_t *v, int *ret) {
         Buffer b = {};

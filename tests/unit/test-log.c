@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
-#include "log.h"
+#include "basic/log.h"
 
 static char *capture_stderr(void (*fn)(void)) {
         char path[] = "/tmp/geerpc-log-XXXXXX";

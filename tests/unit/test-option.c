@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "option.h"
+#include "codec/option.h"
 
 static int parse(const char *s, Option *o, char **why) {
         return option_parse(s, strlen(s), o, why);

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "address.h"
+#include "basic/address.h"
 #include "geerpc/registration.h"
-#include "registration-internal.h"
+#include "cluster/registration-internal.h"
 #include "testlib.h"
 
 /* ---- the fake registry ---------------------------------------------------- */

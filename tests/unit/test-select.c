@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "select.h"
+#include "cluster/select.h"
 
 static ServerSet *set_of(size_t n) {
         char **v = calloc(n, sizeof(char *));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 
-#include "seq-table.h"
+#include "rpc/seq-table.h"
 
 Test(seq_table, put_remove_many) {
         SeqTable t = {};

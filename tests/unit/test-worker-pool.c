@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 
 #include "testlib.h"
-#include "worker-pool.h"
+#include "rpc/worker-pool.h"
 
 typedef struct Job {
         WorkerTask task;

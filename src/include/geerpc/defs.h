@@ -3,7 +3,7 @@
 
 /* Constants shared by the server and the client. */
 
-/* The Option's MagicNumber (DESIGN.md), as in Go GeeRPC. */
+/* The Option's MagicNumber (docs/PROTOCOL.md), as in Go GeeRPC. */
 #define GEERPC_MAGIC_NUMBER_VALUE 0x3bef5c
 
 /* Named limit: one decoded value (a header or a body) may be at most this

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+
+#include "basic/address.h"
+#include "cluster/discovery-internal.h"
+#include "cluster/etcd.h"
+#include "codec/json-scanner.h"
+#include "codec/json-util.h"
+#include "basic/log.h"
+
+/* Discovery from etcd: a range over PREFIX/ gives the list and its
+ * revision; a watch from revision + 1 keeps it current, so a server whose
+ * key goes (deregistered, or its lease expired) drops out at once instead
+ * of after the cache TTL.
+ *
+ * The watch runs on a thread of its own with an sd-event loop (the
+ * discovery API is blocking and thread-based; a watch is a long-lived
+ * streaming request). It is started on the first fetch. While the watch is
+ * established, a fetch answers from the watched set without any request;
+ * otherwise it ranges itself, and discovery.c's stale-on-error applies. A
+ * broken watch is re-established with backoff from the last revision seen,
+ * or after a fresh range when etcd has compacted that revision away. */
+
+#define WATCH_BACKOFF_INITIAL_USEC (500 * USEC_PER_MSEC)
+#define WATCH_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+#define WATCH_MESSAGE_MAX (4U * 1024U * 1024U)
+
+typedef struct EtcdDiscovery {
+        geerpc_discovery *d; /* the owner; the thread is joined before it goes */
+        EtcdTarget fetch_target; /* fetch() runs one at a time (discovery.c) */
+        EtcdTarget watch_target; /* the thread's */
+
+        pthread_t thread;
+        bool started;
+        int wake_fd;
+
+        /* The thread's own. */
+        sd_event *event;
+        HttpClient *http;
+        EtcdCall *range_call;
+        HttpRequest *watch;
+        sd_event_source *retry;
+        Buffer stream;
+        JsonScanner scanner;
+        unsigned failures;
+        bool need_range;
+        char watch_url[512];
+        char watch_abort[160]; /* why we ended the stream ourselves */
+        char *watch_body;
+
+        /* Shared, under lock. */
+        pthread_mutex_t lock;
+        bool quit;
+        bool healthy; /* a watch is established: addrs is current */
+        char **addrs; /* sorted, unique */
+        size_t n_addrs;
+        int64_t revision; /* of the last change applied */
+} EtcdDiscovery;
+
+/* ---- the watched set ------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void set_clear_locked(EtcdDiscovery *e) {
+        for (size_t i = 0; i < e->n_addrs; i++)
+                free(e->addrs[i]);
+        free(e->addrs);
+        e->addrs = NULL;
+        e->n_addrs = 0;
+}
+
+static ssize_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
+        size_t lo = 0, hi = e->n_addrs;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(e->addrs[mid], addr);
+                if (c == 0) {
+                        *found = true;
+                        return (ssize_t) mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return (ssize_t) lo;
+}
+
+static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
+        bool found;
+        ssize_t i = set_find(e, addr, &found);
+        if (found || e->n_addrs >= GEERPC_DISCOVERY_MAX_SERVERS)
+                return false;
+        char *copy = strdup(addr);
+        char **v = realloc(e->addrs, (e->n_addrs + 1) * sizeof(char *));
+        if (!copy || !v) {
+                free(copy);
+                if (v)
+                        e->addrs = v;
+                return false;
+        }
+        e->addrs = v;
+        memmove(v + i + 1, v + i, (e->n_addrs - (size_t) i) * sizeof(char *));
+        v[i] = copy;
+        e->n_addrs++;
+        return true;
+}
+
+static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
+        bool found;
+        ssize_t i = set_find(e, addr, &found);
+        if (!found)
+                return false;
+        free(e->addrs[i]);
+        memmove(e->addrs + i, e->addrs + i + 1, (e->n_addrs - (size_t) i - 1) * sizeof(char *));
+        e->n_addrs--;
+        return true;
+}
+
+/* The address a key names ("PREFIX/ADDR", base64), or NULL if the key is
+ * not ours or not a valid address. malloc'd. */
+static char *key_to_addr(const EtcdTarget *t, json_t *key) {
+        _cleanup_free_ char *k = NULL;
+        if (!json_is_string(key) || base64_decode(json_string_value(key), &k, NULL) < 0)
+                return NULL;
+        size_t pl = strlen(t->prefix);
+        if (strncmp(k, t->prefix, pl) != 0 || k[pl] != '/')
+                return NULL;
+        Address a;
+        const char *why;
+        if (address_parse(k + pl + 1, 0, &a, &why) < 0) {
+                log_debug("rpc discovery: skipping etcd key %s: %s", k, why);
+                return NULL;
+        }
+        return strdup(k + pl + 1);
+}
+
+/* Hands the watched set to the discovery's cache. */
+static void publish(EtcdDiscovery *e) {
+        pthread_mutex_lock(&e->lock);
+        size_t n = e->n_addrs;
+        char **copy = calloc(n ?: 1, sizeof(char *));
+        for (size_t i = 0; copy && i < n; i++)
+                copy[i] = strdup(e->addrs[i]);
+        pthread_mutex_unlock(&e->lock);
+        if (!copy)
+                return;
+        int r = geerpc_discovery_update(e->d, (const char *const *) copy, n);
+        if (r < 0)
+                log_warning_errno(r, "rpc discovery: cannot update the list from etcd: %m");
+        for (size_t i = 0; i < n; i++)
+                free(copy[i]);
+        free(copy);
+}
+
+/* ---- range ------------------------------------------------------------------- */
+
+static json_t *range_request(const EtcdTarget *t) {
+        _cleanup_free_ char *start = etcd_range_start(t), *end = etcd_range_end(t);
+        _cleanup_free_ char *s64 = start ? base64_encode(start, strlen(start)) : NULL;
+        _cleanup_free_ char *e64 = end ? base64_encode(end, strlen(end)) : NULL;
+        if (!s64 || !e64)
+                return NULL;
+        return json_pack("{s:s,s:s}", "key", s64, "range_end", e64);
+}
+
+/* Reads a range response into a sorted list; *ret_revision: its revision. */
+static int parse_range(const EtcdTarget *t, json_t *resp, char ***ret, size_t *ret_n, int64_t *ret_revision) {
+        int64_t rev = 0;
+        if (!json_is_object(resp) || etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), &rev) < 0)
+                return -EBADMSG;
+        json_t *kvs = json_object_get(resp, "kvs"), *kv;
+        size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
+        char **v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        json_array_foreach(kvs, i, kv) {
+                if (k >= GEERPC_DISCOVERY_MAX_SERVERS)
+                        break;
+                char *a = key_to_addr(t, json_object_get(kv, "key"));
+                if (a)
+                        v[k++] = a;
+        }
+        qsort(v, k, sizeof(char *), cmp_str);
+        *ret = v;
+        *ret_n = k;
+        *ret_revision = rev;
+        return 0;
+}
+
+static void free_list(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* ---- the watch thread ---------------------------------------------------------- */
+
+static void schedule_retry(EtcdDiscovery *e);
+static void start_watch(EtcdDiscovery *e);
+
+static void on_range(EtcdCall *call, int result, const char *error, long status, json_t *response,
+                     void *userdata) {
+        EtcdDiscovery *e = userdata;
+        char **v = NULL;
+        size_t n = 0;
+        int64_t rev = 0;
+        e->range_call = NULL;
+
+        if (result < 0 || status != 200 || parse_range(&e->watch_target, response, &v, &n, &rev) < 0) {
+                log_debug("rpc discovery: etcd range failed: %s",
+                          result < 0 ? strempty(error) : strempty(etcd_error_message(response)));
+                schedule_retry(e);
+                return;
+        }
+        pthread_mutex_lock(&e->lock);
+        set_clear_locked(e);
+        e->addrs = v;
+        e->n_addrs = n;
+        e->revision = rev;
+        pthread_mutex_unlock(&e->lock);
+        e->need_range = false;
+        publish(e);
+        start_watch(e);
+}
+
+static void start_range(EtcdDiscovery *e) {
+        json_t *body = range_request(&e->watch_target);
+        int r = body ? etcd_call(e->http, &e->watch_target, "/v3/kv/range", body, 5 * USEC_PER_SEC, on_range, e,
+                                 &e->range_call)
+                     : -ENOMEM;
+        json_decref(body);
+        if (r < 0)
+                schedule_retry(e);
+}
+
+/* One message of the watch stream. Returns < 0 to end the stream. */
+static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
+        json_t *res = json_object_get(msg, "result");
+        if (!json_is_object(res)) {
+                snprintf(e->watch_abort, sizeof e->watch_abort, "etcd said: %s",
+                         etcd_error_message(msg) ?: "an unexpected message");
+                return -EIO;
+        }
+        int64_t compact = 0;
+        if (etcd_json_int(json_object_get(res, "compact_revision"), &compact) >= 0 && compact > 0) {
+                snprintf(e->watch_abort, sizeof e->watch_abort,
+                         "etcd compacted revision %lld away; listing afresh", (long long) compact);
+                e->need_range = true;
+                return -ESTALE;
+        }
+        if (json_is_true(json_object_get(res, "canceled"))) {
+                snprintf(e->watch_abort, sizeof e->watch_abort, "etcd cancelled the watch");
+                return -ECANCELED;
+        }
+        if (json_is_true(json_object_get(res, "created"))) {
+                pthread_mutex_lock(&e->lock);
+                e->healthy = true;
+                pthread_mutex_unlock(&e->lock);
+                if (e->failures > 0)
+                        log_info("rpc discovery: watching %s again", e->watch_url);
+                e->failures = 0;
+        }
+
+        json_t *events = json_object_get(res, "events"), *ev;
+        size_t i;
+        bool changed = false;
+        json_array_foreach(events, i, ev) {
+                json_t *kv = json_object_get(ev, "kv");
+                int64_t mod = 0;
+                _cleanup_free_ char *addr = key_to_addr(&e->watch_target, json_object_get(kv, "key"));
+                /* PUT is the enum's zero value: the gateway leaves it out. */
+                bool del = json_is_string(json_object_get(ev, "type")) &&
+                           streq(json_string_value(json_object_get(ev, "type")), "DELETE");
+                pthread_mutex_lock(&e->lock);
+                if (etcd_json_int(json_object_get(kv, "mod_revision"), &mod) >= 0 && mod > e->revision)
+                        e->revision = mod;
+                if (addr)
+                        changed = (del ? set_delete_locked(e, addr) : set_put_locked(e, addr)) || changed;
+                pthread_mutex_unlock(&e->lock);
+        }
+        if (changed)
+                publish(e);
+        return 0;
+}
+
+static int on_watch_data(HttpRequest *r, const char *data, size_t size, void *userdata) {
+        EtcdDiscovery *e = userdata;
+        if (buffer_append(&e->stream, data, size) < 0)
+                return -ENOMEM;
+        for (;;) {
+                size_t s, end;
+                int k = json_scanner_scan(&e->scanner, buffer_data(&e->stream), buffer_len(&e->stream), &s, &end);
+                if (k < 0) {
+                        snprintf(e->watch_abort, sizeof e->watch_abort, "etcd sent a malformed stream");
+                        return k;
+                }
+                if (k == 0)
+                        return 0;
+                _cleanup_json_ json_t *msg = json_parse_value(buffer_data(&e->stream) + s, end - s, 0, NULL);
+                buffer_consume(&e->stream, end);
+                json_scanner_consumed(&e->scanner, end);
+                if (!msg) {
+                        snprintf(e->watch_abort, sizeof e->watch_abort, "etcd sent a malformed message");
+                        return -EBADMSG;
+                }
+                k = handle_watch_message(e, msg);
+                if (k < 0)
+                        return k;
+        }
+}
+
+static void on_watch_done(HttpRequest *r, const HttpResponse *resp, void *userdata) {
+        EtcdDiscovery *e = userdata;
+        e->watch = NULL;
+        pthread_mutex_lock(&e->lock);
+        bool was_healthy = e->healthy;
+        e->healthy = false;
+        pthread_mutex_unlock(&e->lock);
+        if (was_healthy || e->watch_abort[0])
+                log_info("rpc discovery: etcd watch on %s ended: %s", e->watch_url,
+                         e->watch_abort[0]      ? e->watch_abort
+                         : resp->result < 0 ? strempty(resp->error)
+                                            : "closed by etcd");
+        e->watch_abort[0] = 0;
+        /* Try the next endpoint next time. */
+        e->watch_target.current = (e->watch_target.current + 1) % e->watch_target.n_endpoints;
+        schedule_retry(e);
+}
+
+static void start_watch(EtcdDiscovery *e) {
+        char rev[32];
+        pthread_mutex_lock(&e->lock);
+        snprintf(rev, sizeof rev, "%lld", (long long) (e->revision + 1));
+        pthread_mutex_unlock(&e->lock);
+
+        json_t *range = range_request(&e->watch_target);
+        json_t *body = range ? json_pack("{s:{s:O,s:O,s:s}}", "create_request", "key", json_object_get(range, "key"),
+                                         "range_end", json_object_get(range, "range_end"), "start_revision", rev)
+                             : NULL;
+        json_decref(range);
+        free(e->watch_body);
+        e->watch_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!e->watch_body) {
+                schedule_retry(e);
+                return;
+        }
+        snprintf(e->watch_url, sizeof e->watch_url, "%s/v3/watch", e->watch_target.endpoints[e->watch_target.current]);
+        buffer_clear(&e->stream);
+        json_scanner_init(&e->scanner, WATCH_MESSAGE_MAX);
+        HttpRequestSpec spec = {
+                .method = "POST",
+                .url = e->watch_url,
+                .headers = (const char *[]) { "Content-Type: application/json", NULL },
+                .body = e->watch_body,
+                .body_size = strlen(e->watch_body),
+                .timeout = USEC_INFINITY, /* a watch streams for as long as it lives */
+                .on_data = on_watch_data,
+        };
+        if (http_request_start(e->http, &spec, on_watch_done, e, &e->watch) < 0)
+                schedule_retry(e);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        EtcdDiscovery *e = userdata;
+        if (e->need_range)
+                start_range(e);
+        else
+                start_watch(e);
+        return 0;
+}
+
+static void schedule_retry(EtcdDiscovery *e) {
+        unsigned shift = MIN(e->failures, 10U);
+        usec_t d = MIN(WATCH_BACKOFF_INITIAL_USEC << shift, WATCH_BACKOFF_MAX_USEC);
+        d = (usec_t) ((double) d * (0.8 + 0.4 * ((double) arc4random() / 4294967296.0)));
+        e->failures++;
+        int r;
+        if (!e->retry)
+                r = sd_event_add_time_relative(e->event, &e->retry, CLOCK_MONOTONIC, d, TIMER_ACCURACY_PRECISE,
+                                               on_retry, e);
+        else {
+                r = sd_event_source_set_time_relative(e->retry, d);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(e->retry, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                log_error_errno(r, "rpc discovery: cannot schedule the etcd watch retry: %m");
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        EtcdDiscovery *e = userdata;
+        uint64_t n;
+        (void) !read(fd, &n, sizeof n);
+        pthread_mutex_lock(&e->lock);
+        bool quit = e->quit;
+        pthread_mutex_unlock(&e->lock);
+        if (quit)
+                (void) sd_event_exit(e->event, 0);
+        return 0;
+}
+
+static void *watch_main(void *userdata) {
+        EtcdDiscovery *e = userdata;
+        int r = sd_event_new(&e->event);
+        if (r >= 0)
+                r = sd_event_add_io(e->event, NULL, e->wake_fd, EPOLLIN, on_wake, e);
+        if (r >= 0)
+                r = http_client_new(&e->http, e->event);
+        if (r < 0) {
+                log_error_errno(r, "rpc discovery: cannot start the etcd watch: %m");
+                goto finish;
+        }
+        e->need_range = true;
+        start_range(e);
+        r = sd_event_loop(e->event);
+        if (r < 0)
+                log_error_errno(r, "rpc discovery: etcd watch loop failed: %m");
+finish:
+        etcd_call_cancel(e->range_call);
+        http_request_cancel(e->watch);
+        e->range_call = NULL;
+        e->watch = NULL;
+        e->retry = sd_event_source_disable_unref(e->retry);
+        e->http = http_client_free(e->http);
+        e->event = sd_event_unref(e->event);
+        return NULL;
+}
+
+static void ensure_thread_locked(EtcdDiscovery *e) {
+        if (e->started)
+                return;
+        e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (e->wake_fd < 0)
+                return;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&e->thread, NULL, watch_main, e);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+                log_warning_errno(-r, "rpc discovery: cannot start the etcd watch thread: %m");
+                e->wake_fd = safe_close(e->wake_fd);
+                return;
+        }
+        e->started = true;
+}
+
+/* ---- the back end ----------------------------------------------------------- */
+
+static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char **ret_error) {
+        EtcdDiscovery *e = d->backend;
+        int r;
+
+        pthread_mutex_lock(&e->lock);
+        ensure_thread_locked(e);
+        if (e->healthy) {
+                /* The watch keeps this current: no request needed. */
+                r = server_set_new((const char *const *) e->addrs, e->n_addrs, ret);
+                pthread_mutex_unlock(&e->lock);
+                return r;
+        }
+        pthread_mutex_unlock(&e->lock);
+
+        _cleanup_json_ json_t *body = range_request(&e->fetch_target), *resp = NULL;
+        if (!body)
+                return -ENOMEM;
+        long status = 0;
+        r = etcd_call_sync(&e->fetch_target, "/v3/kv/range", body, timeout, &status, &resp, ret_error);
+        if (r < 0)
+                return r;
+        if (status != 200) {
+                if (ret_error && asprintf(ret_error, "etcd answered %ld: %s", status,
+                                          strempty(etcd_error_message(resp))) < 0)
+                        *ret_error = NULL;
+                return -EPROTO;
+        }
+        char **v;
+        size_t n;
+        int64_t rev;
+        r = parse_range(&e->fetch_target, resp, &v, &n, &rev);
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = strdup("etcd answered a range without a usable list");
+                return r;
+        }
+        r = server_set_new((const char *const *) v, n, ret);
+        free_list(v, n);
+        return r;
+}
+
+static void etcd_free_backend(void *backend) {
+        EtcdDiscovery *e = backend;
+        if (!e)
+                return;
+        if (e->started) {
+                pthread_mutex_lock(&e->lock);
+                e->quit = true;
+                pthread_mutex_unlock(&e->lock);
+                uint64_t one = 1;
+                (void) !write(e->wake_fd, &one, sizeof one);
+                pthread_join(e->thread, NULL);
+        }
+        safe_close(e->wake_fd);
+        set_clear_locked(e);
+        buffer_done(&e->stream);
+        free(e->watch_body);
+        etcd_target_done(&e->fetch_target);
+        etcd_target_done(&e->watch_target);
+        pthread_mutex_destroy(&e->lock);
+        free(e);
+}
+
+static const DiscoveryVTable etcd_vtable = {
+        .name = "etcd",
+        .fetch = etcd_fetch,
+        .free_backend = etcd_free_backend,
+};
+
+int discovery_new_etcd(geerpc_discovery **ret, const char *url) {
+        const char *why = NULL;
+        EtcdDiscovery *e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        e->wake_fd = -EBADF;
+        pthread_mutex_init(&e->lock, NULL);
+        int r = etcd_url_parse(url, &e->fetch_target, &why);
+        if (r >= 0)
+                r = etcd_url_parse(url, &e->watch_target, &why);
+        if (r < 0) {
+                log_debug("rpc discovery: %s: %s", url, strempty(why));
+                etcd_free_backend(e);
+                return r;
+        }
+        geerpc_discovery *d;
+        r = discovery_new(&etcd_vtable, e, url, NULL, &d);
+        if (r < 0)
+                return r; /* discovery_new freed the back end */
+        e->d = d;
+        *ret = d;
+        return 0;
+}

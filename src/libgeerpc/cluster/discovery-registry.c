@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+#include <jansson.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "basic/address.h"
+#include "cluster/discovery-internal.h"
+#include "http/http-client.h"
+#include "codec/json-util.h"
+#include "basic/log.h"
+
+/* Discovery from a registry over HTTP (the Go original's
+ * GeeRegistryDiscovery): one GET fetches the alive servers. The cache
+ * around it is discovery.c's. */
+
+typedef struct RegistryBackend {
+        char *url;
+} RegistryBackend;
+
+/* ---- reading the response ----------------------------------------------- */
+
+typedef struct AddrList {
+        const char **v;
+        size_t n, allocated;
+        size_t n_invalid;
+        bool truncated;
+} AddrList;
+
+static int addr_list_add(AddrList *l, const char *addr) {
+        Address a;
+        const char *reason = NULL;
+        if (address_parse(addr, 0, &a, &reason) < 0) {
+                log_debug("rpc discovery: skipping invalid address '%s' from the registry: %s", addr, reason);
+                l->n_invalid++;
+                return 0;
+        }
+        if (l->n >= GEERPC_DISCOVERY_MAX_SERVERS) {
+                l->truncated = true;
+                return 0;
+        }
+        if (l->n == l->allocated) {
+                size_t k = MAX(l->allocated * 2, (size_t) 16);
+                const char **v = realloc(l->v, k * sizeof(char *));
+                if (!v)
+                        return -ENOMEM;
+                l->v = v;
+                l->allocated = k;
+        }
+        l->v[l->n++] = addr;
+        return 0;
+}
+
+/* 1 when the body is a registry JSON document (and l holds its list), 0
+ * when it is not one (try the headers), or a negative errno. */
+static int parse_json_body(json_t *root, AddrList *l) {
+        json_t *servers = json_is_object(root) ? json_object_get(root, "servers") : NULL;
+        if (!json_is_array(servers))
+                return 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(servers, i, e) {
+                json_t *addr = json_is_object(e) ? json_object_get(e, "addr") : e;
+                if (!json_is_string(addr)) {
+                        l->n_invalid++;
+                        continue;
+                }
+                int r = addr_list_add(l, json_string_value(addr));
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+/* Splits a comma-joined header value in place. */
+static int parse_header_value(char *value, AddrList *l) {
+        char *save = NULL;
+        for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                tok += strspn(tok, " \t");
+                size_t len = strlen(tok);
+                while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+                        tok[--len] = 0;
+                if (len == 0)
+                        continue;
+                int r = addr_list_add(l, tok);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int registry_parse_response(const Buffer *headers, const Buffer *body, ServerSet **ret, char **ret_error) {
+        _cleanup_json_ json_t *root = NULL;
+        _cleanup_free_ char *value = NULL;
+        AddrList l = {};
+        int r = 0;
+
+        if (body && buffer_len(body) > 0)
+                root = json_loadb(buffer_data(body), buffer_len(body), 0, NULL);
+        if (root)
+                r = parse_json_body(root, &l);
+        if (r == 0) {
+                /* No JSON list: the headers (a Go registry, or one that
+                 * ignores Accept). Both spellings: X-rpc-Servers is the older
+                 * Go variant's. */
+                value = http_header_get(headers, "X-Geerpc-Servers");
+                if (!value)
+                        value = http_header_get(headers, "X-rpc-Servers");
+                if (!value) {
+                        if (ret_error)
+                                *ret_error = strdup("the registry's response carries no server list");
+                        free(l.v);
+                        return -EBADMSG;
+                }
+                r = parse_header_value(value, &l);
+        }
+        if (r >= 0) {
+                if (l.truncated)
+                        log_warning("rpc discovery: the registry lists more than %u servers, using the first %u",
+                                    GEERPC_DISCOVERY_MAX_SERVERS, GEERPC_DISCOVERY_MAX_SERVERS);
+                if (l.n_invalid > 0)
+                        log_debug("rpc discovery: skipped %zu invalid entries in the registry's list", l.n_invalid);
+                r = server_set_new(l.v, l.n, ret);
+        }
+        free(l.v);
+        return r;
+}
+
+/* ---- the back end ------------------------------------------------------------ */
+
+static int registry_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char **ret_error) {
+        RegistryBackend *b = d->backend;
+        const char *const headers[] = { "Accept: application/json", NULL };
+        HttpRequestSpec spec = {
+                .method = "GET",
+                .url = b->url,
+                .headers = headers,
+                .timeout = timeout,
+                .connect_timeout = MIN(timeout, HTTP_CONNECT_TIMEOUT_DEFAULT_USEC),
+        };
+        HttpResult res = {};
+        int r = http_perform(&spec, &res);
+        if (r < 0)
+                return r;
+        if (res.result < 0) {
+                r = res.result;
+                *ret_error = TAKE_PTR(res.error);
+        } else if (res.status != 200) {
+                r = -EPROTO;
+                if (asprintf(ret_error, "HTTP status %ld", res.status) < 0)
+                        *ret_error = NULL;
+        } else
+                r = registry_parse_response(&res.headers, &res.body, ret, ret_error);
+        http_result_done(&res);
+        return r;
+}
+
+static void registry_free_backend(void *backend) {
+        RegistryBackend *b = backend;
+        if (!b)
+                return;
+        free(b->url);
+        free(b);
+}
+
+static const DiscoveryVTable registry_vtable = {
+        .name = "registry",
+        .fetch = registry_fetch,
+        .free_backend = registry_free_backend,
+};
+
+_public_ int geerpc_discovery_new_registry(geerpc_discovery **ret, const char *url) {
+        if (!ret || isempty(url))
+                return -EINVAL;
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+                return -EINVAL;
+        RegistryBackend *b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        b->url = strdup(url);
+        if (!b->url) {
+                free(b);
+                return -ENOMEM;
+        }
+        return discovery_new(&registry_vtable, b, url, NULL, ret);
+}

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <time.h>
+
+#include "cluster/etcd.h"
+#include "basic/log.h"
+#include "cluster/registration-internal.h"
+
+/* The etcd back end: the server's key PREFIX/ADDR is put with a lease; a
+ * heartbeat is a lease keepalive. When etcd reports the lease gone (a
+ * keepalive without TTL, or a put answered "lease not found": etcd lost it
+ * or it expired while we could not reach etcd) a new lease is granted and
+ * the key put again, in the same heartbeat. Deregistration revokes the
+ * lease, so the key vanishes at once. */
+
+typedef struct EtcdBackend {
+        EtcdTarget target;
+        char *key_b64;
+        int64_t lease; /* 0: none */
+        int64_t ttl;   /* seconds, as granted */
+        EtcdCall *call;
+        usec_t timeout;
+        bool regranted; /* one fresh lease per heartbeat at most */
+} EtcdBackend;
+
+static EtcdBackend *backend(geerpc_registration *r) {
+        return r->backend_data;
+}
+
+static int etcd_init(geerpc_registration *r) {
+        const char *why = NULL;
+        EtcdBackend *b = calloc(1, sizeof *b);
+        if (!b)
+                return -ENOMEM;
+        r->backend_data = b;
+        int k = etcd_url_parse(r->url, &b->target, &why);
+        if (k < 0) {
+                log_debug("registration: %s: %s", r->url, strempty(why));
+                return k;
+        }
+        _cleanup_free_ char *key = etcd_key_for(&b->target, r->address);
+        if (!key)
+                return -ENOMEM;
+        b->key_b64 = base64_encode(key, strlen(key));
+        return b->key_b64 ? 0 : -ENOMEM;
+}
+
+static void etcd_cancel(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        if (b && b->call) {
+                etcd_call_cancel(b->call);
+                b->call = NULL;
+        }
+}
+
+static void etcd_done(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        if (!b)
+                return;
+        etcd_target_done(&b->target);
+        free(b->key_b64);
+        free(b);
+        r->backend_data = NULL;
+}
+
+static int64_t requested_ttl(geerpc_registration *r) {
+        usec_t ttl = r->period_fixed ? 3 * r->period_fixed : GEERPC_ETCD_LEASE_TTL_DEFAULT_USEC;
+        return (int64_t) MAX((ttl + USEC_PER_SEC - 1) / USEC_PER_SEC, (usec_t) 1);
+}
+
+/* Turns a gateway answer into an error text, or NULL when it succeeded. */
+static const char *failure(int result, const char *error, long status, json_t *response, char *buf, size_t size) {
+        if (result < 0)
+                return error ?: strerror(-result);
+        const char *m = etcd_error_message(response);
+        if (status != 200 || m) {
+                snprintf(buf, size, "etcd answered %ld: %s", status, m ?: "no message");
+                return buf;
+        }
+        if (!json_is_object(response))
+                return "etcd answered something that is not JSON";
+        return NULL;
+}
+
+static void fail_beat(geerpc_registration *r, int result, const char *why) {
+        registration_beat_done(r, result < 0 ? result : -EIO, why, 0);
+}
+
+static void succeed_beat(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        /* Keep the lease alive three times per TTL. */
+        registration_beat_done(r, 0, NULL, (usec_t) b->ttl * USEC_PER_SEC / 3);
+}
+
+static int start(geerpc_registration *r, const char *path, json_t *body, etcd_done_t done) {
+        EtcdBackend *b = backend(r);
+        int k = etcd_call(r->http, &b->target, path, body, b->timeout, done, r, &b->call);
+        json_decref(body);
+        return k;
+}
+
+/* {"ID":"<lease>"}, for keepalive and revoke (int64 as a string). */
+static json_t *lease_id_body(EtcdBackend *b) {
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long) b->lease);
+        return json_pack("{s:s}", "ID", id);
+}
+
+static int grant(geerpc_registration *r);
+
+/* etcd no longer has our lease: a new one, and the key put again, within
+ * the same heartbeat. */
+static void start_over(geerpc_registration *r, const char *what) {
+        EtcdBackend *b = backend(r);
+        log_info("etcd lease %lld of %s %s; granting a new one", (long long) b->lease, r->address, what);
+        b->lease = 0;
+        b->regranted = true;
+        int k = grant(r);
+        if (k < 0)
+                fail_beat(r, k, strerror(-k));
+}
+
+static void on_put(EtcdCall *call, int result, const char *error, long status, json_t *response, void *userdata) {
+        geerpc_registration *r = userdata;
+        EtcdBackend *b = backend(r);
+        char buf[256];
+        b->call = NULL;
+
+        const char *why = failure(result, error, status, response, buf, sizeof buf);
+        if (!why) {
+                succeed_beat(r);
+                return;
+        }
+        const char *m = etcd_error_message(response);
+        if (m && strstr(m, "lease not found") && !b->regranted) {
+                start_over(r, "was lost");
+                return;
+        }
+        fail_beat(r, result, why);
+}
+
+static int put(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        char when[64], lease[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        snprintf(lease, sizeof lease, "%lld", (long long) b->lease);
+
+        /* The value says what the key says, plus when it registered. */
+        json_t *value = json_pack("{s:s,s:s}", "addr", r->address, "registered_at", when);
+        if (!value)
+                return -ENOMEM;
+        _cleanup_free_ char *v = json_dumps(value, JSON_COMPACT);
+        json_decref(value);
+        _cleanup_free_ char *v64 = v ? base64_encode(v, strlen(v)) : NULL;
+        if (!v64)
+                return -ENOMEM;
+        json_t *body = json_pack("{s:s,s:s,s:s}", "key", b->key_b64, "value", v64, "lease", lease);
+        if (!body)
+                return -ENOMEM;
+        return start(r, "/v3/kv/put", body, on_put);
+}
+
+static void on_grant(EtcdCall *call, int result, const char *error, long status, json_t *response,
+                     void *userdata) {
+        geerpc_registration *r = userdata;
+        EtcdBackend *b = backend(r);
+        char buf[256];
+        int64_t id = 0, ttl = 0;
+        b->call = NULL;
+
+        const char *why = failure(result, error, status, response, buf, sizeof buf);
+        if (!why && (etcd_json_int(json_object_get(response, "ID"), &id) < 0 ||
+                     etcd_json_int(json_object_get(response, "TTL"), &ttl) < 0 || id == 0 || ttl <= 0))
+                why = "etcd granted no usable lease";
+        if (why) {
+                fail_beat(r, result, why);
+                return;
+        }
+        b->lease = id;
+        b->ttl = ttl;
+        int k = put(r);
+        if (k < 0)
+                fail_beat(r, k, strerror(-k));
+}
+
+static int grant(geerpc_registration *r) {
+        json_t *body = json_pack("{s:I}", "TTL", (json_int_t) requested_ttl(r));
+        if (!body)
+                return -ENOMEM;
+        return start(r, "/v3/lease/grant", body, on_grant);
+}
+
+static void on_keepalive(EtcdCall *call, int result, const char *error, long status, json_t *response,
+                         void *userdata) {
+        geerpc_registration *r = userdata;
+        EtcdBackend *b = backend(r);
+        char buf[256];
+        int64_t ttl = 0;
+        b->call = NULL;
+
+        const char *why = failure(result, error, status, response, buf, sizeof buf);
+        if (why) {
+                fail_beat(r, result, why);
+                return;
+        }
+        /* The keepalive endpoint streams {"result":{...}} objects. A result
+         * without TTL (or TTL 0) means the lease no longer exists. */
+        json_t *res = json_object_get(response, "result");
+        if (etcd_json_int(json_object_get(res, "TTL"), &ttl) < 0 || ttl <= 0) {
+                start_over(r, "is gone");
+                return;
+        }
+        b->ttl = ttl;
+        succeed_beat(r);
+}
+
+static int keepalive(geerpc_registration *r) {
+        json_t *body = lease_id_body(backend(r));
+        if (!body)
+                return -ENOMEM;
+        return start(r, "/v3/lease/keepalive", body, on_keepalive);
+}
+
+static int etcd_beat(geerpc_registration *r, usec_t timeout) {
+        EtcdBackend *b = backend(r);
+        b->timeout = timeout;
+        b->regranted = false;
+        return b->lease ? keepalive(r) : grant(r);
+}
+
+static void on_revoke(EtcdCall *call, int result, const char *error, long status, json_t *response,
+                      void *userdata) {
+        geerpc_registration *r = userdata;
+        EtcdBackend *b = backend(r);
+        char buf[256];
+        b->call = NULL;
+
+        const char *why = failure(result, error, status, response, buf, sizeof buf);
+        /* A lease etcd no longer has is as good as revoked. */
+        const char *m = etcd_error_message(response);
+        if (why && m && strstr(m, "lease not found"))
+                why = NULL;
+        if (!why)
+                b->lease = 0;
+        registration_leave_done(r, why ? (result < 0 ? result : -EIO) : 0, why);
+}
+
+static int etcd_leave(geerpc_registration *r, usec_t timeout) {
+        EtcdBackend *b = backend(r);
+        if (b->lease == 0) {
+                /* Never registered (or the lease is already gone). */
+                registration_leave_done(r, 0, NULL);
+                return 0;
+        }
+        b->timeout = timeout;
+        json_t *body = lease_id_body(b);
+        if (!body)
+                return -ENOMEM;
+        return start(r, "/v3/lease/revoke", body, on_revoke);
+}
+
+const RegistrationBackend registration_backend_etcd = {
+        .name = "etcd",
+        .init = etcd_init,
+        .done = etcd_done,
+        .beat = etcd_beat,
+        .leave = etcd_leave,
+        .cancel = etcd_cancel,
+};

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "basic/duration.h"
+#include "basic/log.h"
+#include "cluster/registration-internal.h"
+
+#define LOG_REG_FIELDS(r) \
+        LOG_FIELDS({ "GEERPC_ADDR", (r)->address }, { "GEERPC_REGISTRY", (r)->url })
+
+usec_t registration_derive_period(usec_t registry_timeout) {
+        usec_t p;
+        if (registry_timeout == USEC_INFINITY || registry_timeout == 0)
+                p = GEERPC_HEARTBEAT_PERIOD_DEFAULT_USEC;
+        else if (registry_timeout >= 3 * USEC_PER_MINUTE)
+                /* As the Go original: one minute of slack. */
+                p = registry_timeout - USEC_PER_MINUTE;
+        else
+                /* A short timeout: three beats per window survive a lost one. */
+                p = registry_timeout / 3;
+        return MAX(p, (usec_t) GEERPC_HEARTBEAT_PERIOD_MIN_USEC);
+}
+
+usec_t registration_backoff(usec_t period, unsigned failures, double jitter01) {
+        /* 1 s, 2 s, 4 s, ... capped at the period, each spread over
+         * [0.8, 1.2) of its value so that servers that lost the same
+         * registry do not come back in lockstep. */
+        unsigned shift = failures > 0 ? MIN(failures - 1, 30U) : 0;
+        usec_t d = (usec_t) GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC << shift;
+        d = MIN(d, period);
+        d = (usec_t) ((double) d * (0.8 + 0.4 * jitter01));
+        return MIN(MAX(d, (usec_t) 1), period);
+}
+
+static const char *const state_names[] = {
+        [GEERPC_REGISTRATION_IDLE] = "idle",
+        [GEERPC_REGISTRATION_STARTING] = "starting",
+        [GEERPC_REGISTRATION_REGISTERED] = "registered",
+        [GEERPC_REGISTRATION_RETRYING] = "retrying",
+        [GEERPC_REGISTRATION_STOPPING] = "stopping",
+        [GEERPC_REGISTRATION_STOPPED] = "stopped",
+};
+
+_public_ const char *geerpc_registration_state_to_string(geerpc_registration_state s) {
+        return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : NULL;
+}
+
+static const RegistrationBackend *backend_for_url(const char *url) {
+        if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+                return &registration_backend_registry;
+        if (strncmp(url, "etcd://", 7) == 0)
+                return &registration_backend_etcd;
+        return NULL;
+}
+
+_public_ int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address) {
+        int r;
+
+        if (!ret || isempty(registry_url) || isempty(address))
+                return -EINVAL;
+        const RegistrationBackend *b = backend_for_url(registry_url);
+        if (!b)
+                return strstr(registry_url, "://") ? -EPROTONOSUPPORT : -EINVAL;
+
+        geerpc_registration *reg = calloc(1, sizeof *reg);
+        if (!reg)
+                return -ENOMEM;
+        reg->n_ref = 1;
+        reg->backend = b;
+        reg->url = strdup(registry_url);
+        reg->address = strdup(address);
+        if (!reg->url || !reg->address) {
+                geerpc_registration_unref(reg);
+                return -ENOMEM;
+        }
+        r = b->init(reg);
+        if (r < 0) {
+                reg->backend = NULL;
+                geerpc_registration_unref(reg);
+                return r;
+        }
+        reg->period = GEERPC_HEARTBEAT_PERIOD_DEFAULT_USEC;
+        *ret = reg;
+        return 0;
+}
+
+_public_ geerpc_registration *geerpc_registration_ref(geerpc_registration *r) {
+        if (r)
+                r->n_ref++;
+        return r;
+}
+
+_public_ geerpc_registration *geerpc_registration_unref(geerpc_registration *r) {
+        if (!r || --r->n_ref > 0)
+                return NULL;
+        if (r->backend) {
+                r->backend->cancel(r);
+                r->backend->done(r);
+        }
+        sd_event_source_disable_unref(r->timer);
+        http_client_free(r->http);
+        sd_event_unref(r->event);
+        free(r->url);
+        free(r->address);
+        if (r->token)
+                explicit_bzero(r->token, strlen(r->token));
+        free(r->token);
+        free(r->last_error);
+        free(r);
+        return NULL;
+}
+
+_public_ int geerpc_registration_set_period(geerpc_registration *r, uint64_t usec) {
+        if (!r || (usec > 0 && usec < GEERPC_HEARTBEAT_PERIOD_MIN_USEC))
+                return -EINVAL;
+        r->period_fixed = usec;
+        if (usec > 0)
+                r->period = usec;
+        return 0;
+}
+
+_public_ int geerpc_registration_set_token(geerpc_registration *r, const char *token) {
+        if (!r || isempty(token) || strlen(token) > GEERPC_REGISTRY_TOKEN_MAX)
+                return -EINVAL;
+        /* It goes into an HTTP header: no control characters, no spaces. */
+        for (const char *p = token; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return -EINVAL;
+        char *t = strdup(token);
+        if (!t)
+                return -ENOMEM;
+        free(r->token);
+        r->token = t;
+        return 0;
+}
+
+/* Reads a token file into buf and strips surrounding whitespace (files
+ * usually end with a newline); *ret_token points into buf. */
+static int read_token_file(const char *path, char buf[static GEERPC_REGISTRY_TOKEN_MAX + 2], char **ret_token) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        size_t n = fread(buf, 1, GEERPC_REGISTRY_TOKEN_MAX + 1, f);
+        bool err = ferror(f);
+        fclose(f);
+        if (err)
+                return -EIO;
+        if (n > GEERPC_REGISTRY_TOKEN_MAX)
+                return -EFBIG;
+        buf[n] = 0;
+        char *s = buf;
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+                s++;
+        size_t l = strlen(s);
+        while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+                s[--l] = 0;
+        *ret_token = s;
+        return 0;
+}
+
+_public_ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path) {
+        if (!r || !path)
+                return -EINVAL;
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
+        if (k >= 0)
+                k = geerpc_registration_set_token(r, token);
+        explicit_bzero(buf, sizeof buf);
+        return k;
+}
+
+_public_ int geerpc_registration_load_credential(geerpc_registration *r) {
+        if (!r)
+                return -EINVAL;
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        if (isempty(dir))
+                return 0;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/registry-token", dir);
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
+        if (k == -ENOENT)
+                return 0;
+        /* A blank credential is the units' SetCredential= fallback for "the
+         * admin made no token file" (systemd 252 fails a unit whose
+         * LoadCredential= source is missing unless there is one). */
+        if (k >= 0 && !isempty(token)) {
+                k = geerpc_registration_set_token(r, token);
+                if (k >= 0)
+                        k = 1;
+        }
+        explicit_bzero(buf, sizeof buf);
+        return k;
+}
+
+_public_ int geerpc_registration_set_handler(geerpc_registration *r, geerpc_registration_handler handler,
+                                             void *userdata) {
+        if (!r)
+                return -EINVAL;
+        r->handler = handler;
+        r->userdata = userdata;
+        return 0;
+}
+
+_public_ int geerpc_registration_attach_event(geerpc_registration *r, sd_event *event, int64_t priority) {
+        int k;
+        if (!r)
+                return -EINVAL;
+        if (r->event)
+                return -EBUSY;
+        if (event)
+                r->event = sd_event_ref(event);
+        else {
+                k = sd_event_default(&r->event);
+                if (k < 0)
+                        return k;
+        }
+        r->priority = priority;
+        k = http_client_new(&r->http, r->event);
+        if (k < 0) {
+                r->event = sd_event_unref(r->event);
+                return k;
+        }
+        return 0;
+}
+
+static void notify(geerpc_registration *r) {
+        if (r->handler)
+                r->handler(r, r->userdata);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void schedule(geerpc_registration *r, usec_t delay) {
+        r->next_attempt = usec_add(now_usec(CLOCK_MONOTONIC), delay);
+        int k;
+        if (!r->timer) {
+                k = sd_event_add_time(r->event, &r->timer, CLOCK_MONOTONIC, r->next_attempt, TIMER_ACCURACY_PRECISE,
+                                      on_timer, r);
+                if (k >= 0) {
+                        (void) sd_event_source_set_priority(r->timer, r->priority);
+                        (void) sd_event_source_set_description(r->timer, "geerpc-heartbeat");
+                }
+        } else {
+                k = sd_event_source_set_time(r->timer, r->next_attempt);
+                if (k >= 0)
+                        k = sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+        }
+        if (k < 0)
+                log_error_errno(k, "registration: cannot arm the heartbeat timer: %m");
+}
+
+static usec_t beat_timeout(geerpc_registration *r) {
+        /* A registry that accepts but never answers must not stall the
+         * heartbeat: give up within the period (but allow at least 1 s). */
+        return MAX(MIN(r->period, HTTP_TIMEOUT_DEFAULT_USEC), USEC_PER_SEC);
+}
+
+static void beat(geerpc_registration *r) {
+        r->next_attempt = 0;
+        int k = r->backend->beat(r, beat_timeout(r));
+        if (k < 0) {
+                char why[128];
+                snprintf(why, sizeof why, "cannot send heartbeat: %s", strerror(-k));
+                registration_beat_done(r, k, why, 0);
+                return;
+        }
+        r->beat_in_flight = true;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        geerpc_registration *r = userdata;
+        if (r->state == GEERPC_REGISTRATION_REGISTERED || r->state == GEERPC_REGISTRATION_RETRYING ||
+            r->state == GEERPC_REGISTRATION_STARTING)
+                beat(r);
+        return 0;
+}
+
+void registration_beat_done(geerpc_registration *r, int result, const char *error, usec_t period_hint) {
+        char d[GO_DURATION_MAX];
+
+        r->beat_in_flight = false;
+        if (r->state == GEERPC_REGISTRATION_STOPPING || r->state == GEERPC_REGISTRATION_STOPPED)
+                return;
+
+        if (result >= 0) {
+                bool first = r->last_success == 0, recovered = r->failures > 0;
+                r->period = r->period_fixed ?: period_hint ?: GEERPC_HEARTBEAT_PERIOD_DEFAULT_USEC;
+                r->failures = 0;
+                r->last_error = mfree(r->last_error);
+                r->last_success = now_usec(CLOCK_MONOTONIC);
+                r->state = GEERPC_REGISTRATION_REGISTERED;
+                if (first || recovered)
+                        log_struct(LOG_INFO, 0, LOG_REG_FIELDS(r), "%s %s at %s, heartbeat every %s",
+                                   first ? "registered" : "registry reachable again, registered", r->address, r->url,
+                                   duration_format_short(d, r->period));
+                else
+                        log_debug("heartbeat for %s sent to %s", r->address, r->url);
+                schedule(r, r->period);
+        } else {
+                r->failures++;
+                free(r->last_error);
+                r->last_error = strdup(error ?: strerror(-result));
+                r->state = GEERPC_REGISTRATION_RETRYING;
+                usec_t delay = registration_backoff(r->period, r->failures, (double) arc4random() / 4294967296.0);
+                /* Once per outage at warning level; the retries at debug. */
+                log_struct(r->failures == 1 ? LOG_WARNING : LOG_DEBUG, 0, LOG_REG_FIELDS(r),
+                           "heartbeat for %s to %s failed: %s; retrying in %s", r->address, r->url,
+                           strempty(r->last_error), duration_format_short(d, delay));
+                schedule(r, delay);
+        }
+        notify(r);
+}
+
+_public_ int geerpc_registration_start(geerpc_registration *r) {
+        int k;
+        if (!r)
+                return -EINVAL;
+        if (r->state != GEERPC_REGISTRATION_IDLE)
+                return -EALREADY;
+        if (!r->event) {
+                k = geerpc_registration_attach_event(r, NULL, 0);
+                if (k < 0)
+                        return k;
+        }
+        r->state = GEERPC_REGISTRATION_STARTING;
+        beat(r);
+        return 0;
+}
+
+static void finish_stop(geerpc_registration *r) {
+        r->state = GEERPC_REGISTRATION_STOPPED;
+        geerpc_registration_handler done = r->stop_done;
+        void *ud = r->stop_userdata;
+        r->stop_done = NULL;
+        geerpc_registration_ref(r);
+        notify(r);
+        if (done)
+                done(r, ud);
+        geerpc_registration_unref(r);
+}
+
+void registration_leave_done(geerpc_registration *r, int result, const char *error) {
+        if (result >= 0)
+                log_struct(LOG_INFO, 0, LOG_REG_FIELDS(r), "deregistered %s from %s", r->address, r->url);
+        else
+                log_struct(LOG_WARNING, 0, LOG_REG_FIELDS(r),
+                           "could not deregister %s from %s: %s; the registry will expire it", r->address, r->url,
+                           strempty(error));
+        finish_stop(r);
+}
+
+_public_ int geerpc_registration_stop(geerpc_registration *r, uint64_t timeout_usec, geerpc_registration_handler done,
+                                      void *userdata) {
+        if (!r)
+                return -EINVAL;
+        if (r->state == GEERPC_REGISTRATION_STOPPING || r->state == GEERPC_REGISTRATION_STOPPED)
+                return -EALREADY;
+
+        r->stop_done = done;
+        r->stop_userdata = userdata;
+        if (r->timer)
+                (void) sd_event_source_set_enabled(r->timer, SD_EVENT_OFF);
+        r->next_attempt = 0;
+        if (r->beat_in_flight) {
+                r->backend->cancel(r);
+                r->beat_in_flight = false;
+        }
+        bool started = r->state != GEERPC_REGISTRATION_IDLE;
+        r->state = GEERPC_REGISTRATION_STOPPING;
+        if (!started) {
+                finish_stop(r);
+                return 0;
+        }
+        /* Deregister even if no heartbeat succeeded yet: one may have
+         * reached the registry without its answer reaching us. */
+        int k = r->backend->leave(r, timeout_usec ?: GEERPC_DEREGISTER_TIMEOUT_DEFAULT_USEC);
+        if (k < 0) {
+                char why[128];
+                snprintf(why, sizeof why, "%s", strerror(-k));
+                registration_leave_done(r, k, why);
+        }
+        return 0;
+}
+
+_public_ geerpc_registration_state geerpc_registration_get_state(geerpc_registration *r) {
+        return r ? r->state : GEERPC_REGISTRATION_IDLE;
+}
+
+_public_ const char *geerpc_registration_get_last_error(geerpc_registration *r) {
+        return r ? r->last_error : NULL;
+}
+
+_public_ uint64_t geerpc_registration_get_last_success(geerpc_registration *r) {
+        return r ? r->last_success : 0;
+}
+
+_public_ uint64_t geerpc_registration_get_next_attempt(geerpc_registration *r) {
+        return r ? r->next_attempt : 0;
+}
+
+_public_ uint64_t geerpc_registration_get_period(geerpc_registration *r) {
+        return r ? r->period : 0;
+}
+
+_public_ const char *geerpc_registration_get_url(geerpc_registration *r) {
+        return r ? r->url : NULL;
+}
+
+_public_ const char *geerpc_registration_get_address(geerpc_registration *r) {
+        return r ? r->address : NULL;
+}

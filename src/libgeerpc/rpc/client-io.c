@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "rpc/client-internal.h"
+#include "basic/futex.h"
+#include "basic/log.h"
+
+/* The client's I/O: the flusher and reader roles and the event thread (see
+ * client-internal.h for why the roles move between threads). */
+
+/* ---- completing calls ---------------------------------------------------- */
+
+void client_wake_bg(geerpc_client *c) {
+        if (c->wake_fd < 0)
+                return;
+        uint64_t one = 1;
+        (void) !write(c->wake_fd, &one, sizeof one);
+}
+
+static void waiters_unlink(geerpc_client *c, ClientCall *call) {
+        if (call->wprev)
+                call->wprev->wnext = call->wnext;
+        else
+                c->waiters = call->wnext;
+        if (call->wnext)
+                call->wnext->wprev = call->wprev;
+        call->wprev = call->wnext = NULL;
+        call->waiting = false;
+}
+
+static void waiters_link(geerpc_client *c, ClientCall *call) {
+        call->wprev = NULL;
+        call->wnext = c->waiters;
+        if (c->waiters)
+                c->waiters->wprev = call;
+        c->waiters = call;
+        call->waiting = true;
+}
+
+/* Wakes a blocking caller sleeping on its futex word. */
+static void call_wake(ClientCall *call) {
+        atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
+        futex_wake_one(&call->wake);
+}
+
+/* Wake-ups collected under the lock and issued after it is released, so
+ * that no system call happens inside the critical section. The counter is
+ * bumped under the lock (the caller's stack frame is certainly alive then);
+ * the futex_wake() afterwards only names an address, and a stale wake-up on
+ * reused memory is harmless because every wait re-checks its condition. */
+typedef struct WakeList {
+        atomic_uint *words[CLIENT_DELIVER_BATCH];
+        size_t n;
+} WakeList;
+
+static void wake_list_flush(WakeList *w) {
+        for (size_t i = 0; i < w->n; i++)
+                futex_wake_one(w->words[i]);
+        w->n = 0;
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes);
+
+/* Takes ownership of reply and error. The call is already out of the
+ * pending table. */
+void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error) {
+        complete_locked(c, call, result, reply, error, NULL);
+}
+
+static void complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error,
+                            WakeList *wakes) {
+        call->result = result;
+        call->reply = reply;
+        call->error = error;
+        if (call->async) {
+                atomic_store_explicit(&call->done, true, memory_order_release);
+                c->n_async--;
+                call->done_next = NULL;
+                if (c->completed_tail)
+                        c->completed_tail->done_next = call;
+                else
+                        c->completed = call;
+                c->completed_tail = call;
+                client_wake_bg(c);
+                return;
+        }
+        /* A sleeping caller returns as soon as it sees done, without taking
+         * the lock again: take it off the waiters list for it first. The
+         * wake-up may reach a caller that has already returned; a stale
+         * wake-up on reused stack memory is harmless, as waits re-check. */
+        bool sleeping = call->waiting;
+        if (sleeping) {
+                waiters_unlink(c, call);
+                atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
+        }
+        atomic_store_explicit(&call->done, true, memory_order_release);
+        if (!sleeping)
+                return;
+        if (wakes && wakes->n < ELEMENTSOF(wakes->words))
+                wakes->words[wakes->n++] = &call->wake;
+        else
+                futex_wake_one(&call->wake);
+}
+
+void client_fail_locked(geerpc_client *c, int error) {
+        if (c->closed)
+                return;
+        c->closed = true;
+        c->close_error = error;
+        if (error != -ESHUTDOWN)
+                log_debug_errno(error, "rpc client: connection to %s lost: %m", strempty(c->address));
+        for (SeqNode *n = seq_table_steal_all(&c->pending), *next; n; n = next) {
+                next = n->next;
+                client_complete_locked(c, (ClientCall *) n, error, NULL, NULL);
+        }
+        /* Wakes a reader sleeping in ppoll() and the event thread. */
+        if (c->fd >= 0)
+                (void) shutdown(c->fd, SHUT_RDWR);
+        client_wake_bg(c);
+}
+
+static void fail(geerpc_client *c, int error) {
+        pthread_mutex_lock(&c->lock);
+        client_fail_locked(c, error);
+        pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- the flusher role ------------------------------------------------------ */
+
+/* Called with wlock held by the flusher. Returns 0 when everything is
+ * written (role released), 1 when the socket is full (role kept, to be
+ * handed to the event thread), or a negative errno (role released). */
+static int flush_locked(geerpc_client *c) {
+        for (;;) {
+                if (buffer_len(&c->sending) == 0) {
+                        if (buffer_len(&c->out) == 0) {
+                                c->flushing = false;
+                                return 0;
+                        }
+                        /* Take everything queued so far; others keep
+                         * appending to the other buffer meanwhile. */
+                        buffer_swap(&c->sending, &c->out);
+                }
+                pthread_mutex_unlock(&c->wlock);
+                ssize_t n = send(c->fd, buffer_data(&c->sending), buffer_len(&c->sending), MSG_NOSIGNAL | MSG_DONTWAIT);
+                int err = n < 0 ? errno : 0;
+                pthread_mutex_lock(&c->wlock);
+                if (n >= 0) {
+                        buffer_consume(&c->sending, (size_t) n);
+                        continue;
+                }
+                if (err == EINTR)
+                        continue;
+                if (err == EAGAIN) {
+                        c->write_stalled = true;
+                        return 1;
+                }
+                c->flushing = false;
+                buffer_clear(&c->sending);
+                buffer_clear(&c->out);
+                return -err;
+        }
+}
+
+/* Takes the flusher role (wlock held, role free) and writes; hands the rest
+ * to the event thread if the socket is full. Releases wlock. */
+static void flush_and_unlock(geerpc_client *c) {
+        c->flushing = true;
+        int r = flush_locked(c);
+        pthread_mutex_unlock(&c->wlock);
+
+        if (r == 1) {
+                pthread_mutex_lock(&c->lock);
+                r = client_ensure_bg_locked(c);
+                if (r < 0)
+                        client_fail_locked(c, r);
+                pthread_mutex_unlock(&c->lock);
+                client_wake_bg(c);
+        } else if (r < 0)
+                fail(c, r);
+}
+
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args) {
+        int r;
+
+        pthread_mutex_lock(&c->wlock);
+        r = codec_encode(c->codec, &c->out, service_method, seq, NULL, args ?: json_null());
+        /* Someone will send it for us: the current flusher, or the reader,
+         * which is handing out replies and flushes before it reads again
+         * (the callers it wakes then share one write). */
+        if (r < 0 || c->flushing || c->reader_delivering) {
+                pthread_mutex_unlock(&c->wlock);
+                return r;
+        }
+        flush_and_unlock(c);
+        /* Write failures reach the caller through its call's outcome. */
+        return 0;
+}
+
+/* The reader marks the time it spends handing out replies; see above. */
+static void delivering_begin(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        c->reader_delivering = true;
+        pthread_mutex_unlock(&c->wlock);
+}
+
+static void delivering_end(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        c->reader_delivering = false;
+        if (c->flushing || buffer_len(&c->out) == 0) {
+                pthread_mutex_unlock(&c->wlock);
+                return;
+        }
+        flush_and_unlock(c);
+}
+
+/* ---- the reader role ------------------------------------------------------- */
+
+static void deliver(geerpc_client *c, Message *msgs, size_t n) {
+        WakeList wakes = {};
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+                Message *m = &msgs[i];
+                ClientCall *call = (ClientCall *) seq_table_remove(&c->pending, m->seq);
+                if (!call)
+                        continue; /* timed out or cancelled: drop the late reply */
+                if (!isempty(m->error))
+                        complete_locked(c, call, -EREMOTEIO, NULL, TAKE_PTR(m->error), &wakes);
+                else if (m->body_error)
+                        complete_locked(c, call, -EBADMSG, NULL, NULL, &wakes);
+                else
+                        complete_locked(c, call, 0, TAKE_PTR(m->body), NULL, &wakes);
+        }
+        pthread_mutex_unlock(&c->lock);
+        wake_list_flush(&wakes);
+        for (size_t i = 0; i < n; i++)
+                message_done(&msgs[i]);
+}
+
+/* Reads once and hands every complete reply to its call. Only the holder of
+ * the reader role calls this. Returns 0, or a negative errno when the
+ * connection is unusable. */
+static int read_dispatch(geerpc_client *c, int flags) {
+        int r = buffer_reserve(&c->in, CLIENT_READ_CHUNK);
+        if (r < 0)
+                return r;
+        /* Without MSG_DONTWAIT this sleeps, at most CLIENT_RECV_SLICE. */
+        ssize_t n = recv(c->fd, buffer_tail(&c->in), buffer_room(&c->in), flags);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+        if (n == 0)
+                return -ECONNRESET;
+        buffer_advance_end(&c->in, (size_t) n);
+
+        Message batch[CLIENT_DELIVER_BATCH];
+        size_t k = 0;
+        delivering_begin(c);
+        for (;;) {
+                r = codec_decode(c->codec, &c->in, &batch[k]);
+                if (r < 0) {
+                        log_debug_errno(r, "rpc client: undecodable reply stream from %s: %m", strempty(c->address));
+                        deliver(c, batch, k);
+                        delivering_end(c);
+                        return -EBADMSG;
+                }
+                if (r == 0)
+                        break;
+                if (++k == ELEMENTSOF(batch)) {
+                        deliver(c, batch, k);
+                        k = 0;
+                }
+        }
+        if (k > 0)
+                deliver(c, batch, k);
+        delivering_end(c);
+        return 0;
+}
+
+/* Waits for replies until deadline (at most one slice), then reads. */
+static int reader_step(geerpc_client *c, usec_t deadline) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (deadline == USEC_INFINITY || deadline - now > CLIENT_RECV_SLICE_USEC)
+                /* The common case: sleep in recv() itself. */
+                return read_dispatch(c, 0);
+
+        /* Close to the deadline: wait exactly as long as is left. */
+        struct pollfd p = { .fd = c->fd, .events = POLLIN };
+        usec_t left = deadline > now ? deadline - now : 0;
+        struct timespec ts = { .tv_sec = (time_t) (left / USEC_PER_SEC),
+                               .tv_nsec = (long) (left % USEC_PER_SEC * NSEC_PER_USEC) };
+        int r = ppoll(&p, 1, &ts, NULL);
+        if (r < 0)
+                return errno == EINTR ? 0 : negative_errno();
+        if (r == 0)
+                return -ETIMEDOUT;
+        return read_dispatch(c, MSG_DONTWAIT);
+}
+
+/* Makes sure somebody reads while calls are pending and the role is free. */
+static void handoff_locked(geerpc_client *c) {
+        if (c->reader_busy || c->closed || c->pending.n == 0)
+                return;
+        ClientCall *w = c->waiters;
+        if (w) {
+                /* Off the list, so that a second hand-off picks another. */
+                waiters_unlink(c, w);
+                call_wake(w);
+        } else if (c->n_async > 0)
+                client_wake_bg(c);
+}
+
+int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
+        int r = 0;
+
+        pthread_mutex_lock(&c->lock);
+        while (!atomic_load_explicit(&call->done, memory_order_acquire)) {
+                if (deadline != USEC_INFINITY && now_usec(CLOCK_MONOTONIC) >= deadline) {
+                        seq_table_remove(&c->pending, call->node.seq);
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                if (!c->reader_busy && !c->closed) {
+                        c->reader_busy = true;
+                        pthread_mutex_unlock(&c->lock);
+                        int k = reader_step(c, deadline);
+                        pthread_mutex_lock(&c->lock);
+                        c->reader_busy = false;
+                        if (k < 0 && k != -ETIMEDOUT)
+                                client_fail_locked(c, k);
+                        continue;
+                }
+                /* Somebody else reads: sleep until our reply comes, the role
+                 * is handed to us, or the deadline. */
+                unsigned w = atomic_load_explicit(&call->wake, memory_order_acquire);
+                waiters_link(c, call);
+                pthread_mutex_unlock(&c->lock);
+                futex_wait_until(&call->wake, w, deadline);
+                if (atomic_load_explicit(&call->done, memory_order_acquire))
+                        /* Completed by the reader, who unlinked us. We never
+                         * held the role meanwhile: nothing to hand off. */
+                        return call->result;
+                pthread_mutex_lock(&c->lock);
+                if (call->waiting)
+                        waiters_unlink(c, call);
+        }
+        if (atomic_load_explicit(&call->done, memory_order_acquire))
+                r = call->result;
+        handoff_locked(c);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* ---- the event thread ------------------------------------------------------ */
+
+static void bg_sync(geerpc_client *c);
+
+static int bg_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ClientCall *call = userdata;
+        geerpc_client *c = call->client;
+
+        call->timer = sd_event_source_disable_unref(call->timer);
+        pthread_mutex_lock(&c->lock);
+        if (seq_table_remove(&c->pending, call->node.seq))
+                client_complete_locked(c, call, -ETIMEDOUT, NULL, NULL);
+        pthread_mutex_unlock(&c->lock);
+        bg_sync(c);
+        return 0;
+}
+
+static void bg_flush(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        if (!c->write_stalled) {
+                pthread_mutex_unlock(&c->wlock);
+                return;
+        }
+        c->write_stalled = false;
+        int r = flush_locked(c);
+        pthread_mutex_unlock(&c->wlock);
+        if (r < 0)
+                fail(c, r);
+}
+
+static int bg_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        geerpc_client *c = userdata;
+
+        if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+                bg_flush(c);
+        if (c->bg_reading && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+                int r = read_dispatch(c, MSG_DONTWAIT);
+                if (r < 0)
+                        fail(c, r);
+        }
+        bg_sync(c);
+        return 0;
+}
+
+static int bg_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        uint64_t n;
+        (void) !read(fd, &n, sizeof n);
+        bg_sync(userdata);
+        return 0;
+}
+
+static void run_completions(geerpc_client *c, ClientCall *list) {
+        for (ClientCall *call = list, *next; call; call = next) {
+                next = call->done_next;
+                call->timer = sd_event_source_disable_unref(call->timer);
+                if (!call->discarded)
+                        call->handler(c, call->result, call->reply, call->error, call->userdata);
+                if (call->reply)
+                        json_decref(call->reply);
+                free(call->error);
+                free(call);
+        }
+}
+
+/* The event thread's bookkeeping after anything happened: arm deadlines of
+ * new async calls, run finished calls' handlers, and decide whether this
+ * thread reads and/or writes. */
+static void bg_sync(geerpc_client *c) {
+        pthread_mutex_lock(&c->lock);
+        ClientCall *fresh = c->async_new;
+        c->async_new = c->async_new_tail = NULL;
+        ClientCall *done = c->completed;
+        c->completed = c->completed_tail = NULL;
+        ClientCall *discarded = NULL;
+        for (ClientCall *call = fresh, *next; call; call = next) {
+                next = call->new_next;
+                if (call->discarded) {
+                        call->done_next = discarded;
+                        discarded = call;
+                } else if (!call->done && call->deadline != USEC_INFINITY)
+                        (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, TIMER_ACCURACY_PRECISE,
+                                                 bg_on_timer, call);
+        }
+        /* Give the reader role up before running handlers (they may make
+         * blocking calls) and whenever a blocking caller could read. */
+        if (c->bg_reading && (done || c->waiters || c->pending.n == 0 || c->closed)) {
+                c->bg_reading = false;
+                c->reader_busy = false;
+        }
+        pthread_mutex_unlock(&c->lock);
+
+        run_completions(c, discarded);
+        run_completions(c, done);
+
+        pthread_mutex_lock(&c->lock);
+        if (!c->reader_busy && !c->closed && c->pending.n > 0) {
+                if (c->waiters)
+                        handoff_locked(c);
+                else {
+                        c->reader_busy = true;
+                        c->bg_reading = true;
+                }
+        }
+        bool reading = c->bg_reading;
+        bool quit = c->bg_quit && !c->completed && !c->async_new;
+        pthread_mutex_unlock(&c->lock);
+
+        pthread_mutex_lock(&c->wlock);
+        bool writing = c->write_stalled;
+        pthread_mutex_unlock(&c->wlock);
+
+        uint32_t want = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);
+        if (want != c->bg_events && c->bg_io) {
+                if (want)
+                        (void) sd_event_source_set_io_events(c->bg_io, want);
+                (void) sd_event_source_set_enabled(c->bg_io, want ? SD_EVENT_ON : SD_EVENT_OFF);
+                c->bg_events = want;
+        }
+        if (quit)
+                (void) sd_event_exit(c->bg_event, 0);
+}
+
+static void *bg_main(void *userdata) {
+        geerpc_client *c = userdata;
+        int r;
+
+        r = sd_event_new(&c->bg_event);
+        if (r >= 0)
+                r = sd_event_add_io(c->bg_event, &c->bg_wake, c->wake_fd, EPOLLIN, bg_on_wake, c);
+        if (r >= 0)
+                r = sd_event_add_io(c->bg_event, &c->bg_io, c->fd, EPOLLIN, bg_on_io, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->bg_io, SD_EVENT_OFF);
+        if (r < 0) {
+                log_error_errno(r, "rpc client: cannot set up the event thread: %m");
+                fail(c, r);
+        } else {
+                bg_sync(c);
+                r = sd_event_loop(c->bg_event);
+                if (r < 0)
+                        log_error_errno(r, "rpc client: event thread failed: %m");
+        }
+
+        /* Whatever completed last still gets its handler. */
+        pthread_mutex_lock(&c->lock);
+        ClientCall *done = c->completed, *fresh = c->async_new;
+        c->completed = c->completed_tail = c->async_new = c->async_new_tail = NULL;
+        pthread_mutex_unlock(&c->lock);
+        for (ClientCall *call = fresh, *next; call; call = next) {
+                next = call->new_next;
+                if (call->discarded) {
+                        call->done_next = done;
+                        done = call;
+                }
+        }
+        run_completions(c, done);
+
+        c->bg_io = sd_event_source_disable_unref(c->bg_io);
+        c->bg_wake = sd_event_source_disable_unref(c->bg_wake);
+        c->bg_event = sd_event_unref(c->bg_event);
+
+        pthread_mutex_lock(&c->lock);
+        bool free_now = c->free_on_exit;
+        pthread_mutex_unlock(&c->lock);
+        if (free_now) {
+                pthread_detach(pthread_self());
+                client_free_resources(c);
+        }
+        return NULL;
+}
+
+int client_ensure_bg_locked(geerpc_client *c) {
+        if (c->bg_started)
+                return 0;
+        if (c->wake_fd < 0) {
+                c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (c->wake_fd < 0)
+                        return negative_errno();
+        }
+        sigset_t all, old;
+        sigfillset(&all);
+        /* The event thread takes no signals: they belong to the program. */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int r = pthread_create(&c->bg, NULL, bg_main, c);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0)
+                return -r;
+        c->bg_started = true;
+        return 0;
+}
+
+void client_stop_bg(geerpc_client *c) {
+        pthread_mutex_lock(&c->lock);
+        c->bg_quit = true;
+        pthread_mutex_unlock(&c->lock);
+        client_wake_bg(c);
+        pthread_join(c->bg, NULL);
+}
+
+void client_free_resources(geerpc_client *c) {
+        safe_close(c->fd);
+        safe_close(c->wake_fd);
+        codec_free(c->codec);
+        buffer_done(&c->in);
+        buffer_done(&c->out);
+        buffer_done(&c->sending);
+        seq_table_done(&c->pending);
+        pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->wlock);
+        free(c->address);
+        free(c);
+}

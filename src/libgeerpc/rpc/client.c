@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "basic/address.h"
+#include "rpc/client-internal.h"
+#include "basic/log.h"
+#include "codec/option.h"
+
+/* The client object: options, connect, the call entry points. The I/O
+ * roles and the event thread are in client-io.c. */
+
+_public_ int geerpc_client_new(geerpc_client **ret) {
+        if (!ret)
+                return -EINVAL;
+        geerpc_client *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        atomic_init(&c->n_ref, 1);
+        c->fd = -EBADF;
+        c->wake_fd = -EBADF;
+        c->codec_type = &codec_json;
+        c->connect_timeout = GEERPC_CONNECT_TIMEOUT_DEFAULT_USEC;
+        c->max_message_size = GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
+        c->max_pending = GEERPC_CLIENT_MAX_PENDING_DEFAULT;
+        /* Adaptive: the critical sections are a few hundred instructions;
+         * spinning briefly beats sleeping in the kernel under contention. */
+        pthread_mutexattr_t ma;
+        pthread_mutexattr_init(&ma);
+        pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+        pthread_mutex_init(&c->lock, &ma);
+        pthread_mutex_init(&c->wlock, &ma);
+        pthread_mutexattr_destroy(&ma);
+        *ret = c;
+        return 0;
+}
+
+_public_ int geerpc_client_set_codec(geerpc_client *c, const char *codec_type) {
+        if (!c || !codec_type)
+                return -EINVAL;
+        if (c->connected)
+                return -EISCONN;
+        const CodecType *t = codec_type_find(codec_type);
+        if (!t)
+                return -EPROTONOSUPPORT;
+        c->codec_type = t;
+        return 0;
+}
+
+_public_ int geerpc_client_set_connect_timeout(geerpc_client *c, uint64_t usec) {
+        if (!c)
+                return -EINVAL;
+        c->connect_timeout = usec == 0 ? USEC_INFINITY : usec;
+        return 0;
+}
+
+_public_ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec) {
+        if (!c || usec > (uint64_t) INT64_MAX / NSEC_PER_USEC)
+                return -EINVAL;
+        if (c->connected)
+                return -EISCONN;
+        c->handle_timeout = usec;
+        return 0;
+}
+
+_public_ int geerpc_client_set_max_message_size(geerpc_client *c, size_t n) {
+        if (!c || (n > 0 && n < 64))
+                return -EINVAL;
+        if (c->connected)
+                return -EISCONN;
+        c->max_message_size = n ?: GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
+        return 0;
+}
+
+_public_ int geerpc_client_set_max_pending(geerpc_client *c, unsigned n) {
+        if (!c)
+                return -EINVAL;
+        c->max_pending = n ?: GEERPC_CLIENT_MAX_PENDING_DEFAULT;
+        return 0;
+}
+
+/* Writes the whole buffer before the deadline (the socket is non-blocking). */
+static int write_all(int fd, Buffer *b, usec_t deadline) {
+        while (buffer_len(b) > 0) {
+                ssize_t n = send(fd, buffer_data(b), buffer_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n >= 0) {
+                        buffer_consume(b, (size_t) n);
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN)
+                        return negative_errno();
+                usec_t now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                int ms = deadline == USEC_INFINITY ? -1 : (int) MIN((deadline - now + 999) / 1000, (usec_t) INT32_MAX);
+                if (poll(&p, 1, ms) < 0 && errno != EINTR)
+                        return negative_errno();
+        }
+        return 0;
+}
+
+_public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(codec_freep) Codec *codec = NULL;
+        _cleanup_free_ char *a = NULL;
+        Buffer opt = {};
+        int r;
+
+        if (!c || !address)
+                return -EINVAL;
+        if (c->connected)
+                return -EISCONN;
+
+        usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), c->connect_timeout);
+        a = strdup(address);
+        if (!a)
+                return -ENOMEM;
+        r = address_dial(address, c->connect_timeout, &fd);
+        if (r < 0)
+                return r;
+        r = codec_new(c->codec_type, c->max_message_size, &codec);
+        if (r < 0)
+                return r;
+
+        Option o = {
+                .magic_number = GEERPC_MAGIC_NUMBER,
+                .connect_timeout_ns = c->connect_timeout == USEC_INFINITY ? 0 : (int64_t) (c->connect_timeout * NSEC_PER_USEC),
+                .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
+        };
+        strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
+        r = option_append(&opt, &o);
+        if (r >= 0)
+                r = write_all(fd, &opt, deadline);
+        buffer_done(&opt);
+        if (r < 0)
+                return r;
+
+        /* The socket blocks from here on: a waiting caller sleeps in recv()
+         * itself (one system call per reply instead of ppoll() + recv()),
+         * with SO_RCVTIMEO bounding each sleep so deadlines are kept. Every
+         * other send and receive passes MSG_DONTWAIT. */
+        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                return negative_errno();
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return negative_errno();
+
+        c->fd = TAKE_FD(fd);
+        c->codec = TAKE_PTR(codec);
+        c->address = TAKE_PTR(a);
+        c->connected = true;
+        log_debug("rpc client: connected to %s", c->address);
+        return 0;
+}
+
+_public_ int geerpc_client_dial(geerpc_client **ret, const char *address) {
+        geerpc_client *c;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = geerpc_client_new(&c);
+        if (r < 0)
+                return r;
+        r = geerpc_client_connect(c, address);
+        if (r < 0) {
+                geerpc_client_unref(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+_public_ geerpc_client *geerpc_client_ref(geerpc_client *c) {
+        if (c)
+                atomic_fetch_add(&c->n_ref, 1);
+        return c;
+}
+
+_public_ int geerpc_client_close(geerpc_client *c) {
+        if (!c)
+                return -EINVAL;
+        pthread_mutex_lock(&c->lock);
+        bool was_closed = c->closed || !c->connected;
+        if (!c->closed)
+                client_fail_locked(c, -ESHUTDOWN);
+        pthread_mutex_unlock(&c->lock);
+        return was_closed ? -ENOTCONN : 0;
+}
+
+_public_ geerpc_client *geerpc_client_unref(geerpc_client *c) {
+        if (!c)
+                return NULL;
+        if (atomic_fetch_sub(&c->n_ref, 1) != 1)
+                return NULL;
+
+        pthread_mutex_lock(&c->lock);
+        if (!c->closed)
+                client_fail_locked(c, -ESHUTDOWN);
+        bool bg = c->bg_started;
+        pthread_mutex_unlock(&c->lock);
+
+        if (bg && pthread_equal(pthread_self(), c->bg)) {
+                /* Dropped from a completion handler: the event thread
+                 * finishes its round and frees the client on its way out. */
+                pthread_mutex_lock(&c->lock);
+                c->bg_quit = true;
+                c->free_on_exit = true;
+                pthread_mutex_unlock(&c->lock);
+                return NULL;
+        }
+        if (bg)
+                client_stop_bg(c);
+        client_free_resources(c);
+        return NULL;
+}
+
+_public_ int geerpc_client_is_available(geerpc_client *c) {
+        if (!c)
+                return 0;
+        pthread_mutex_lock(&c->lock);
+        bool ok = c->connected && !c->closed;
+        if (ok && !c->reader_busy && c->pending.n == 0) {
+                /* Nobody is reading, so a peer that went away would go
+                 * unnoticed until the next call: look now. */
+                struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+                if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                        client_fail_locked(c, -ECONNRESET);
+                        ok = false;
+                }
+        }
+        pthread_mutex_unlock(&c->lock);
+        return ok;
+}
+
+_public_ const char *geerpc_client_get_address(geerpc_client *c) {
+        return c ? c->address : NULL;
+}
+
+static usec_t deadline_from_timeout(uint64_t timeout_usec) {
+        return timeout_usec == 0 ? USEC_INFINITY : usec_add(now_usec(CLOCK_MONOTONIC), timeout_usec);
+}
+
+/* Registers the call under a new sequence number. */
+static int register_call(geerpc_client *c, ClientCall *call) {
+        int r;
+        pthread_mutex_lock(&c->lock);
+        if (!c->connected)
+                r = -ENOTCONN;
+        else if (c->closed)
+                r = c->close_error;
+        else if (c->pending.n >= c->max_pending)
+                r = -EBUSY;
+        else {
+                call->node.seq = ++c->next_seq;
+                r = seq_table_put(&c->pending, &call->node);
+                if (r >= 0 && call->async) {
+                        r = client_ensure_bg_locked(c);
+                        if (r < 0)
+                                seq_table_remove(&c->pending, call->node.seq);
+                        else {
+                                c->n_async++;
+                                call->new_next = NULL;
+                                if (c->async_new_tail)
+                                        c->async_new_tail->new_next = call;
+                                else
+                                        c->async_new = call;
+                                c->async_new_tail = call;
+                        }
+                }
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+_public_ int geerpc_client_call(geerpc_client *c, const char *service_method, json_t *args, uint64_t timeout_usec,
+                                json_t **ret_reply, char **ret_error) {
+        if (!c || isempty(service_method))
+                return -EINVAL;
+
+        usec_t deadline = deadline_from_timeout(timeout_usec);
+        ClientCall call = {};
+        int r;
+
+        r = register_call(c, &call);
+        if (r < 0)
+                return r;
+
+        r = client_send_request(c, service_method, call.node.seq, args);
+        if (r < 0) {
+                /* Nothing was written: take the call back, unless the
+                 * connection broke meanwhile and completed it. */
+                pthread_mutex_lock(&c->lock);
+                bool mine = seq_table_remove(&c->pending, call.node.seq);
+                pthread_mutex_unlock(&c->lock);
+                if (mine)
+                        return r;
+        }
+
+        r = client_wait_reply(c, &call, deadline);
+
+        if (r == 0 && ret_reply)
+                *ret_reply = TAKE_PTR(call.reply);
+        if (r == -EREMOTEIO && ret_error)
+                *ret_error = TAKE_PTR(call.error);
+        if (call.reply)
+                json_decref(call.reply);
+        free(call.error);
+        return r;
+}
+
+_public_ int geerpc_client_call_async(geerpc_client *c, const char *service_method, json_t *args,
+                                      uint64_t timeout_usec, geerpc_call_handler handler, void *userdata,
+                                      uint64_t *ret_id) {
+        int r;
+
+        if (!c || isempty(service_method) || !handler)
+                return -EINVAL;
+
+        ClientCall *call = calloc(1, sizeof *call);
+        if (!call)
+                return -ENOMEM;
+        call->async = true;
+        call->client = c;
+        call->handler = handler;
+        call->userdata = userdata;
+        call->deadline = deadline_from_timeout(timeout_usec);
+
+        r = register_call(c, call);
+        if (r < 0) {
+                free(call);
+                return r;
+        }
+        uint64_t id = call->node.seq;
+
+        r = client_send_request(c, service_method, id, args);
+        if (r < 0) {
+                pthread_mutex_lock(&c->lock);
+                if (seq_table_remove(&c->pending, id)) {
+                        /* The event thread frees it without a callback. */
+                        call->discarded = true;
+                        atomic_store(&call->done, true);
+                        c->n_async--;
+                } else
+                        r = 0; /* the connection broke: the handler will say so */
+                pthread_mutex_unlock(&c->lock);
+                client_wake_bg(c);
+                if (r < 0)
+                        return r;
+        } else
+                client_wake_bg(c);
+
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+_public_ int geerpc_client_cancel(geerpc_client *c, uint64_t id) {
+        if (!c)
+                return -EINVAL;
+        pthread_mutex_lock(&c->lock);
+        ClientCall *call = (ClientCall *) seq_table_remove(&c->pending, id);
+        if (call)
+                client_complete_locked(c, call, -ECANCELED, NULL, NULL);
+        pthread_mutex_unlock(&c->lock);
+        if (!call)
+                return -ENOENT;
+        client_wake_bg(c);
+        return 0;
+}
