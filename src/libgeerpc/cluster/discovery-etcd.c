@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <sys/eventfd.h>
 
-#include "basic/address.h"
 #include "cluster/discovery-internal.h"
-#include "cluster/etcd.h"
+#include "cluster/etcd-response.h"
 #include "codec/json-scanner.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
@@ -61,10 +60,6 @@ typedef struct EtcdDiscovery {
 } EtcdDiscovery;
 
 /* ---- the watched set ------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
 
 static void set_clear_locked(EtcdDiscovery *e) {
         for (size_t i = 0; i < e->n_addrs; i++)
@@ -123,24 +118,6 @@ static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
         return true;
 }
 
-/* The address a key names ("PREFIX/ADDR", base64), or NULL if the key is
- * not ours or not a valid address. malloc'd. */
-static char *key_to_addr(const EtcdTarget *t, json_t *key) {
-        _cleanup_free_ char *k = NULL;
-        if (!json_is_string(key) || base64_decode(json_string_value(key), &k, NULL) < 0)
-                return NULL;
-        size_t pl = strlen(t->prefix);
-        if (strncmp(k, t->prefix, pl) != 0 || k[pl] != '/')
-                return NULL;
-        Address a;
-        const char *why;
-        if (address_parse(k + pl + 1, 0, &a, &why) < 0) {
-                log_debug("rpc discovery: skipping etcd key %s: %s", k, why);
-                return NULL;
-        }
-        return strdup(k + pl + 1);
-}
-
 /* Hands the watched set to the discovery's cache. */
 static void publish(EtcdDiscovery *e) {
         pthread_mutex_lock(&e->lock);
@@ -170,30 +147,6 @@ static json_t *range_request(const EtcdTarget *t) {
         return json_pack("{s:s,s:s}", "key", s64, "range_end", e64);
 }
 
-/* Reads a range response into a sorted list; *ret_revision: its revision. */
-static int parse_range(const EtcdTarget *t, json_t *resp, char ***ret, size_t *ret_n, int64_t *ret_revision) {
-        int64_t rev = 0;
-        if (!json_is_object(resp) || etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), &rev) < 0)
-                return -EBADMSG;
-        json_t *kvs = json_object_get(resp, "kvs"), *kv;
-        size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
-        char **v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof(char *));
-        if (!v)
-                return -ENOMEM;
-        json_array_foreach(kvs, i, kv) {
-                if (k >= GEERPC_DISCOVERY_MAX_SERVERS)
-                        break;
-                char *a = key_to_addr(t, json_object_get(kv, "key"));
-                if (a)
-                        v[k++] = a;
-        }
-        qsort(v, k, sizeof(char *), cmp_str);
-        *ret = v;
-        *ret_n = k;
-        *ret_revision = rev;
-        return 0;
-}
-
 static void free_list(char **v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(v[i]);
@@ -213,7 +166,7 @@ static void on_range(EtcdCall *call, int result, const char *error, long status,
         int64_t rev = 0;
         e->range_call = NULL;
 
-        if (result < 0 || status != 200 || parse_range(&e->watch_target, response, &v, &n, &rev) < 0) {
+        if (result < 0 || status != 200 || etcd_parse_range(&e->watch_target, response, &v, &n, &rev) < 0) {
                 log_debug("rpc discovery: etcd range failed: %s",
                           result < 0 ? strempty(error) : strempty(etcd_error_message(response)));
                 schedule_retry(e);
@@ -242,24 +195,26 @@ static void start_range(EtcdDiscovery *e) {
 
 /* One message of the watch stream. Returns < 0 to end the stream. */
 static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
-        json_t *res = json_object_get(msg, "result");
-        if (!json_is_object(res)) {
+        _cleanup_(etcd_watch_message_done) EtcdWatchMessage m = {};
+        int r = etcd_parse_watch_message(&e->watch_target, msg, &m);
+        if (r == -EBADMSG) {
                 snprintf(e->watch_abort, sizeof e->watch_abort, "etcd said: %s",
                          etcd_error_message(msg) ?: "an unexpected message");
                 return -EIO;
         }
-        int64_t compact = 0;
-        if (etcd_json_int(json_object_get(res, "compact_revision"), &compact) >= 0 && compact > 0) {
+        if (r < 0)
+                return r;
+        if (m.compact_revision > 0) {
                 snprintf(e->watch_abort, sizeof e->watch_abort,
-                         "etcd compacted revision %lld away; listing afresh", (long long) compact);
+                         "etcd compacted revision %lld away; listing afresh", (long long) m.compact_revision);
                 e->need_range = true;
                 return -ESTALE;
         }
-        if (json_is_true(json_object_get(res, "canceled"))) {
+        if (m.canceled) {
                 snprintf(e->watch_abort, sizeof e->watch_abort, "etcd cancelled the watch");
                 return -ECANCELED;
         }
-        if (json_is_true(json_object_get(res, "created"))) {
+        if (m.created) {
                 pthread_mutex_lock(&e->lock);
                 e->healthy = true;
                 pthread_mutex_unlock(&e->lock);
@@ -268,23 +223,17 @@ static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
                 e->failures = 0;
         }
 
-        json_t *events = json_object_get(res, "events"), *ev;
-        size_t i;
         bool changed = false;
-        json_array_foreach(events, i, ev) {
-                json_t *kv = json_object_get(ev, "kv");
-                int64_t mod = 0;
-                _cleanup_free_ char *addr = key_to_addr(&e->watch_target, json_object_get(kv, "key"));
-                /* PUT is the enum's zero value: the gateway leaves it out. */
-                bool del = json_is_string(json_object_get(ev, "type")) &&
-                           streq(json_string_value(json_object_get(ev, "type")), "DELETE");
-                pthread_mutex_lock(&e->lock);
-                if (etcd_json_int(json_object_get(kv, "mod_revision"), &mod) >= 0 && mod > e->revision)
-                        e->revision = mod;
-                if (addr)
-                        changed = (del ? set_delete_locked(e, addr) : set_put_locked(e, addr)) || changed;
-                pthread_mutex_unlock(&e->lock);
+        pthread_mutex_lock(&e->lock);
+        for (size_t i = 0; i < m.n_events; i++) {
+                const EtcdWatchEvent *ev = &m.events[i];
+                if (ev->mod_revision > e->revision)
+                        e->revision = ev->mod_revision;
+                if (ev->addr)
+                        changed = (ev->deleted ? set_delete_locked(e, ev->addr) : set_put_locked(e, ev->addr)) ||
+                                  changed;
         }
+        pthread_mutex_unlock(&e->lock);
         if (changed)
                 publish(e);
         return 0;
@@ -485,7 +434,7 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
         char **v;
         size_t n;
         int64_t rev;
-        r = parse_range(&e->fetch_target, resp, &v, &n, &rev);
+        r = etcd_parse_range(&e->fetch_target, resp, &v, &n, &rev);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = strdup("etcd answered a range without a usable list");

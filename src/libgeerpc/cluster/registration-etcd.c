@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cluster/etcd.h"
+#include "cluster/etcd-response.h"
 #include "basic/log.h"
 #include "cluster/registration-internal.h"
 
@@ -171,8 +171,7 @@ static void on_grant(EtcdCall *call, int result, const char *error, long status,
         b->call = NULL;
 
         const char *why = failure(result, error, status, response, buf, sizeof buf);
-        if (!why && (etcd_json_int(json_object_get(response, "ID"), &id) < 0 ||
-                     etcd_json_int(json_object_get(response, "TTL"), &ttl) < 0 || id == 0 || ttl <= 0))
+        if (!why && etcd_parse_grant(response, &id, &ttl) < 0)
                 why = "etcd granted no usable lease";
         if (why) {
                 fail_beat(r, result, why);
@@ -205,10 +204,7 @@ static void on_keepalive(EtcdCall *call, int result, const char *error, long sta
                 fail_beat(r, result, why);
                 return;
         }
-        /* The keepalive endpoint streams {"result":{...}} objects. A result
-         * without TTL (or TTL 0) means the lease no longer exists. */
-        json_t *res = json_object_get(response, "result");
-        if (etcd_json_int(json_object_get(res, "TTL"), &ttl) < 0 || ttl <= 0) {
+        if (etcd_parse_keepalive(response, &ttl) < 0) {
                 start_over(r, "is gone");
                 return;
         }

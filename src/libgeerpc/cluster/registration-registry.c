@@ -37,8 +37,7 @@ static void registry_cancel(geerpc_registration *r) {
         }
 }
 
-/* "X-Geerpc-Timeout: 300" (seconds; 0: never expires). */
-static usec_t parse_registry_timeout(const Buffer *headers) {
+usec_t registration_registry_timeout(const Buffer *headers) {
         _cleanup_free_ char *v = http_header_get(headers, "X-Geerpc-Timeout");
         if (!v)
                 return USEC_INFINITY;
@@ -73,7 +72,7 @@ static void on_beat_done(HttpRequest *req, const HttpResponse *resp, void *userd
         b->req = NULL;
 
         if (resp->result >= 0 && resp->status >= 200 && resp->status < 300) {
-                registration_beat_done(r, 0, NULL, registration_derive_period(parse_registry_timeout(resp->headers)));
+                registration_beat_done(r, 0, NULL, registration_derive_period(registration_registry_timeout(resp->headers)));
                 return;
         }
         char why[256];

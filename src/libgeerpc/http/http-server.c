@@ -311,6 +311,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
 
 /* ---- the daemons on the loop ---------------------------------------------- */
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
         vsnprintf(buf, sizeof buf, fmt, ap);

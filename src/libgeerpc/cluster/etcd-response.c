@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+#include "basic/address.h"
+#include "basic/log.h"
+#include "cluster/etcd-response.h"
+#include "geerpc/discovery.h"
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The address a key names ("PREFIX/ADDR", base64), or NULL if the key is
+ * not ours or not a valid address. malloc'd. */
+static char *key_to_addr(const EtcdTarget *t, json_t *key) {
+        _cleanup_free_ char *k = NULL;
+        if (!json_is_string(key) || base64_decode(json_string_value(key), &k, NULL) < 0)
+                return NULL;
+        size_t pl = strlen(t->prefix);
+        if (strncmp(k, t->prefix, pl) != 0 || k[pl] != '/')
+                return NULL;
+        Address a;
+        const char *why;
+        if (address_parse(k + pl + 1, 0, &a, &why) < 0) {
+                log_debug("rpc discovery: skipping etcd key %s: %s", k, why);
+                return NULL;
+        }
+        return strdup(k + pl + 1);
+}
+
+int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision) {
+        int64_t rev = 0;
+        if (!json_is_object(response) ||
+            etcd_json_int(json_object_get(json_object_get(response, "header"), "revision"), &rev) < 0)
+                return -EBADMSG;
+        json_t *kvs = json_object_get(response, "kvs"), *kv;
+        size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
+        char **v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        json_array_foreach(kvs, i, kv) {
+                if (k >= GEERPC_DISCOVERY_MAX_SERVERS)
+                        break;
+                char *a = key_to_addr(t, json_object_get(kv, "key"));
+                if (a)
+                        v[k++] = a;
+        }
+        qsort(v, k, sizeof(char *), cmp_str);
+        *ret = v;
+        *ret_n = k;
+        *ret_revision = rev;
+        return 0;
+}
+
+int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage *ret) {
+        json_t *res = json_object_get(msg, "result");
+        if (!json_is_object(res))
+                return -EBADMSG;
+
+        EtcdWatchMessage m = {
+                .created = json_is_true(json_object_get(res, "created")),
+                .canceled = json_is_true(json_object_get(res, "canceled")),
+        };
+        if (etcd_json_int(json_object_get(res, "compact_revision"), &m.compact_revision) < 0)
+                m.compact_revision = 0;
+
+        json_t *events = json_object_get(res, "events"), *ev;
+        size_t i;
+        if (json_is_array(events) && json_array_size(events) > 0) {
+                m.events = calloc(json_array_size(events), sizeof *m.events);
+                if (!m.events)
+                        return -ENOMEM;
+        }
+        json_array_foreach(events, i, ev) {
+                json_t *kv = json_object_get(ev, "kv"), *type = json_object_get(ev, "type");
+                EtcdWatchEvent *e = &m.events[m.n_events++];
+                e->addr = key_to_addr(t, json_object_get(kv, "key"));
+                /* PUT is the enum's zero value: the gateway leaves it out. */
+                e->deleted = json_is_string(type) && streq(json_string_value(type), "DELETE");
+                if (etcd_json_int(json_object_get(kv, "mod_revision"), &e->mod_revision) < 0)
+                        e->mod_revision = 0;
+        }
+        *ret = m;
+        return 0;
+}
+
+void etcd_watch_message_done(EtcdWatchMessage *m) {
+        for (size_t i = 0; i < m->n_events; i++)
+                free(m->events[i].addr);
+        free(m->events);
+        *m = (EtcdWatchMessage) {};
+}
+
+int etcd_parse_grant(json_t *response, int64_t *ret_id, int64_t *ret_ttl) {
+        int64_t id = 0, ttl = 0;
+        if (etcd_json_int(json_object_get(response, "ID"), &id) < 0 ||
+            etcd_json_int(json_object_get(response, "TTL"), &ttl) < 0 || id == 0 || ttl <= 0)
+                return -EBADMSG;
+        *ret_id = id;
+        *ret_ttl = ttl;
+        return 0;
+}
+
+int etcd_parse_keepalive(json_t *response, int64_t *ret_ttl) {
+        /* The keepalive endpoint streams {"result":{...}} objects. */
+        int64_t ttl = 0;
+        json_t *res = json_object_get(response, "result");
+        if (etcd_json_int(json_object_get(res, "TTL"), &ttl) < 0 || ttl <= 0)
+                return -ENOENT;
+        *ret_ttl = ttl;
+        return 0;
+}

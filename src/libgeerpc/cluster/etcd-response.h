@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What etcd's answers say, read apart from what is done with them: the
+ * range and watch responses discovery reads, the lease grants and
+ * keepalives registration reads. Everything here comes from a peer. */
+
+#include <jansson.h>
+
+#include "cluster/etcd.h"
+
+/* The addresses under t's prefix in a range response, sorted (keys that
+ * are not ours or not valid addresses are left out), and the response's
+ * revision. -EBADMSG without a revision. */
+int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision);
+
+typedef struct EtcdWatchEvent {
+        char *addr; /* NULL: a key that is not ours or not a valid address */
+        bool deleted;
+        int64_t mod_revision; /* 0: none given */
+} EtcdWatchEvent;
+
+typedef struct EtcdWatchMessage {
+        bool created;
+        bool canceled;
+        int64_t compact_revision; /* > 0: etcd compacted the watched revision away */
+        EtcdWatchEvent *events;
+        size_t n_events;
+} EtcdWatchMessage;
+
+/* One message of a watch stream ({"result":{...}}); -EBADMSG when it has
+ * no result (an error message). */
+int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage *ret);
+void etcd_watch_message_done(EtcdWatchMessage *m);
+
+/* A lease grant's ID and TTL (seconds); -EBADMSG unless both are usable. */
+int etcd_parse_grant(json_t *response, int64_t *ret_id, int64_t *ret_ttl);
+/* A keepalive's new TTL; -ENOENT when etcd no longer has the lease (no
+ * TTL, or 0). */
+int etcd_parse_keepalive(json_t *response, int64_t *ret_ttl);

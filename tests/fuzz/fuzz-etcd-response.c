@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd's answers as the etcd back ends read them: one JSON document read
+ * as a range response, a watch message, a lease grant and a keepalive.
+ * Whatever is accepted must be usable as is: valid addresses under the
+ * prefix, sorted; revisions a watch can start after; TTLs a heartbeat
+ * period can be made of. */
+
+#include "basic/address.h"
+#include "cluster/etcd-response.h"
+#include "codec/json-util.h"
+#include "fuzz.h"
+
+static void check_addr(const char *a) {
+        Address parsed;
+        FUZZ_ASSERT(a && address_parse(a, 0, &parsed, NULL) >= 0);
+}
+
+static void check(const EtcdTarget *t, json_t *v) {
+        char **addrs = NULL;
+        size_t n = 0;
+        int64_t rev = 0, id = 0, ttl = 0;
+        if (etcd_parse_range(t, v, &addrs, &n, &rev) >= 0) {
+                for (size_t i = 0; i < n; i++) {
+                        check_addr(addrs[i]);
+                        FUZZ_ASSERT(i == 0 || strcmp(addrs[i - 1], addrs[i]) <= 0);
+                }
+                for (size_t i = 0; i < n; i++)
+                        free(addrs[i]);
+                free(addrs);
+        }
+
+        EtcdWatchMessage m = {};
+        if (etcd_parse_watch_message(t, v, &m) >= 0) {
+                for (size_t i = 0; i < m.n_events; i++)
+                        if (m.events[i].addr)
+                                check_addr(m.events[i].addr);
+                etcd_watch_message_done(&m);
+        }
+
+        if (etcd_parse_grant(v, &id, &ttl) >= 0)
+                FUZZ_ASSERT(id != 0 && ttl > 0);
+        if (etcd_parse_keepalive(v, &ttl) >= 0)
+                FUZZ_ASSERT(ttl > 0);
+        (void) etcd_error_message(v);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        static EtcdTarget t;
+        if (!t.prefix)
+                FUZZ_ASSERT(etcd_url_parse("etcd://127.0.0.1:2379/geerpc/services", &t, NULL) >= 0);
+
+        json_t *v = json_parse_value((const char *) data, size, 0, NULL);
+        if (!v)
+                return 0;
+        check(&t, v);
+        json_decref(v);
+        return 0;
+}
