@@ -3,7 +3,8 @@
  * socket do. The first byte chooses the piece size, the second a flood of
  * whitespace (up to 64 KiB, which no fuzzer would type) and the third
  * where in the stream it goes. The values found must be the same whatever
- * the piece size. */
+ * the piece size, and what waits in the buffer never exceeds the bound,
+ * however much whitespace came. */
 
 #include "basic/buffer.h"
 #include "codec/json-scanner.h"
@@ -21,30 +22,30 @@ typedef struct Found {
 static void scan(const char *stream, size_t len, size_t piece, Found *f) {
         JsonScanner s;
         Buffer in = {};
-        size_t fed = 0, dropped = 0; /* bytes of the stream appended, and dropped from the front */
+        size_t fed = 0; /* bytes of the stream appended */
 
         json_scanner_init(&s, FUZZ_VALUE_MAX);
         *f = (Found) {};
         while (f->n < FUZZ_VALUES_MAX) {
-                size_t st, en;
-                int r = json_scanner_scan(&s, buffer_data(&in), buffer_len(&in), &st, &en);
+                size_t size;
+                int r = json_scanner_scan(&s, &in, &size);
                 if (r < 0) {
                         FUZZ_ASSERT(r == -EBADMSG || r == -EMSGSIZE);
                         f->error = r;
                         break;
                 }
                 if (r == 1) {
-                        FUZZ_ASSERT(st < en && en <= buffer_len(&in));
-                        FUZZ_ASSERT(en - st <= FUZZ_VALUE_MAX);
-                        FUZZ_ASSERT(strchr("{[\"-0123456789tfn", buffer_data(&in)[st]));
-                        f->start[f->n] = dropped + st;
-                        f->end[f->n] = dropped + en;
+                        FUZZ_ASSERT(size > 0 && size <= buffer_len(&in) && size <= FUZZ_VALUE_MAX);
+                        FUZZ_ASSERT(strchr("{[\"-0123456789tfn", buffer_data(&in)[0]));
+                        f->start[f->n] = fed - buffer_len(&in);
+                        f->end[f->n] = f->start[f->n] + size;
                         f->n++;
-                        buffer_consume(&in, en);
-                        json_scanner_consumed(&s, en);
-                        dropped += en;
+                        json_scanner_consume(&s, &in, size);
                         continue;
                 }
+                /* Waiting for more: what is kept is within the bound,
+                 * whitespace included. */
+                FUZZ_ASSERT(buffer_len(&in) < FUZZ_VALUE_MAX);
                 if (fed == len)
                         break;
                 size_t k = MIN(piece, len - fed);

@@ -4,34 +4,44 @@
 #include "codec/json-scanner.h"
 
 /* Feeds data in pieces of `step` bytes, as reads from a socket would
- * arrive, and returns the values found as "[start,end)" bounds. */
+ * arrive, and returns the values found as "[start,end)" bounds in data. */
 static size_t scan_all(const char *data, size_t step, size_t max, size_t starts[], size_t ends[], size_t cap,
                        int *ret_err) {
         JsonScanner s;
+        Buffer in = {};
         json_scanner_init(&s, max);
-        size_t len = strlen(data), avail = 0, n = 0, base = 0;
+        size_t len = strlen(data), fed = 0, n = 0;
         *ret_err = 0;
-        while (avail < len || n < cap) {
-                size_t st, en;
-                int r = json_scanner_scan(&s, data + base, avail - base, &st, &en);
+        while (n < cap) {
+                size_t size;
+                int r = json_scanner_scan(&s, &in, &size);
                 if (r < 0) {
                         *ret_err = r;
-                        return n;
+                        break;
                 }
                 if (r == 1) {
-                        starts[n] = base + st;
-                        ends[n] = base + en;
+                        /* What is not in the buffer any more was dropped. */
+                        starts[n] = fed - buffer_len(&in);
+                        ends[n] = starts[n] + size;
                         n++;
-                        /* Drop the value from the "buffer", as the codec does. */
-                        json_scanner_consumed(&s, en);
-                        base += en;
+                        /* Drop the value from the buffer, as the codec does. */
+                        json_scanner_consume(&s, &in, size);
                         continue;
                 }
-                if (avail >= len)
+                if (fed >= len)
                         break;
-                avail = MIN(len, avail + step);
+                size_t k = MIN(step, len - fed);
+                cr_assert_eq(buffer_append(&in, data + fed, k), 0);
+                fed += k;
         }
+        buffer_done(&in);
         return n;
+}
+
+/* One scan of the bytes in data (appended to b first). */
+static int scan_more(JsonScanner *s, Buffer *b, const char *data, size_t *ret_size) {
+        cr_assert_eq(buffer_append(b, data, strlen(data)), 0);
+        return json_scanner_scan(s, b, ret_size);
 }
 
 static void expect_values(const char *data, size_t step, const char *const *want) {
@@ -80,21 +90,72 @@ Test(json_scanner, no_newline_needed) {
 
 Test(json_scanner, whitespace_only_needs_more) {
         JsonScanner s;
-        size_t st, en;
+        Buffer b = {};
+        size_t size;
         json_scanner_init(&s, 0);
-        cr_assert_eq(json_scanner_scan(&s, " \n\t\r ", 5, &st, &en), 0);
-        cr_assert_eq(json_scanner_scan(&s, "{\"a\":", 5, &st, &en), 0);
+        cr_assert_eq(scan_more(&s, &b, " \n\t\r ", &size), 0);
+        cr_assert_eq(scan_more(&s, &b, "{\"a\":", &size), 0);
+        buffer_done(&b);
 }
 
 Test(json_scanner, scalar_needs_a_delimiter) {
         JsonScanner s;
-        size_t st, en;
+        Buffer b = {};
+        size_t size;
         json_scanner_init(&s, 0);
         /* "12" could continue as "123": not finished until a delimiter. */
-        cr_assert_eq(json_scanner_scan(&s, "12", 2, &st, &en), 0);
-        cr_assert_eq(json_scanner_scan(&s, "123\n", 4, &st, &en), 1);
-        cr_assert_eq(st, 0);
-        cr_assert_eq(en, 3);
+        cr_assert_eq(scan_more(&s, &b, "12", &size), 0);
+        cr_assert_eq(scan_more(&s, &b, "3\n", &size), 1);
+        cr_assert_eq(size, 3);
+        cr_assert(memcmp(buffer_data(&b), "123", 3) == 0);
+        buffer_done(&b);
+}
+
+/* A peer that sends only whitespace must cost no memory: it is dropped as
+ * it comes, and it counts against the bound of the value that follows. */
+Test(json_scanner, whitespace_is_dropped_as_it_arrives) {
+        JsonScanner s;
+        Buffer b = {};
+        size_t size;
+        char spaces[4097];
+        memset(spaces, ' ', 4096);
+        spaces[4096] = 0;
+        json_scanner_init(&s, 64 * 1024);
+        for (int i = 0; i < 15; i++) {
+                cr_assert_eq(scan_more(&s, &b, spaces, &size), 0);
+                cr_assert_eq(buffer_len(&b), 0, "whitespace kept in the buffer");
+        }
+        cr_assert_eq(scan_more(&s, &b, spaces, &size), -EMSGSIZE, "64 KiB of whitespace passed a 64 KiB bound");
+        buffer_done(&b);
+}
+
+Test(json_scanner, whitespace_counts_against_the_bound) {
+        size_t st[2], en[2];
+        int err;
+        char data[1200];
+
+        /* 1000 spaces and a 24-byte value: 1024 bytes, within a bound of 1024. */
+        memset(data, ' ', 1000);
+        strcpy(data + 1000, "{\"a\":\"0123456789abcdef\"}");
+        cr_assert_eq(strlen(data), 1024);
+        cr_assert_eq(scan_all(data, 100, 1024, st, en, 2, &err), 1);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(st[0], 1000);
+        cr_assert_eq(en[0], 1024);
+
+        /* One more space: over. */
+        memset(data, ' ', 1001);
+        strcpy(data + 1001, "{\"a\":\"0123456789abcdef\"}");
+        cr_assert_eq(scan_all(data, 100, 1024, st, en, 2, &err), 0);
+        cr_assert_eq(err, -EMSGSIZE);
+
+        /* The count starts afresh after each value. */
+        memset(data, ' ', 1100);
+        memcpy(data + 500, "1\n", 2);
+        strcpy(data + 1100, "2 ");
+        cr_assert_eq(scan_all(data, 7, 1024, st, en, 2, &err), 2);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(st[1], 1100);
 }
 
 Test(json_scanner, oversize_value) {
@@ -116,14 +177,18 @@ Test(json_scanner, oversize_value) {
 
 Test(json_scanner, oversize_is_detected_without_the_whole_value) {
         JsonScanner s;
-        size_t st, en;
+        Buffer b = {};
+        size_t size;
         json_scanner_init(&s, 1024);
         char *buf = malloc(2048);
         buf[0] = '[';
         memset(buf + 1, ' ', 2047);
-        cr_assert_eq(json_scanner_scan(&s, buf, 1000, &st, &en), 0);
-        cr_assert_eq(json_scanner_scan(&s, buf, 1025, &st, &en), -EMSGSIZE);
+        cr_assert_eq(buffer_append(&b, buf, 1000), 0);
+        cr_assert_eq(json_scanner_scan(&s, &b, &size), 0);
+        cr_assert_eq(buffer_append(&b, buf + 1000, 25), 0);
+        cr_assert_eq(json_scanner_scan(&s, &b, &size), -EMSGSIZE);
         free(buf);
+        buffer_done(&b);
 }
 
 Test(json_scanner, deep_nesting_is_refused) {

@@ -244,17 +244,16 @@ static int on_watch_data(HttpRequest *r, const char *data, size_t size, void *us
         if (buffer_append(&e->stream, data, size) < 0)
                 return -ENOMEM;
         for (;;) {
-                size_t s, end;
-                int k = json_scanner_scan(&e->scanner, buffer_data(&e->stream), buffer_len(&e->stream), &s, &end);
+                size_t n;
+                int k = json_scanner_scan(&e->scanner, &e->stream, &n);
                 if (k < 0) {
                         snprintf(e->watch_abort, sizeof e->watch_abort, "etcd sent a malformed stream");
                         return k;
                 }
                 if (k == 0)
                         return 0;
-                _cleanup_json_ json_t *msg = json_parse_value(buffer_data(&e->stream) + s, end - s, 0, NULL);
-                buffer_consume(&e->stream, end);
-                json_scanner_consumed(&e->scanner, end);
+                _cleanup_json_ json_t *msg = json_parse_value(buffer_data(&e->stream), n, 0, NULL);
+                json_scanner_consume(&e->scanner, &e->stream, n);
                 if (!msg) {
                         snprintf(e->watch_abort, sizeof e->watch_abort, "etcd sent a malformed message");
                         return -EBADMSG;

@@ -65,13 +65,12 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
         JsonCodec *j = (JsonCodec *) c;
 
         for (;;) {
-                size_t s, e;
-                int r = json_scanner_scan(&j->scanner, buffer_data(in), buffer_len(in), &s, &e);
+                size_t n;
+                int r = json_scanner_scan(&j->scanner, in, &n);
                 if (r <= 0)
                         return r;
 
-                const char *p = buffer_data(in) + s;
-                size_t n = e - s;
+                const char *p = buffer_data(in);
                 if (!j->have_header) {
                         r = parse_header(p, n, &j->pending);
                         if (r < 0)
@@ -85,8 +84,7 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
                         if (!j->pending.body)
                                 j->pending.body_error = why ?: strdup("invalid JSON");
                 }
-                buffer_consume(in, e);
-                json_scanner_consumed(&j->scanner, e);
+                json_scanner_consume(&j->scanner, in, n);
 
                 if (j->have_header && (j->pending.body || j->pending.body_error)) {
                         *ret = j->pending;

@@ -17,79 +17,82 @@ static bool ends_scalar(char c) {
         return is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ',' || c == ':' || c == '"';
 }
 
-int json_scanner_scan(JsonScanner *s, const char *buf, size_t len, size_t *ret_start, size_t *ret_end) {
+/* Drops the whitespace in front of the next value, so that it costs no
+ * memory, and charges it to that value's bound. */
+static int skip_whitespace(JsonScanner *s, Buffer *b) {
+        const char *p = buffer_data(b);
+        size_t len = buffer_len(b), n = 0;
+        while (n < len && is_ws(p[n]))
+                n++;
+        buffer_consume(b, n);
+        s->skipped += n;
+        return s->skipped >= s->max_size ? -EMSGSIZE : 0;
+}
+
+/* The first byte decides what kind of value follows. */
+static int start_value(JsonScanner *s, char c) {
+        s->started = true;
+        s->offset = 1;
+        s->depth = 0;
+        s->in_string = s->escape = s->scalar = false;
+        if (c == '{' || c == '[')
+                s->depth = 1;
+        else if (c == '"')
+                s->in_string = true;
+        else if (is_scalar_start(c))
+                s->scalar = true;
+        else
+                return -EBADMSG;
+        return 0;
+}
+
+/* A bare scalar ends at the first byte that cannot be part of it, so it is
+ * complete only once that byte has arrived. Returns its size, or 0. */
+static size_t scan_scalar(JsonScanner *s, const char *p, size_t limit) {
         size_t i = s->offset;
-
-        if (!s->started) {
-                while (i < len && is_ws(buf[i]))
-                        i++;
-                if (i == len) {
-                        s->offset = i;
-                        return 0;
-                }
-                char c = buf[i];
-                s->start = i;
-                s->started = true;
-                s->depth = 0;
-                s->in_string = s->escape = s->scalar = false;
-                if (c == '{' || c == '[')
-                        s->depth = 1;
-                else if (c == '"')
-                        s->in_string = true;
-                else if (is_scalar_start(c))
-                        s->scalar = true;
-                else
-                        return -EBADMSG;
+        while (i < limit && !ends_scalar(p[i]))
                 i++;
-        }
+        s->offset = i;
+        return i < limit ? i : 0;
+}
 
-        /* Never look further than the size bound allows. */
-        size_t limit = len;
-        if (limit - s->start > s->max_size)
-                limit = s->start + s->max_size;
-
-        if (s->scalar) {
-                while (i < limit && !ends_scalar(buf[i]))
-                        i++;
-                if (i < limit) {
-                        *ret_start = s->start;
-                        *ret_end = i;
-                        s->offset = i;
-                        s->started = false;
-                        return 1;
-                }
-                goto need_more;
-        }
-
+/* Inside a string from p[i]: returns the index after its closing quote
+ * (in_string cleared), or limit when it goes on. */
+static size_t skip_string(JsonScanner *s, const char *p, size_t i, size_t limit) {
         while (i < limit) {
-                if (s->in_string) {
-                        /* Skip ordinary string bytes fast. */
-                        const char *q = buf + i;
-                        const char *e = buf + limit;
-                        if (s->escape) {
-                                s->escape = false;
-                                i++;
-                                continue;
-                        }
-                        while (q < e && *q != '"' && *q != '\\')
-                                q++;
-                        i = (size_t) (q - buf);
-                        if (i >= limit)
-                                break;
-                        if (*q == '\\')
-                                s->escape = true;
-                        else {
-                                s->in_string = false;
-                                if (s->depth == 0) {
-                                        i++;
-                                        goto done;
-                                }
-                        }
+                if (s->escape) {
+                        s->escape = false;
                         i++;
                         continue;
                 }
-                char c = buf[i++];
-                switch (c) {
+                /* Ordinary string bytes are most of a message: skip them fast. */
+                while (i < limit && p[i] != '"' && p[i] != '\\')
+                        i++;
+                if (i >= limit)
+                        break;
+                if (p[i++] == '\\') {
+                        s->escape = true;
+                        continue;
+                }
+                s->in_string = false;
+                return i;
+        }
+        return limit;
+}
+
+/* An object, an array or a string: complete when the depth returns to 0
+ * (or the top-level string closes). Returns its size, 0, or -EMSGSIZE
+ * past the depth limit. */
+static ssize_t scan_nested(JsonScanner *s, const char *p, size_t limit) {
+        size_t i = s->offset;
+        while (i < limit) {
+                if (s->in_string) {
+                        i = skip_string(s, p, i, limit);
+                        if (!s->in_string && s->depth == 0)
+                                return (ssize_t) i;
+                        continue;
+                }
+                switch (p[i++]) {
                 case '"':
                         s->in_string = true;
                         break;
@@ -101,30 +104,49 @@ int json_scanner_scan(JsonScanner *s, const char *buf, size_t len, size_t *ret_s
                 case '}':
                 case ']':
                         if (--s->depth == 0)
-                                goto done;
+                                return (ssize_t) i;
                         break;
                 default:
                         break;
                 }
         }
-
-need_more:
         s->offset = i;
-        if (len - s->start >= s->max_size)
-                return -EMSGSIZE;
         return 0;
+}
 
-done:
-        *ret_start = s->start;
-        *ret_end = i;
-        s->offset = i;
+int json_scanner_scan(JsonScanner *s, Buffer *b, size_t *ret_size) {
+        int r;
+
+        if (!s->started) {
+                r = skip_whitespace(s, b);
+                if (r < 0)
+                        return r;
+                if (buffer_len(b) == 0)
+                        return 0;
+                r = start_value(s, buffer_data(b)[0]);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Never look further than the bound allows; skip_whitespace()
+         * left room for at least one byte. */
+        size_t len = buffer_len(b), budget = s->max_size - s->skipped;
+        size_t limit = MIN(len, budget);
+        ssize_t size = s->scalar ? (ssize_t) scan_scalar(s, buffer_data(b), limit)
+                                 : scan_nested(s, buffer_data(b), limit);
+        if (size < 0)
+                return (int) size;
+        if (size == 0)
+                return len >= budget ? -EMSGSIZE : 0;
         s->started = false;
+        s->skipped = 0;
+        s->offset = 0;
+        *ret_size = (size_t) size;
         return 1;
 }
 
-void json_scanner_consumed(JsonScanner *s, size_t n) {
-        /* Only called between values: the offset becomes relative to the
-         * new front of the buffer. */
-        s->offset = s->offset > n ? s->offset - n : 0;
+void json_scanner_consume(JsonScanner *s, Buffer *b, size_t size) {
+        buffer_consume(b, size);
         s->started = false;
+        s->offset = 0;
 }

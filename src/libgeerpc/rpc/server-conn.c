@@ -158,10 +158,10 @@ static void conn_update_events(Conn *c) {
 /* Returns 1 once the Option is taken, 0 when more bytes are needed, < 0 to
  * close. */
 static int conn_handle_option(Conn *c) {
-        size_t s, e;
+        size_t n;
         char peer[128];
 
-        int r = json_scanner_scan(&c->option_scanner, buffer_data(&c->in), buffer_len(&c->in), &s, &e);
+        int r = json_scanner_scan(&c->option_scanner, &c->in, &n);
         if (r == 0)
                 return 0;
         if (r < 0) {
@@ -172,12 +172,12 @@ static int conn_handle_option(Conn *c) {
 
         Option o;
         _cleanup_free_ char *why = NULL;
-        r = option_parse(buffer_data(&c->in) + s, e - s, &o, &why);
+        r = option_parse(buffer_data(&c->in), n, &o, &why);
         if (r < 0) {
                 log_info("%s (from %s), closing", strempty(why), conn_peer(c, peer, sizeof peer));
                 return r;
         }
-        buffer_consume(&c->in, e);
+        json_scanner_consume(&c->option_scanner, &c->in, n);
 
         r = codec_new(codec_type_find(o.codec_type), c->server->max_message_size, &c->codec);
         if (r < 0)
