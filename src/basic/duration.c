@@ -13,6 +13,13 @@ static const struct {
         { "s", 1e6 },    { "m", 60e6 }, { "h", 3600e6 },
 };
 
+/* To whole microseconds; anything above zero is at least 1 us, because 0
+ * means "no limit" to most of what takes a duration. */
+static usec_t round_usec(double usec) {
+        usec_t u = (usec_t) llround(usec);
+        return u == 0 && usec > 0 ? 1 : u;
+}
+
 int duration_parse(const char *s, usec_t *ret) {
         if (isempty(s))
                 return -EINVAL;
@@ -27,7 +34,7 @@ int duration_parse(const char *s, usec_t *ret) {
                 if (s[0] == '+' || s[0] == '-' || s[0] == ' ' || s[0] == '\t' || s[0] == 'i' ||
                     s[0] == 'I' || s[0] == 'n' || s[0] == 'N' || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
                         return -EINVAL;
-                *ret = (usec_t) llround(plain * 1e6);
+                *ret = round_usec(plain * 1e6);
                 return 0;
         }
 
@@ -66,7 +73,7 @@ int duration_parse(const char *s, usec_t *ret) {
                 if (total > 1e18)
                         return -ERANGE;
         }
-        *ret = (usec_t) llround(total);
+        *ret = round_usec(total);
         return 0;
 }
 

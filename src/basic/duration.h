@@ -9,7 +9,9 @@
 
 /* Accepts one or more <number><unit> terms ("1m30s"; units ns, us, µs, ms,
  * s, m, h; a number may have a fraction) or a plain number of seconds.
- * Returns -EINVAL for anything else, -ERANGE on overflow. */
+ * The result is in whole microseconds, rounded to the nearest, except that
+ * a duration above zero is never 0 ("1ns" is 1 us: 0 means "no limit" to
+ * most callers). Returns -EINVAL for anything else, -ERANGE on overflow. */
 int duration_parse(const char *s, usec_t *ret);
 
 #define GO_DURATION_MAX 40

@@ -20,6 +20,8 @@ static void check(const EtcdTarget *t, json_t *v) {
         size_t n = 0;
         int64_t rev = 0, id = 0, ttl = 0;
         if (etcd_parse_range(t, v, &addrs, &n, &rev) >= 0) {
+                FUZZ_ASSERT(rev >= 0 && rev <= ETCD_REVISION_MAX);
+                FUZZ_ASSERT(rev + 1 > rev); /* where the watch starts */
                 for (size_t i = 0; i < n; i++) {
                         check_addr(addrs[i]);
                         FUZZ_ASSERT(i == 0 || strcmp(addrs[i - 1], addrs[i]) <= 0);
@@ -31,16 +33,20 @@ static void check(const EtcdTarget *t, json_t *v) {
 
         EtcdWatchMessage m = {};
         if (etcd_parse_watch_message(t, v, &m) >= 0) {
-                for (size_t i = 0; i < m.n_events; i++)
+                FUZZ_ASSERT(m.compact_revision >= 0);
+                for (size_t i = 0; i < m.n_events; i++) {
                         if (m.events[i].addr)
                                 check_addr(m.events[i].addr);
+                        FUZZ_ASSERT(m.events[i].mod_revision >= 0 && m.events[i].mod_revision <= ETCD_REVISION_MAX);
+                }
                 etcd_watch_message_done(&m);
         }
 
+        /* A TTL becomes a heartbeat period in microseconds. */
         if (etcd_parse_grant(v, &id, &ttl) >= 0)
-                FUZZ_ASSERT(id != 0 && ttl > 0);
+                FUZZ_ASSERT(id > 0 && ttl > 0 && ttl <= ETCD_TTL_MAX && (usec_t) ttl < USEC_INFINITY / USEC_PER_SEC);
         if (etcd_parse_keepalive(v, &ttl) >= 0)
-                FUZZ_ASSERT(ttl > 0);
+                FUZZ_ASSERT(ttl > 0 && ttl <= ETCD_TTL_MAX);
         (void) etcd_error_message(v);
 }
 

@@ -237,6 +237,10 @@ Test(geerpcctl, static_server_list) {
         expect(ctl(s, "call", "Foo.Sum", "{\"Num1\":5,\"Num2\":6}"), 0, "11\n", NULL);
         expect(ctl(s, "broadcast", "Foo.Sum", "{\"Num1\":5,\"Num2\":6}"), 0, "11\n", NULL);
         expect(ctl(s, "--timeout=500ms", "call", "Foo.Sleep", "{\"Num1\":2}"), 3, "", "deadline exceeded");
+        /* Below a microsecond is still a deadline, not "no limit". */
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        expect(ctl(s, "--timeout=1ns", "call", "Foo.Sleep", "{\"Num1\":2}"), 3, "", NULL);
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 1500 * USEC_PER_MSEC, "--timeout=1ns waited for the call");
         free(line);
         free(addr);
         tl_proc_free(p);

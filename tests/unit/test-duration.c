@@ -21,6 +21,15 @@ Test(duration, parse_units) {
                 { "250\xc2\xb5s", 250 },
                 { "1000ns", 1 },
                 { "0s", 0 },
+                /* Above zero is never 0 ("no limit"): it rounds up to 1 us. */
+                { "1ns", 1 },
+                { "999ns", 1 },
+                { "0.4us", 1 },
+                { "0.0000001", 1 },
+                { "0s1ns", 1 },
+                { "1500ns", 2 },
+                { "0ns", 0 },
+                { "0.0", 0 },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 usec_t u = 12345;

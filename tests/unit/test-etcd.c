@@ -4,7 +4,7 @@
 
 #include <criterion/criterion.h>
 
-#include "cluster/etcd.h"
+#include "cluster/etcd-response.h"
 
 Test(etcd, url_parsing) {
         EtcdTarget t;
@@ -72,20 +72,98 @@ Test(etcd, base64_round_trip) {
 Test(etcd, int64_as_string) {
         int64_t v;
         json_t *s = json_string("2324035523702168071"), *n = json_integer(5), *x = json_string("12a"), *r = json_real(1.5);
-        cr_assert_eq(etcd_json_int(s, &v), 0);
+        cr_assert_eq(etcd_json_int(s, 0, INT64_MAX, &v), 0);
         cr_assert_eq(v, 2324035523702168071LL);
-        cr_assert_eq(etcd_json_int(n, &v), 0);
+        cr_assert_eq(etcd_json_int(n, 0, INT64_MAX, &v), 0);
         cr_assert_eq(v, 5);
-        cr_assert_eq(etcd_json_int(x, &v), -EINVAL);
-        cr_assert_eq(etcd_json_int(r, &v), -EINVAL);
-        cr_assert_eq(etcd_json_int(NULL, &v), -EINVAL);
+        cr_assert_eq(etcd_json_int(x, 0, INT64_MAX, &v), -EINVAL);
+        cr_assert_eq(etcd_json_int(r, 0, INT64_MAX, &v), -EINVAL);
+        cr_assert_eq(etcd_json_int(NULL, 0, INT64_MAX, &v), -EINVAL);
         json_decref(s);
         json_decref(n);
         json_decref(x);
         json_decref(r);
 
+        /* Every number from etcd is checked against its range. */
+        static const struct {
+                const char *s;
+                int64_t min, max;
+                int want;
+        } cases[] = {
+                { "9223372036854775807", 0, ETCD_REVISION_MAX, -ERANGE },
+                { "9223372036854775806", 0, ETCD_REVISION_MAX, 0 },
+                { "9223372036854775808", 0, INT64_MAX, -ERANGE },
+                { "-1", 0, INT64_MAX, -ERANGE },
+                { "-9223372036854775808", INT64_MIN, INT64_MAX, 0 },
+                { " 5", 0, 10, -EINVAL },
+                { "+5", 0, 10, -EINVAL },
+                { "5 ", 0, 10, -EINVAL },
+                { "", 0, 10, -EINVAL },
+                { "-", 0, 10, -EINVAL },
+                { "0", 1, 10, -ERANGE },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_t *j = json_string(cases[i].s);
+                v = 77;
+                cr_assert_eq(etcd_json_int(j, cases[i].min, cases[i].max, &v), cases[i].want, "'%s'", cases[i].s);
+                if (cases[i].want < 0)
+                        cr_assert_eq(v, 77, "output written on failure for '%s'", cases[i].s);
+                json_decref(j);
+        }
+
         json_t *err = json_pack("{s:s,s:s,s:i}", "error", "etcdserver: requested lease not found", "message",
                                 "etcdserver: requested lease not found", "code", 5);
         cr_assert_str_eq(etcd_error_message(err), "etcdserver: requested lease not found");
         json_decref(err);
+}
+
+/* A revision a watch could not start after, a TTL no heartbeat period can
+ * be made of: refused, never used. */
+Test(etcd, responses_with_numbers_out_of_range) {
+        EtcdTarget t;
+        cr_assert_eq(etcd_url_parse("etcd://127.0.0.1:2379", &t, NULL), 0);
+        char **v;
+        size_t n;
+        int64_t rev, id, ttl;
+
+        json_t *j = json_pack("{s:{s:s}}", "header", "revision", "9223372036854775807");
+        cr_assert_eq(etcd_parse_range(&t, j, &v, &n, &rev), -EBADMSG);
+        json_decref(j);
+        j = json_pack("{s:{s:s}}", "header", "revision", "9223372036854775806");
+        cr_assert_eq(etcd_parse_range(&t, j, &v, &n, &rev), 0);
+        cr_assert_eq(rev, INT64_MAX - 1);
+        cr_assert_eq(n, 0);
+        free(v);
+        json_decref(j);
+
+        EtcdWatchMessage m;
+        j = json_pack("{s:{s:[{s:{s:s}}]}}", "result", "events", "kv", "mod_revision", "9223372036854775807");
+        cr_assert_eq(etcd_parse_watch_message(&t, j, &m), 0);
+        cr_assert_eq(m.n_events, 1);
+        cr_assert_eq(m.events[0].mod_revision, 0);
+        etcd_watch_message_done(&m);
+        json_decref(j);
+
+        j = json_pack("{s:s,s:s}", "ID", "1", "TTL", "9223372036854775807");
+        cr_assert_eq(etcd_parse_grant(j, &id, &ttl), -EBADMSG);
+        json_decref(j);
+        j = json_pack("{s:s,s:s}", "ID", "-3", "TTL", "30");
+        cr_assert_eq(etcd_parse_grant(j, &id, &ttl), -EBADMSG);
+        json_decref(j);
+        j = json_pack("{s:s,s:s}", "ID", "7", "TTL", "30");
+        cr_assert_eq(etcd_parse_grant(j, &id, &ttl), 0);
+        cr_assert_eq(id, 7);
+        cr_assert_eq(ttl, 30);
+        json_decref(j);
+
+        j = json_pack("{s:{s:s}}", "result", "TTL", "99999999999");
+        cr_assert_eq(etcd_parse_keepalive(j, &ttl), -EBADMSG);
+        json_decref(j);
+        j = json_pack("{s:{s:s}}", "result", "ID", "7");
+        cr_assert_eq(etcd_parse_keepalive(j, &ttl), -ENOENT);
+        json_decref(j);
+        j = json_pack("{s:{s:s}}", "result", "TTL", "0");
+        cr_assert_eq(etcd_parse_keepalive(j, &ttl), -ENOENT);
+        json_decref(j);
+        etcd_target_done(&t);
 }

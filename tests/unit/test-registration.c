@@ -189,6 +189,48 @@ Test(registration_fake, period_derived_from_the_registry_timeout) {
         sd_event_unref(e);
 }
 
+/* A registry's timeout is a peer's number: nan, inf, a negative or huge
+ * one must leave the default period, not become one. */
+Test(registration_fake, unusable_registry_timeouts_are_ignored) {
+        const char *bad[] = { "nan", "inf", "-inf", "-5", "1e300", "99999999999999999999", "0x10", "5m", "",
+                              "1.2.3" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                fake.timeout_header = bad[i];
+                sd_event *e;
+                geerpc_registration *r = start_reg(&e, 0);
+                void *want[] = { r, (void *) (intptr_t) GEERPC_REGISTRATION_REGISTERED };
+                cr_assert(run_until(e, is_state, want, 10 * USEC_PER_SEC));
+                cr_assert_eq(geerpc_registration_get_period(r), GEERPC_HEARTBEAT_PERIOD_DEFAULT_USEC,
+                             "X-Geerpc-Timeout: %s gave a period of %llu us", bad[i],
+                             (unsigned long long) geerpc_registration_get_period(r));
+                geerpc_registration_unref(r);
+                sd_event_unref(e);
+        }
+}
+
+Test(registration, registry_timeout_header) {
+        static const struct {
+                const char *header;
+                usec_t want;
+        } cases[] = {
+                { "X-Geerpc-Timeout: 300\r\n", 300 * USEC_PER_SEC },
+                { "x-geerpc-timeout:\t0\r\n", 0 },
+                { "X-Geerpc-Timeout: 1.5\r\n", 1500 * USEC_PER_MSEC },
+                { "X-Geerpc-Timeout: 0.0000001\r\n", 1 }, /* never 0, "never expires" */
+                { "X-Geerpc-Timeout: nan\r\n", USEC_INFINITY },
+                { "X-Geerpc-Timeout: -1\r\n", USEC_INFINITY },
+                { "X-Geerpc-Timeout: 1e9\r\n", USEC_INFINITY },
+                { "X-Geerpc-Timeout: 1000000000001\r\n", USEC_INFINITY },
+                { "Other: 5\r\n", USEC_INFINITY },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Buffer b = {};
+                cr_assert_eq(buffer_append(&b, cases[i].header, strlen(cases[i].header)), 0);
+                cr_assert_eq(registration_registry_timeout(&b), cases[i].want, "%s", cases[i].header);
+                buffer_done(&b);
+        }
+}
+
 static int changes;
 static void count_changes(geerpc_registration *r, void *u) {
         changes++;

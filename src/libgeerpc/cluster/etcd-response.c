@@ -29,7 +29,8 @@ static char *key_to_addr(const EtcdTarget *t, json_t *key) {
 int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision) {
         int64_t rev = 0;
         if (!json_is_object(response) ||
-            etcd_json_int(json_object_get(json_object_get(response, "header"), "revision"), &rev) < 0)
+            etcd_json_int(json_object_get(json_object_get(response, "header"), "revision"), 0, ETCD_REVISION_MAX,
+                          &rev) < 0)
                 return -EBADMSG;
         json_t *kvs = json_object_get(response, "kvs"), *kv;
         size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
@@ -59,7 +60,8 @@ int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage 
                 .created = json_is_true(json_object_get(res, "created")),
                 .canceled = json_is_true(json_object_get(res, "canceled")),
         };
-        if (etcd_json_int(json_object_get(res, "compact_revision"), &m.compact_revision) < 0)
+        /* Any compaction past us means listing afresh. */
+        if (etcd_json_int(json_object_get(res, "compact_revision"), 0, INT64_MAX, &m.compact_revision) < 0)
                 m.compact_revision = 0;
 
         json_t *events = json_object_get(res, "events"), *ev;
@@ -75,7 +77,7 @@ int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage 
                 e->addr = key_to_addr(t, json_object_get(kv, "key"));
                 /* PUT is the enum's zero value: the gateway leaves it out. */
                 e->deleted = json_is_string(type) && streq(json_string_value(type), "DELETE");
-                if (etcd_json_int(json_object_get(kv, "mod_revision"), &e->mod_revision) < 0)
+                if (etcd_json_int(json_object_get(kv, "mod_revision"), 0, ETCD_REVISION_MAX, &e->mod_revision) < 0)
                         e->mod_revision = 0;
         }
         *ret = m;
@@ -90,9 +92,9 @@ void etcd_watch_message_done(EtcdWatchMessage *m) {
 }
 
 int etcd_parse_grant(json_t *response, int64_t *ret_id, int64_t *ret_ttl) {
-        int64_t id = 0, ttl = 0;
-        if (etcd_json_int(json_object_get(response, "ID"), &id) < 0 ||
-            etcd_json_int(json_object_get(response, "TTL"), &ttl) < 0 || id == 0 || ttl <= 0)
+        int64_t id, ttl;
+        if (etcd_json_int(json_object_get(response, "ID"), 1, INT64_MAX, &id) < 0 ||
+            etcd_json_int(json_object_get(response, "TTL"), 1, ETCD_TTL_MAX, &ttl) < 0)
                 return -EBADMSG;
         *ret_id = id;
         *ret_ttl = ttl;
@@ -100,10 +102,16 @@ int etcd_parse_grant(json_t *response, int64_t *ret_id, int64_t *ret_ttl) {
 }
 
 int etcd_parse_keepalive(json_t *response, int64_t *ret_ttl) {
-        /* The keepalive endpoint streams {"result":{...}} objects. */
-        int64_t ttl = 0;
-        json_t *res = json_object_get(response, "result");
-        if (etcd_json_int(json_object_get(res, "TTL"), &ttl) < 0 || ttl <= 0)
+        /* The keepalive endpoint streams {"result":{...}} objects; one
+         * without TTL (or with 0) says the lease is gone. */
+        json_t *res = json_object_get(response, "result"), *v = json_object_get(res, "TTL");
+        int64_t ttl;
+        if (!v)
+                return -ENOENT;
+        int r = etcd_json_int(v, 0, ETCD_TTL_MAX, &ttl);
+        if (r < 0)
+                return -EBADMSG;
+        if (ttl == 0)
                 return -ENOENT;
         *ret_ttl = ttl;
         return 0;

@@ -11,13 +11,13 @@
 
 /* The addresses under t's prefix in a range response, sorted (keys that
  * are not ours or not valid addresses are left out), and the response's
- * revision. -EBADMSG without a revision. */
+ * revision (0..ETCD_REVISION_MAX). -EBADMSG without a usable revision. */
 int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision);
 
 typedef struct EtcdWatchEvent {
         char *addr; /* NULL: a key that is not ours or not a valid address */
         bool deleted;
-        int64_t mod_revision; /* 0: none given */
+        int64_t mod_revision; /* 0..ETCD_REVISION_MAX; 0: none given (or unusable) */
 } EtcdWatchEvent;
 
 typedef struct EtcdWatchMessage {
@@ -33,8 +33,9 @@ typedef struct EtcdWatchMessage {
 int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage *ret);
 void etcd_watch_message_done(EtcdWatchMessage *m);
 
-/* A lease grant's ID and TTL (seconds); -EBADMSG unless both are usable. */
+/* A lease grant's ID (> 0) and TTL (seconds, 1..ETCD_TTL_MAX); -EBADMSG
+ * unless both are usable. */
 int etcd_parse_grant(json_t *response, int64_t *ret_id, int64_t *ret_ttl);
-/* A keepalive's new TTL; -ENOENT when etcd no longer has the lease (no
- * TTL, or 0). */
+/* A keepalive's new TTL (1..ETCD_TTL_MAX); -ENOENT when etcd no longer
+ * has the lease (no TTL, or 0), -EBADMSG for anything else. */
 int etcd_parse_keepalive(json_t *response, int64_t *ret_ttl);

@@ -159,19 +159,26 @@ int base64_decode(const char *s, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int etcd_json_int(json_t *v, int64_t *ret) {
-        if (json_is_integer(v)) {
-                *ret = json_integer_value(v);
-                return 0;
-        }
-        if (!json_is_string(v))
+int etcd_json_int(json_t *v, int64_t min, int64_t max, int64_t *ret) {
+        int64_t x;
+        if (json_is_integer(v))
+                x = json_integer_value(v);
+        else if (json_is_string(v)) {
+                /* Digits with an optional minus: strtoll() alone would
+                 * take spaces and a plus too. */
+                const char *s = json_string_value(v);
+                char *end;
+                if (!(s[0] == '-' ? s[1] >= '0' && s[1] <= '9' : s[0] >= '0' && s[0] <= '9'))
+                        return -EINVAL;
+                errno = 0;
+                long long l = strtoll(s, &end, 10);
+                if (errno != 0 || *end)
+                        return errno == ERANGE ? -ERANGE : -EINVAL;
+                x = l;
+        } else
                 return -EINVAL;
-        const char *s = json_string_value(v);
-        char *end;
-        errno = 0;
-        long long x = strtoll(s, &end, 10);
-        if (errno != 0 || end == s || *end)
-                return -EINVAL;
+        if (x < min || x > max)
+                return -ERANGE;
         *ret = x;
         return 0;
 }

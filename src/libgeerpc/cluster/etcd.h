@@ -38,8 +38,15 @@ char *base64_encode(const void *p, size_t n);
 /* -EINVAL for anything that is not standard padded base64. */
 int base64_decode(const char *s, char **ret, size_t *ret_len);
 
-/* An int64 the gateway sent as a JSON string (or, leniently, a number). */
-int etcd_json_int(json_t *v, int64_t *ret);
+/* Bounds on etcd's numbers, which come from a peer: a watch starts at a
+ * revision + 1; etcd itself grants no lease longer than this (its
+ * MaxLeaseTTL), and a heartbeat period is made of the TTL. */
+#define ETCD_REVISION_MAX (INT64_MAX - 1)
+#define ETCD_TTL_MAX INT64_C(9000000000)
+
+/* An int64 the gateway sent as a JSON string (or, leniently, a number),
+ * within [min, max]: -EINVAL when it is not one, -ERANGE outside. */
+int etcd_json_int(json_t *v, int64_t min, int64_t max, int64_t *ret);
 
 typedef struct EtcdCall EtcdCall;
 

@@ -204,8 +204,13 @@ static void on_keepalive(EtcdCall *call, int result, const char *error, long sta
                 fail_beat(r, result, why);
                 return;
         }
-        if (etcd_parse_keepalive(response, &ttl) < 0) {
+        int k = etcd_parse_keepalive(response, &ttl);
+        if (k == -ENOENT) {
                 start_over(r, "is gone");
+                return;
+        }
+        if (k < 0) {
+                fail_beat(r, -EIO, "etcd answered a keepalive without a usable TTL");
                 return;
         }
         b->ttl = ttl;

@@ -67,8 +67,9 @@ void registration_leave_done(geerpc_registration *r, int result, const char *err
 /* The period for a registry whose entries expire after registry_timeout
  * (USEC_INFINITY: unknown; 0: never). Also exposed for the unit tests. */
 usec_t registration_derive_period(usec_t registry_timeout);
-/* The registry's "X-Geerpc-Timeout: 300" (seconds; 0: entries never
- * expire) among a response's headers; USEC_INFINITY when it is missing or
- * not such a number. */
+/* The registry's "X-Geerpc-Timeout: 300" (seconds, a fraction allowed;
+ * 0: entries never expire) among a response's headers; USEC_INFINITY when
+ * it is missing or not such a number (nan, inf, negative, huge: a peer's
+ * number is checked before it is used). */
 usec_t registration_registry_timeout(const Buffer *headers);
 usec_t registration_backoff(usec_t period, unsigned failures, double jitter01);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 
+#include "basic/duration.h"
 #include "basic/log.h"
 #include "cluster/registration-internal.h"
 
@@ -39,14 +40,13 @@ static void registry_cancel(geerpc_registration *r) {
 
 usec_t registration_registry_timeout(const Buffer *headers) {
         _cleanup_free_ char *v = http_header_get(headers, "X-Geerpc-Timeout");
-        if (!v)
+        usec_t t;
+        /* Plain seconds only (no units, signs, exponents, nan or inf);
+         * duration_parse() bounds the value and rounds a fraction below
+         * 1 us up, so that it never reads as "never expires". */
+        if (!v || !*v || v[strspn(v, "0123456789.")] != 0 || duration_parse(v, &t) < 0)
                 return USEC_INFINITY;
-        char *end;
-        errno = 0;
-        double s = strtod(v, &end);
-        if (errno != 0 || end == v || *end || s < 0 || s > 1e9)
-                return USEC_INFINITY;
-        return (usec_t) (s * 1e6);
+        return t;
 }
 
 /* One-line description of a failed response, for logs and STATUS=. */
