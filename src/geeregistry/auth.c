@@ -120,5 +120,10 @@ bool auth_check(const char *token, const char *authorization) {
         const char *given = authorization + 6;
         while (*given == ' ')
                 given++;
-        return equal_consttime(token, strlen(token), given, strlen(given));
+        /* RFC 9110: a field value does not include the whitespace around
+         * it, whether the HTTP parser strips it or not. */
+        size_t gl = strlen(given);
+        while (gl > 0 && (given[gl - 1] == ' ' || given[gl - 1] == '\t'))
+                gl--;
+        return equal_consttime(token, strlen(token), given, gl);
 }

@@ -281,6 +281,23 @@ static void assert_token_enforced(const Reg *r, const char *token) {
         cr_assert_eq(with_auth("DELETE", r, "Bearer nope", "tcp@127.0.0.1:7001", NULL), 401);
         cr_assert_eq(with_auth("DELETE", r, good, "tcp@127.0.0.1:7001", NULL), 200);
         reg_assert_list(r, "tcp@127.0.0.1:7002");
+
+        /* Whitespace after the token (a tab too) is not part of it. Raw,
+         * so that no HTTP library trims it on the way. */
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s \t \r\n"
+                         "X-Geerpc-Server: tcp@127.0.0.1:7003\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                         REG_PATH, token);
+        int fd = tl_connect(r->addr);
+        cr_assert_geq(fd, 0);
+        cr_assert(tl_write_all(fd, req, (size_t) n));
+        char *answer = tl_read_until_eof(fd, 10 * USEC_PER_SEC, NULL);
+        close(fd);
+        cr_assert(strncmp(answer, "HTTP/1.1 200", 12) == 0, "a token with trailing blanks got: %.40s", answer);
+        free(answer);
+        reg_assert_list(r, "tcp@127.0.0.1:7002,tcp@127.0.0.1:7003");
+
         /* The token is checked before the address. */
         cr_assert_eq(with_auth("POST", r, NULL, "garbage", NULL), 401);
         cr_assert_eq(with_auth("POST", r, good, "garbage", NULL), 400);

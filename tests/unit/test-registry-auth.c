@@ -46,7 +46,13 @@ Test(auth, check) {
         cr_assert_not(auth_check("s3cret", "Bearers3cret"));
         cr_assert_not(auth_check("s3cret", "Basic s3cret"));
         cr_assert_not(auth_check("s3cret", "Bearer s3cre"));
-        cr_assert_not(auth_check("s3cret", "Bearer s3cret "));
+        /* Whitespace after the value is not part of it. */
+        cr_assert(auth_check("s3cret", "Bearer s3cret "));
+        cr_assert(auth_check("s3cret", "Bearer s3cret  \t "));
+        cr_assert(auth_check("s3cret", "Bearer s3cret\t"));
+        cr_assert_not(auth_check("s3cret", "Bearer s3cret x"));
+        cr_assert_not(auth_check("s3cret", "Bearer s3cre\t"));
+        cr_assert_not(auth_check("s3cret", "Bearer  \t"));
         cr_assert_not(auth_check("s3cret", "Bearer s3cretx"));
         cr_assert_not(auth_check("s3cret", "Bearer S3cret"));
         cr_assert_not(auth_check("s3cret", "Bearer x3cret"));
