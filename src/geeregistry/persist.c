@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -13,6 +14,8 @@
 struct Persist {
         sd_event *event;
         char *path;
+        char *dir;        /* the folder of path, to fsync after a rename */
+        const char *base; /* the file name, inside path */
         Table *table;
         Metrics *metrics;
         sd_event_source *timer;
@@ -42,7 +45,10 @@ int persist_new(Persist **ret, sd_event *event, const char *path, Table *table, 
                 return -ENOMEM;
         *p = (Persist) { .event = sd_event_ref(event), .table = table, .metrics = metrics };
         p->path = strdup(path);
-        int r = p->path ? sd_event_add_time(event, &p->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_timer, p) : -ENOMEM;
+        const char *slash = p->path ? strrchr(p->path, '/') : NULL;
+        p->dir = !p->path ? NULL : slash ? strndup(p->path, MAX((size_t) (slash - p->path), (size_t) 1)) : strdup(".");
+        p->base = slash ? slash + 1 : p->path;
+        int r = p->dir ? sd_event_add_time(event, &p->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_timer, p) : -ENOMEM;
         if (r < 0) {
                 persist_free(p);
                 return r;
@@ -61,6 +67,7 @@ Persist *persist_free(Persist *p) {
         sd_event_source_disable_unref(p->timer);
         sd_event_unref(p->event);
         free(p->path);
+        free(p->dir);
         free(p);
         return NULL;
 }
@@ -105,11 +112,19 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
+/* The rename is only durable once the folder that holds the name is. */
+static int fsync_directory(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
 /* Temporary file next to the target, then rename: readers (and a crash)
  * see either the old file or the new one, never half of one. */
-static int write_atomic(const char *path, const Buffer *data) {
+static int write_atomic(Persist *p, const Buffer *data) {
         _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+        if (asprintf(&tmp, "%s" PERSIST_TEMPORARY_SUFFIX "XXXXXX", p->path) < 0)
                 return -ENOMEM;
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
@@ -119,11 +134,13 @@ static int write_atomic(const char *path, const Buffer *data) {
                 r = negative_errno();
         if (r >= 0 && fdatasync(fd) < 0)
                 r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && rename(tmp, p->path) < 0)
                 r = negative_errno();
-        if (r < 0)
+        if (r < 0) {
                 (void) unlink(tmp);
-        return r;
+                return r;
+        }
+        return fsync_directory(p->dir);
 }
 
 int persist_flush(Persist *p) {
@@ -134,7 +151,7 @@ int persist_flush(Persist *p) {
         Buffer b = {};
         int r = serialize(p->table, &b);
         if (r >= 0)
-                r = write_atomic(p->path, &b);
+                r = write_atomic(p, &b);
         buffer_done(&b);
         p->last_write = now_usec(CLOCK_MONOTONIC);
         if (r < 0) {
@@ -195,9 +212,12 @@ static void set_aside(Persist *p, const char *why) {
 }
 
 static int read_file(Persist *p, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* Whatever is at the path: a FIFO must not block the start (nor a
+         * device), a symbolic link is not followed; only a regular file is
+         * read. */
+        _cleanup_close_ int fd = open(p->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return negative_errno();
+                return errno == ELOOP ? -EBADMSG : negative_errno();
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return negative_errno();
@@ -285,9 +305,38 @@ static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
         return (int) MIN(loaded, (size_t) INT32_MAX);
 }
 
+/* A write cut short (the daemon killed between mkostemp() and rename())
+ * leaves PATH.tmpXXXXXX behind, and nothing else makes such names. */
+static void remove_stale_temporaries(Persist *p) {
+        _cleanup_free_ char *prefix = NULL;
+        if (asprintf(&prefix, "%s" PERSIST_TEMPORARY_SUFFIX, p->base) < 0)
+                return;
+        DIR *d = opendir(p->dir);
+        if (!d)
+                return;
+        size_t pl = strlen(prefix), removed = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                const char *rest = de->d_name + pl;
+                struct stat st;
+                if (strncmp(de->d_name, prefix, pl) != 0 || strlen(rest) != 6 ||
+                    strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != 6 ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                        log_warning("cannot remove stale temporary file %s/%s: %m", p->dir, de->d_name);
+                else
+                        removed++;
+        }
+        closedir(d);
+        if (removed > 0)
+                log_info("removed %zu temporary state file(s) left by an interrupted write in %s", removed, p->dir);
+}
+
 int persist_load(Persist *p) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
+        remove_stale_temporaries(p);
         int r = read_file(p, &buf, &len);
         if (r == -ENOENT) {
                 log_debug("no state file at %s yet", p->path);

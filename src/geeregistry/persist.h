@@ -8,9 +8,11 @@
  *
  * heartbeat_ms is the wall-clock time (Unix epoch, milliseconds) of the
  * server's last heartbeat; servers are written oldest first. The file is
- * replaced atomically (temporary file in the same directory, fsync,
- * rename), at most once per PERSIST_INTERVAL_USEC while the table changes,
- * and once more on stop. */
+ * replaced atomically (temporary file PATH.tmpXXXXXX in the same
+ * directory, fsync, rename, fsync of the directory), at most once per
+ * PERSIST_INTERVAL_USEC while the table changes, and once more on stop.
+ * Temporary files left by a write that a crash cut short are removed at
+ * start. */
 
 #include <systemd/sd-event.h>
 
@@ -22,6 +24,7 @@
 #define PERSIST_FILE_SIZE_MAX (64U * 1024U * 1024U)
 #define PERSIST_FILE_NAME "servers.json"
 #define PERSIST_VERSION 1
+#define PERSIST_TEMPORARY_SUFFIX ".tmp"
 
 typedef struct Persist Persist;
 
@@ -33,10 +36,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Persist *, persist_free);
 
 const char *persist_path(const Persist *p);
 
-/* Loads the file into the (empty) table. A missing file is not an error;
- * a corrupt one is logged and renamed to PATH.corrupt; servers that have
- * died meanwhile are left out. Returns how many servers were loaded, or
- * -ENOMEM. */
+/* Removes stale temporary files, then loads the file into the (empty)
+ * table. A missing file is not an error; a corrupt one, or anything but a
+ * regular file (a FIFO, a symbolic link), is logged and renamed to
+ * PATH.corrupt; servers that have died meanwhile are left out. Returns
+ * how many servers were loaded, or -ENOMEM. */
 int persist_load(Persist *p);
 
 /* The table changed: write it soon (coalesced). */

@@ -208,6 +208,75 @@ Test(registry_state, corrupt_state_file_is_set_aside) {
         reg_rmdir(dir);
 }
 
+/* Whatever is at the path, the start goes on: a FIFO is never opened for
+ * a blocking read, a symbolic link never followed; both are set aside. */
+Test(registry_state, fifo_or_symlink_at_the_state_path_is_set_aside) {
+        char *dir = reg_tmpdir(), *path, *arg = state_arg(dir, &path), aside[300], target[300];
+        snprintf(aside, sizeof aside, "%s.corrupt", path);
+        cr_assert_eq(mkfifo(path, 0600), 0);
+        Reg r = reg_start((const char *[]) { arg, NULL }); /* fails here if the FIFO blocks */
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7001"), 200);
+        reg_stop(&r);
+        struct stat st;
+        cr_assert_eq(lstat(aside, &st), 0);
+        cr_assert(S_ISFIFO(st.st_mode), "the FIFO was not set aside");
+        cr_assert(wait_file(path, "tcp@127.0.0.1:7001", false, 0), "no state file in the FIFO's place");
+
+        snprintf(target, sizeof target, "%s/elsewhere.json", dir);
+        reg_write_file(target, "{\"version\":1,\"servers\":[{\"addr\":\"tcp@127.0.0.1:7009\",\"heartbeat_ms\":1}]}");
+        cr_assert_eq(unlink(path), 0);
+        cr_assert_eq(symlink(target, path), 0);
+        r = reg_start((const char *[]) { arg, "--timeout=0", NULL });
+        reg_assert_list(&r, "");
+        reg_stop(&r);
+        cr_assert_eq(lstat(aside, &st), 0);
+        cr_assert(S_ISLNK(st.st_mode), "the symbolic link was not set aside");
+        char *s = reg_read_file(target);
+        cr_assert_not_null(strstr(s, "7009"), "the link's target was written: %s", s);
+        free(s);
+        free(arg);
+        free(path);
+        reg_rmdir(dir);
+}
+
+/* kill -9 between the temporary file and the rename leaves the temporary
+ * file; the next start removes such files, and only those. */
+Test(registry_state, stale_temporary_files_are_removed_at_start) {
+        char *dir = reg_tmpdir(), *path, *arg = state_arg(dir, &path), f[300];
+        const char *stale[] = { "servers.json.tmpAb12Cd", "servers.json.tmpXyZ789" };
+        const char *kept[] = { "servers.json.tmpfoo", "servers.json.tmpABCDEFG", "other.json.tmpAbcdef",
+                               "servers.json.tmp-b12Cd", "servers.json.corrupt" };
+        for (size_t i = 0; i < ELEMENTSOF(stale); i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, stale[i]);
+                reg_write_file(f, "{\"version\":1,\"servers\":[");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, kept[i]);
+                reg_write_file(f, "keep");
+        }
+        snprintf(f, sizeof f, "%s/servers.json.tmpDir123", dir);
+        cr_assert_eq(mkdir(f, 0700), 0);
+
+        Reg r = reg_start((const char *[]) { arg, NULL });
+        char *line = reg_output_line(&r, "removed 2 temporary state file(s)");
+        cr_assert_not_null(line, "no word of the stale temporary files");
+        free(line);
+        reg_stop(&r);
+        for (size_t i = 0; i < ELEMENTSOF(stale); i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, stale[i]);
+                cr_assert_neq(access(f, F_OK), 0, "%s is still there", stale[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                snprintf(f, sizeof f, "%s/%s", dir, kept[i]);
+                cr_assert_eq(access(f, F_OK), 0, "%s was removed", kept[i]);
+        }
+        snprintf(f, sizeof f, "%s/servers.json.tmpDir123", dir);
+        cr_assert_eq(access(f, F_OK), 0, "a directory was removed");
+        free(arg);
+        free(path);
+        reg_rmdir(dir);
+}
+
 Test(registry_state, state_directory_from_systemd) {
         char *dir = reg_tmpdir(), env[300], path[300];
         snprintf(env, sizeof env, "STATE_DIRECTORY=%s", dir);
