@@ -54,9 +54,9 @@ static void help(void) {
                "                                (default %u; 0: no limit)\n"
                "     --idle-timeout=DURATION    close a connection silent this long (default 60s;\n"
                "                                0: never)\n"
-               "     --header-timeout=DURATION  a request's headers must be complete this long\n"
-               "                                after the connection opened or the previous\n"
-               "                                response (default 10s; 0: no limit)\n"
+               "     --header-timeout=DURATION  a request, headers and body, must be complete\n"
+               "                                this long after the connection opened or the\n"
+               "                                previous response (default 10s; 0: no limit)\n"
                "     --max-header-size=BYTES    largest request line plus headers (default %u);\n"
                "                                larger requests get 431\n"
                "     --state-file=PATH          keep the table in PATH across restarts (default\n"
@@ -128,7 +128,7 @@ static int parse_option(int c, Args *a) {
         case 0x104:
                 return cli_parse_duration("idle-timeout", optarg, &a->http.idle_timeout);
         case 0x105:
-                return cli_parse_duration("header-timeout", optarg, &a->http.header_timeout);
+                return cli_parse_duration("header-timeout", optarg, &a->http.request_timeout);
         case 0x106:
                 if (parse_unsigned("max-header-size", optarg, HTTP_HEADER_SIZE_MIN, HTTP_HEADER_SIZE_LIMIT, &n) < 0)
                         return -EINVAL;

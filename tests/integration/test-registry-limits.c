@@ -185,6 +185,51 @@ Test(registry_limits, slowloris_is_cut_by_the_header_timeout) {
         reg_stop(&r);
 }
 
+/* A body that trickles in is held to the same deadline as the headers:
+ * 16 POSTs that declare 60000 bytes and send one now and then must not
+ * hold every connection, and a GET must be answered once the deadline has
+ * cut them. */
+Test(registry_limits, slow_bodies_are_cut_by_the_request_timeout) {
+        Reg r = reg_start((const char *[]) { "--max-connections=16", "--max-connections-per-ip=0", "--idle-timeout=0",
+                                             "--header-timeout=2s", NULL });
+        const char *head = "POST " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Geerpc-Server: tcp@127.0.0.1:7001\r\n"
+                           "Content-Length: 60000\r\n\r\n";
+        int slow[16];
+        bool open[16];
+        for (int i = 0; i < 16; i++) {
+                slow[i] = tl_connect(r.addr);
+                cr_assert_geq(slow[i], 0);
+                cr_assert(tl_write_all(slow[i], head, strlen(head)));
+                open[i] = true;
+        }
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        int get = tl_connect(r.addr);
+        const char *req = "GET " REG_PATH " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        cr_assert(tl_write_all(get, req, strlen(req)));
+
+        /* One body byte per connection every 500 ms, for at most 10 s. */
+        size_t n_open = 16;
+        for (int tick = 0; tick < 20 && n_open > 0; tick++) {
+                for (int i = 0; i < 16; i++)
+                        if (open[i] && (!tl_write_all(slow[i], "b", 1) || tl_wait_eof(slow[i], 0))) {
+                                open[i] = false;
+                                n_open--;
+                        }
+                tl_sleep(500 * USEC_PER_MSEC);
+        }
+        usec_t cut = now_usec(CLOCK_MONOTONIC) - t0;
+        cr_assert_eq(n_open, 0, "%zu trickling bodies still hold their connection after %llu ms", n_open,
+                     (unsigned long long) (cut / USEC_PER_MSEC));
+        char *got = tl_read_until_eof(get, 10 * USEC_PER_SEC, NULL);
+        cr_assert_eq(status_of(got), 200, "the GET was not answered once the slow bodies were cut: %.40s", got);
+        free(got);
+        close(get);
+        for (int i = 0; i < 16; i++)
+                close(slow[i]);
+        reg_assert_list(&r, "");
+        reg_stop(&r);
+}
+
 Test(registry_limits, half_closed_incomplete_request_is_dropped) {
         /* Neither timeout may close these: the peer's FIN must. */
         Reg r = reg_start((const char *[]) { "--idle-timeout=0", "--header-timeout=1h", NULL });

@@ -38,8 +38,8 @@ typedef struct Conn {
         Listener *listener;
         struct Conn *prev, *next;
         int fd;
-        /* Since when the connection waits for a request's headers;
-         * USEC_INFINITY while a request is being answered. */
+        /* Since when the connection waits for a whole request (headers and
+         * body); USEC_INFINITY while one is being answered. */
         usec_t waiting_since;
         size_t body;   /* bytes of the current request's body thrown away */
         bool answered; /* a response is queued for the current request */
@@ -95,7 +95,7 @@ static int arm_oneshot(sd_event_source *es, usec_t when) {
 
 static int on_deadline(sd_event_source *es, uint64_t now, void *userdata) {
         Conn *c = userdata;
-        usec_t timeout = c->server->limits.header_timeout;
+        usec_t timeout = c->server->limits.request_timeout;
 
         if (c->peer_closed) {
                 conn_shutdown(c, "the peer closed and its request did not complete");
@@ -109,7 +109,7 @@ static int on_deadline(sd_event_source *es, uint64_t now, void *userdata) {
         usec_t deadline = usec_add(c->waiting_since, timeout);
         if (now < deadline)
                 return arm_oneshot(es, deadline);
-        conn_shutdown(c, "no complete request headers in time");
+        conn_shutdown(c, "no complete request in time");
         return 0;
 }
 
@@ -146,7 +146,7 @@ static void conn_free(Conn *c) {
 
 static int conn_watch(Conn *c) {
         HttpServer *s = c->server;
-        usec_t timeout = s->limits.header_timeout;
+        usec_t timeout = s->limits.request_timeout;
         int r = sd_event_add_time(s->event, &c->deadline, CLOCK_MONOTONIC,
                                   timeout > 0 ? usec_add(c->waiting_since, timeout) : USEC_INFINITY,
                                   HTTP_TIMER_ACCURACY_USEC, on_deadline, c);
@@ -234,6 +234,15 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 /* ---- requests ------------------------------------------------------------- */
 
+/* The request is complete (or refused): from now on it is being answered,
+ * and the deadline waits for the next one. */
+static void conn_answering(Conn *c) {
+        if (!c)
+                return;
+        c->answered = true;
+        c->waiting_since = USEC_INFINITY;
+}
+
 static enum MHD_Result refuse(HttpServer *s, Conn *c, struct MHD_Connection *mc, const char *method, unsigned status,
                               const char *body) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
@@ -245,18 +254,17 @@ static enum MHD_Result refuse(HttpServer *s, Conn *c, struct MHD_Connection *mc,
         enum MHD_Result r = MHD_queue_response(mc, status, resp);
         MHD_destroy_response(resp);
         if (r == MHD_YES) {
-                if (c)
-                        c->answered = true;
+                conn_answering(c);
                 if (s->refused)
                         s->refused(mc, method, status, s->userdata);
         }
         return r;
 }
 
-/* The first call: the headers are complete. */
+/* The first call: the headers are complete. The deadline still runs: a
+ * body that trickles in must arrive in time too. */
 static enum MHD_Result on_headers(HttpServer *s, Conn *c, struct MHD_Connection *mc, const char *method) {
         if (c) {
-                c->waiting_since = USEC_INFINITY;
                 c->body = 0;
                 c->answered = false;
         }
@@ -304,8 +312,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
                 }
                 return MHD_YES;
         }
-        if (c)
-                c->answered = true;
+        conn_answering(c);
         return s->handler(mc, method, url, s->userdata);
 }
 

@@ -22,11 +22,12 @@
 #define HTTP_CONNECTIONS_PER_IP_MAX_DEFAULT 256U
 /* No byte at all for this long: MHD closes the connection. */
 #define HTTP_IDLE_TIMEOUT_DEFAULT_USEC (60 * USEC_PER_SEC)
-/* A request's complete headers must arrive within this time of the
+/* A whole request, headers and body, must arrive within this time of the
  * connection opening or of the previous response: a client that trickles
- * a byte now and then (slowloris) defeats an idle timeout, not this. It
- * also bounds how long an idle keep-alive connection stays open. */
-#define HTTP_HEADER_TIMEOUT_DEFAULT_USEC (10 * USEC_PER_SEC)
+ * a byte now and then (slowloris, in the headers or in a body it declared
+ * long) defeats an idle timeout, not this. It also bounds how long an idle
+ * keep-alive connection stays open. */
+#define HTTP_REQUEST_TIMEOUT_DEFAULT_USEC (10 * USEC_PER_SEC)
 /* Request line plus headers; larger requests get 431. */
 #define HTTP_HEADER_SIZE_MAX_DEFAULT (16U * 1024U)
 #define HTTP_HEADER_SIZE_MIN 1024U
@@ -41,7 +42,7 @@ typedef struct HttpLimits {
         unsigned max_connections;
         unsigned max_connections_per_ip; /* 0: no limit */
         usec_t idle_timeout;             /* 0: none */
-        usec_t header_timeout;           /* 0: none */
+        usec_t request_timeout;          /* 0: none */
         size_t max_header_size;
         size_t response_header_room; /* the largest response headers the handler sends */
 } HttpLimits;
@@ -50,7 +51,7 @@ typedef struct HttpLimits {
         ((HttpLimits) { .max_connections = HTTP_CONNECTIONS_MAX_DEFAULT,                               \
                         .max_connections_per_ip = HTTP_CONNECTIONS_PER_IP_MAX_DEFAULT,                 \
                         .idle_timeout = HTTP_IDLE_TIMEOUT_DEFAULT_USEC,                                \
-                        .header_timeout = HTTP_HEADER_TIMEOUT_DEFAULT_USEC,                            \
+                        .request_timeout = HTTP_REQUEST_TIMEOUT_DEFAULT_USEC,                          \
                         .max_header_size = HTTP_HEADER_SIZE_MAX_DEFAULT })
 
 /* Called once per request, once its headers have arrived and its body (if
