@@ -346,6 +346,22 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The time at which MHD wants to run again, ms from now. */
+static usec_t mhd_wake_time(Listener *l, MHD_UNSIGNED_LONG_LONG ms) {
+        if (ms == 0)
+                /* MHD holds data it has read but not processed (pipelined
+                 * requests): in the past, i.e. at once. "Now" would wait
+                 * for the next tick of the timer's accuracy: one request
+                 * per tick. */
+                return 1;
+        /* ms -> usec, saturating: a huge value means "no timeout". */
+        if (ms >= (USEC_INFINITY - 1) / USEC_PER_MSEC)
+                return USEC_INFINITY;
+        /* The loop's "now" is from the start of this iteration, so the
+         * timer can only fire early, never late. */
+        return usec_add(loop_now(l->server), (usec_t) ms * USEC_PER_MSEC);
+}
+
 /* Before the loop sleeps: wake up when MHD wants to run again even if no
  * socket is ready (timeouts, data MHD has read but not processed). */
 static int on_prepare(sd_event_source *es, void *userdata) {
@@ -356,13 +372,8 @@ static int on_prepare(sd_event_source *es, void *userdata) {
         if (l->rerun) {
                 l->rerun = false;
                 when = 1; /* in the past: at once */
-        } else if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
-                /* ms -> usec, saturating: a huge value means "no timeout". */
-                usec_t delta = ms >= (USEC_INFINITY - 1) / USEC_PER_MSEC ? USEC_INFINITY : (usec_t) ms * USEC_PER_MSEC;
-                /* The loop's "now" is from the start of this iteration, so
-                 * the timer can only fire early, never late. */
-                when = delta == USEC_INFINITY ? USEC_INFINITY : usec_add(loop_now(l->server), delta);
-        }
+        } else if (MHD_get_timeout(l->mhd, &ms) == MHD_YES)
+                when = mhd_wake_time(l, ms);
         if (when == l->armed && when != 1)
                 return 0;
         l->armed = when;
