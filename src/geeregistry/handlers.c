@@ -22,6 +22,11 @@ struct Handlers {
          * servers changes (MHD reference-counts responses). */
         struct MHD_Response *list_response;
         uint64_t list_generation;
+        /* The JSON answer likewise, also rebuilt once it is older than
+         * HANDLERS_JSON_MAX_AGE_USEC: the ages in it grow old. */
+        struct MHD_Response *json_response;
+        uint64_t json_generation;
+        usec_t json_rendered;
 
         unsigned (*count_connections)(void *userdata);
         void *count_userdata;
@@ -45,6 +50,8 @@ Handlers *handlers_free(Handlers *h) {
                 return NULL;
         if (h->list_response)
                 MHD_destroy_response(h->list_response);
+        if (h->json_response)
+                MHD_destroy_response(h->json_response);
         free(h);
         return NULL;
 }
@@ -191,7 +198,7 @@ static int json_one(const TableEntry *e, void *userdata) {
         return r;
 }
 
-static struct MHD_Response *json_response(Handlers *h) {
+static struct MHD_Response *json_render(Handlers *h) {
         Buffer b = {};
         JsonList j = { .out = &b, .now = registry_now(h->registry), .first = true };
         char tail[64];
@@ -220,6 +227,21 @@ static struct MHD_Response *json_response(Handlers *h) {
         return resp;
 }
 
+/* Rendering 65,536 servers takes tens of milliseconds of the registry's
+ * only thread: every GET in between shares one rendering. */
+static struct MHD_Response *json_response(Handlers *h) {
+        uint64_t gen = table_generation(registry_table(h->registry));
+        usec_t now = registry_now(h->registry);
+        if (h->json_response && h->json_generation == gen && now < usec_add(h->json_rendered, HANDLERS_JSON_MAX_AGE_USEC))
+                return h->json_response;
+        if (h->json_response)
+                MHD_destroy_response(h->json_response); /* still alive while queued elsewhere */
+        h->json_response = json_render(h);
+        h->json_generation = gen;
+        h->json_rendered = now;
+        return h->json_response;
+}
+
 static bool wants_json(struct MHD_Connection *c) {
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
         return accept && strcasestr(accept, "application/json");
@@ -227,13 +249,7 @@ static bool wants_json(struct MHD_Connection *c) {
 
 static enum MHD_Result handle_get(Handlers *h, struct MHD_Connection *c, const char *method) {
         registry_expire(h->registry);
-        if (!wants_json(c))
-                return queue(h, c, method, MHD_HTTP_OK, list_response(h));
-        struct MHD_Response *resp = json_response(h);
-        enum MHD_Result r = queue(h, c, method, MHD_HTTP_OK, resp);
-        if (resp)
-                MHD_destroy_response(resp);
-        return r;
+        return queue(h, c, method, MHD_HTTP_OK, wants_json(c) ? json_response(h) : list_response(h));
 }
 
 /* ---- POST and DELETE ------------------------------------------------------ */

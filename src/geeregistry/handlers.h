@@ -24,6 +24,9 @@
  * JSON body (Accept: application/json) always has every server. HTTP
  * clients cap header sizes (libcurl at 100 KiB per header). */
 #define HANDLERS_LIST_HEADER_MAX (32U * 1024U)
+/* The JSON listing is rendered once for every GET until the set of
+ * servers changes or it is this old (its "age_ms" are as of then). */
+#define HANDLERS_JSON_MAX_AGE_USEC (1 * USEC_PER_SEC)
 /* What the responses' headers need at most, for the HTTP server's pool. */
 #define HANDLERS_RESPONSE_HEADER_ROOM (2 * HANDLERS_LIST_HEADER_MAX + 1024U)
 

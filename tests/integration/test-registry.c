@@ -112,6 +112,53 @@ Test(registry, json_body_on_request) {
         reg_stop(&r);
 }
 
+static char *json_listing(const Reg *r) {
+        TlHttp h;
+        cr_assert_eq(reg_request("GET", r->url, "Accept: application/json", &h), 200);
+        char *body = strdup(h.body);
+        tl_http_done(&h);
+        return body;
+}
+
+static json_int_t age_of_first(const char *body) {
+        json_t *v = json_loads(body, 0, NULL);
+        cr_assert_not_null(v, "%s", body);
+        json_int_t age = json_integer_value(json_object_get(json_array_get(json_object_get(v, "servers"), 0), "age_ms"));
+        json_decref(v);
+        return age;
+}
+
+/* Rendering a big listing costs the registry's only thread: GETs share one
+ * rendering until the set of servers changes, or for at most a second
+ * (its age_ms are as of the rendering). Without the cache, two GETs 50 ms
+ * apart differ in age_ms. */
+Test(registry, json_listing_is_shared_until_it_changes) {
+        Reg r = reg_start(NULL);
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7001"), 200);
+        bool shared = false;
+        for (int attempt = 0; attempt < 3 && !shared; attempt++) { /* the second may just have ended */
+                char *a = json_listing(&r);
+                tl_sleep(50 * USEC_PER_MSEC);
+                char *b = json_listing(&r);
+                shared = streq(a, b);
+                free(a);
+                free(b);
+        }
+        cr_assert(shared, "each GET rendered the listing anew");
+
+        /* A new server shows at once. */
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7002"), 200);
+        char *c = json_listing(&r);
+        cr_assert(strstr(c, "tcp@127.0.0.1:7002"), "%s", c);
+        /* Ages are at most a second old. */
+        tl_sleep(1200 * USEC_PER_MSEC);
+        char *d = json_listing(&r);
+        cr_assert_geq(age_of_first(d) - age_of_first(c), 1000, "%s then %s", c, d);
+        free(c);
+        free(d);
+        reg_stop(&r);
+}
+
 Test(registry, delete_present_and_absent) {
         Reg r = reg_start(NULL);
         cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7001"), 200);
