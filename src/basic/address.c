@@ -15,142 +15,228 @@ static const char *const protocol_names[] = {
         [ADDRESS_UNIX] = "unix",
 };
 
-const char *address_protocol_to_string(AddressProtocol p) {
-        return p < ELEMENTSOF(protocol_names) ? protocol_names[p] : NULL;
+/* Each step returns NULL or why s is not an address. */
+
+static const char *check_characters(const char *s) {
+        if (!s)
+                return "missing address";
+        size_t len = strlen(s);
+        if (len == 0)
+                return "empty address";
+        if (len > ADDRESS_MAX)
+                return "address longer than 255 bytes";
+        for (const char *p = s; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+                if (c < 0x20 || c == 0x7f)
+                        return "address contains a control character";
+                if (c == ' ' || c == '\t')
+                        return "address contains whitespace";
+                if (c == ',')
+                        return "address contains a comma";
+        }
+        return NULL;
+}
+
+static const char *parse_protocol(const char *s, AddressProtocol *ret, const char **ret_rest) {
+        const char *at = strchr(s, '@');
+        if (!at)
+                return "address is not PROTOCOL@ADDRESS";
+        size_t pl = (size_t) (at - s);
+        for (size_t i = 0; i < ELEMENTSOF(protocol_names); i++)
+                if (strlen(protocol_names[i]) == pl && strncmp(s, protocol_names[i], pl) == 0) {
+                        *ret = (AddressProtocol) i;
+                        *ret_rest = at + 1;
+                        return NULL;
+                }
+        return "unknown protocol (expected tcp, tcp4, tcp6 or unix)";
+}
+
+/* An absolute path, in one spelling: repeated slashes are folded, and "."
+ * and ".." are refused (they would let a name that looks confined to one
+ * folder point anywhere). */
+static const char *parse_unix(const char *path, Address *a) {
+        if (path[0] != '/')
+                return "unix address is not an absolute path";
+        size_t n = 0;
+        for (const char *p = path; *p;) {
+                while (*p == '/')
+                        p++;
+                size_t l = strcspn(p, "/");
+                if (l == 0)
+                        break;
+                if ((l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+                        return "unix path contains a \".\" or \"..\" component";
+                if (n + 1 + l >= sizeof a->path)
+                        return "unix path too long";
+                a->path[n++] = '/';
+                memcpy(a->path + n, p, l);
+                n += l;
+                p += l;
+        }
+        if (n == 0 || path[strlen(path) - 1] == '/')
+                return "unix path names a directory";
+        a->path[n] = 0;
+        return NULL;
 }
 
 static bool hostname_valid(const char *h) {
         /* RFC 1123 host names: dot-separated labels of letters, digits and
-         * hyphens, none empty or longer than 63, no leading hyphen. */
+         * hyphens, none empty or longer than 63, no leading hyphen; the
+         * last label not all digits (RFC 3696: that would be a number). */
         size_t label = 0;
+        bool digits = true;
         if (!*h || strlen(h) > ADDRESS_HOST_MAX)
                 return false;
         for (const char *p = h; *p; p++) {
                 if (*p == '.') {
                         if (label == 0)
                                 return false;
-                        label = 0;
+                        if (p[1])
+                                digits = true, label = 0;
                         continue;
                 }
                 bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
                 if (!alnum && !(*p == '-' && label > 0) && *p != '_')
                         return false;
+                digits = digits && *p >= '0' && *p <= '9';
                 if (++label > 63)
                         return false;
         }
-        return true;
+        return !digits;
 }
 
-#define FAIL(reason)                         \
-        do {                                 \
-                if (ret_reason)              \
-                        *ret_reason = reason; \
-                return -EINVAL;              \
-        } while (0)
+/* [IPv6]: one spelling (RFC 5952, as inet_ntop() writes it); an
+ * IPv4-mapped address under "tcp" is the IPv4 address it maps. */
+static const char *parse_ipv6(const char *rest, Address *a, const char **ret_colon) {
+        const char *close = strchr(rest, ']');
+        if (!close)
+                return "missing ']' after IPv6 address";
+        size_t hl = (size_t) (close - rest - 1);
+        char host[ADDRESS_HOST_MAX + 1];
+        if (hl == 0 || hl > ADDRESS_HOST_MAX)
+                return "invalid IPv6 address";
+        memcpy(host, rest + 1, hl);
+        host[hl] = 0;
+        struct in6_addr in6;
+        if (inet_pton(AF_INET6, host, &in6) != 1)
+                return "invalid IPv6 address";
+        if (a->protocol == ADDRESS_TCP4)
+                return "tcp4 address with an IPv6 host";
+        if (close[1] != ':')
+                return "missing port";
+        if (a->protocol == ADDRESS_TCP && IN6_IS_ADDR_V4MAPPED(&in6))
+                (void) inet_ntop(AF_INET, in6.s6_addr + 12, a->host, sizeof a->host);
+        else
+                (void) inet_ntop(AF_INET6, &in6, a->host, sizeof a->host);
+        *ret_colon = close + 1;
+        return NULL;
+}
 
-int address_parse(const char *s, AddressFlags flags, Address *ret, const char **ret_reason) {
-        Address a = {};
-
-        if (!s)
-                FAIL("missing address");
-        size_t len = strlen(s);
-        if (len == 0)
-                FAIL("empty address");
-        if (len > ADDRESS_MAX)
-                FAIL("address longer than 255 bytes");
-        for (const char *p = s; *p; p++) {
-                unsigned char c = (unsigned char) *p;
-                if (c < 0x20 || c == 0x7f)
-                        FAIL("address contains a control character");
-                if (c == ' ' || c == '\t')
-                        FAIL("address contains whitespace");
-                if (c == ',')
-                        FAIL("address contains a comma");
-        }
-
-        const char *at = strchr(s, '@');
-        if (!at)
-                FAIL("address is not PROTOCOL@ADDRESS");
-        size_t pl = (size_t) (at - s);
-        bool found = false;
-        for (size_t i = 0; i < ELEMENTSOF(protocol_names); i++)
-                if (strlen(protocol_names[i]) == pl && strncmp(s, protocol_names[i], pl) == 0) {
-                        a.protocol = (AddressProtocol) i;
-                        found = true;
-                }
-        if (!found)
-                FAIL("unknown protocol (expected tcp, tcp4, tcp6 or unix)");
-        const char *rest = at + 1;
-
-        if (a.protocol == ADDRESS_UNIX) {
-                if (rest[0] != '/')
-                        FAIL("unix address is not an absolute path");
-                if (strlen(rest) >= sizeof a.path)
-                        FAIL("unix path too long");
-                strcpy(a.path, rest);
-                *ret = a;
-                return 0;
-        }
-
-        const char *colon;
-        if (rest[0] == '[') {
-                const char *close = strchr(rest, ']');
-                if (!close)
-                        FAIL("missing ']' after IPv6 address");
-                size_t hl = (size_t) (close - rest - 1);
-                if (hl == 0 || hl > ADDRESS_HOST_MAX)
-                        FAIL("invalid IPv6 address");
-                memcpy(a.host, rest + 1, hl);
-                a.host[hl] = 0;
-                struct in6_addr in6;
-                if (inet_pton(AF_INET6, a.host, &in6) != 1)
-                        FAIL("invalid IPv6 address");
-                if (a.protocol == ADDRESS_TCP4)
-                        FAIL("tcp4 address with an IPv6 host");
-                if (close[1] != ':')
-                        FAIL("missing port");
-                colon = close + 1;
+/* A name or an IPv4 address in any form the resolver takes ("127.1",
+ * "0x7f.1", "2130706433"): numbers in dotted-quad form, names in lower
+ * case. */
+static const char *parse_host(const char *rest, Address *a, const char **ret_colon) {
+        const char *colon = strrchr(rest, ':');
+        if (!colon)
+                return "missing port";
+        size_t hl = (size_t) (colon - rest);
+        if (hl == 0)
+                return "missing host";
+        if (hl > ADDRESS_HOST_MAX)
+                return "host name too long";
+        char host[ADDRESS_HOST_MAX + 1];
+        memcpy(host, rest, hl);
+        host[hl] = 0;
+        if (memchr(host, ':', hl))
+                return "IPv6 address must be in brackets";
+        struct in_addr in4;
+        if (inet_aton(host, &in4)) {
+                if (a->protocol == ADDRESS_TCP6)
+                        return "tcp6 address with an IPv4 host";
+                (void) inet_ntop(AF_INET, &in4, a->host, sizeof a->host);
         } else {
-                colon = strrchr(rest, ':');
-                if (!colon)
-                        FAIL("missing port");
-                size_t hl = (size_t) (colon - rest);
-                if (hl == 0)
-                        FAIL("missing host");
-                if (hl > ADDRESS_HOST_MAX)
-                        FAIL("host name too long");
-                memcpy(a.host, rest, hl);
-                a.host[hl] = 0;
-                if (memchr(a.host, ':', hl))
-                        FAIL("IPv6 address must be in brackets");
-                struct in_addr in4;
-                bool is_ipv4 = inet_pton(AF_INET, a.host, &in4) == 1;
-                if (!is_ipv4 && !hostname_valid(a.host))
-                        FAIL("invalid host");
-                if (is_ipv4 && a.protocol == ADDRESS_TCP6)
-                        FAIL("tcp6 address with an IPv4 host");
+                if (!hostname_valid(host))
+                        return "invalid host";
+                for (size_t i = 0; i <= hl; i++)
+                        a->host[i] = (char) (host[i] >= 'A' && host[i] <= 'Z' ? host[i] - 'A' + 'a' : host[i]);
         }
+        *ret_colon = colon;
+        return NULL;
+}
 
-        const char *port = colon + 1;
+static const char *parse_port(const char *port, AddressFlags flags, uint16_t *ret) {
         if (!*port)
-                FAIL("missing port");
+                return "missing port";
         unsigned long v = 0;
         for (const char *p = port; *p; p++) {
                 if (*p < '0' || *p > '9')
-                        FAIL("port is not a number");
+                        return "port is not a number";
                 v = v * 10 + (unsigned long) (*p - '0');
                 if (v > 65535)
-                        FAIL("port out of range (1-65535)");
+                        return "port out of range (1-65535)";
         }
         if (strlen(port) > 5)
-                FAIL("port out of range (1-65535)");
+                return "port out of range (1-65535)";
         if (v == 0 && !(flags & ADDRESS_ALLOW_PORT_ZERO))
-                FAIL("port out of range (1-65535)");
-        a.port = (uint16_t) v;
+                return "port out of range (1-65535)";
+        *ret = (uint16_t) v;
+        return NULL;
+}
+
+int address_parse(const char *s, AddressFlags flags, Address *ret, const char **ret_reason) {
+        Address a = {};
+        const char *rest = NULL, *colon = NULL;
+        const char *why = check_characters(s);
+
+        if (!why)
+                why = parse_protocol(s, &a.protocol, &rest);
+        if (!why && a.protocol == ADDRESS_UNIX)
+                why = parse_unix(rest, &a);
+        else if (!why) {
+                why = rest[0] == '[' ? parse_ipv6(rest, &a, &colon) : parse_host(rest, &a, &colon);
+                if (!why)
+                        why = parse_port(colon + 1, flags, &a.port);
+        }
+        if (why) {
+                if (ret_reason)
+                        *ret_reason = why;
+                return -EINVAL;
+        }
         *ret = a;
         return 0;
 }
-#undef FAIL
+
+int address_format(const Address *a, char **ret) {
+        char *s;
+        int k;
+        if (a->protocol == ADDRESS_UNIX)
+                k = asprintf(&s, "unix@%s", a->path);
+        else
+                k = asprintf(&s, strchr(a->host, ':') ? "%s@[%s]:%u" : "%s@%s:%u", protocol_names[a->protocol], a->host,
+                             a->port);
+        if (k < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int address_canonicalize(const char *s, AddressFlags flags, char **ret, const char **ret_reason) {
+        Address a;
+        int r = address_parse(s, flags, &a, ret_reason);
+        if (r < 0)
+                return r;
+        return address_format(&a, ret);
+}
+
+bool address_unix_under(const Address *a, const char *dir) {
+        if (a->protocol != ADDRESS_UNIX)
+                return true;
+        size_t l = strlen(dir);
+        while (l > 0 && dir[l - 1] == '/')
+                l--;
+        /* Under it, not the folder itself, and not /run/geerpc-other. */
+        return strncmp(a->path, dir, l) == 0 && a->path[l] == '/' && a->path[l + 1] != 0;
+}
 
 int address_resolve(const Address *a, SocketAddress *ret) {
         SocketAddress sa = {};

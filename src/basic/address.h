@@ -34,10 +34,22 @@ typedef enum AddressFlags {
 } AddressFlags;
 
 /* Parses and validates. On failure returns -EINVAL and, if ret_reason is
- * given, points it at a static one-line reason ("port out of range"). */
+ * given, points it at a static one-line reason ("port out of range").
+ *
+ * What it returns is canonical, so that two spellings of one server are
+ * one address: an IPv4 host in any form the resolver takes ("127.1",
+ * "0x7f.1") in dotted-quad form; an IPv6 host as inet_ntop() writes it
+ * (and, under tcp, an IPv4-mapped one as the IPv4 address); names in
+ * lower case; the port as a number ("080" is 80); a unix path with single
+ * slashes. A unix path with a "." or ".." component is refused. */
 int address_parse(const char *s, AddressFlags flags, Address *ret, const char **ret_reason);
-
-const char *address_protocol_to_string(AddressProtocol p);
+/* The canonical PROTOCOL@ADDRESS of a parsed address (malloc'd). */
+int address_format(const Address *a, char **ret);
+/* address_parse() + address_format(). */
+int address_canonicalize(const char *s, AddressFlags flags, char **ret, const char **ret_reason);
+/* Whether a unix address's socket is inside folder dir (any depth);
+ * true for every other protocol. */
+bool address_unix_under(const Address *a, const char *dir);
 
 /* Resolves to socket addresses (numeric hosts directly, names through
  * getaddrinfo). */

@@ -35,6 +35,7 @@ typedef struct Args {
         HttpLimits http;
         const char *state_file; /* NULL: $STATE_DIRECTORY/servers.json if set; "": none */
         const char *token_file;
+        const char *unix_directory; /* "": anywhere */
 } Args;
 
 static void help(void) {
@@ -65,6 +66,8 @@ static void help(void) {
                "     --token-file=PATH          POST and DELETE need \"Authorization: Bearer\n"
                "                                <token>\" with the token in PATH (default: the\n"
                "                                credential %s, if any)\n"
+               "     --unix-directory=DIR       unix sockets may only be registered inside DIR\n"
+               "                                (default %s; empty: anywhere)\n"
                "     --log-level=LEVEL          err, warning, notice, info (default) or debug\n"
                "  -h --help                     show this help\n"
                "     --version                  show the version\n"
@@ -74,7 +77,7 @@ static void help(void) {
                "GET /metrics serves counters in the Prometheus text format.\n",
                program_invocation_short_name, HANDLERS_PATH, HANDLERS_PATH_OLD, LISTEN_DEFAULT,
                TABLE_MAX_SERVERS_DEFAULT, HTTP_CONNECTIONS_MAX_DEFAULT, HTTP_CONNECTIONS_PER_IP_MAX_DEFAULT,
-               HTTP_HEADER_SIZE_MAX_DEFAULT, PERSIST_FILE_NAME, AUTH_CREDENTIAL_NAME);
+               HTTP_HEADER_SIZE_MAX_DEFAULT, PERSIST_FILE_NAME, AUTH_CREDENTIAL_NAME, REGISTRY_UNIX_DIRECTORY_DEFAULT);
 }
 
 /* "HOST:PORT", "[V6]:PORT", "unix:/PATH", or the PROTOCOL@ADDRESS form,
@@ -142,6 +145,18 @@ static int parse_option(int c, Args *a) {
                 return 0;
         case 0x109:
                 return cli_parse_log_level(optarg);
+        case 0x10a: {
+                /* The folder as a unix address would name it: absolute, no
+                 * "." or "..", single slashes. */
+                _cleanup_free_ char *probe = NULL;
+                Address parsed;
+                const char *reason = NULL;
+                if (*optarg && (asprintf(&probe, "unix@%s/x", optarg) < 0 ||
+                                address_parse(probe, 0, &parsed, &reason) < 0))
+                        return cli_usage_error("invalid --unix-directory '%s': %s", optarg, strempty(reason));
+                a->unix_directory = optarg;
+                return 0;
+        }
         default:
                 /* getopt already said what was wrong. */
                 return cli_usage_error("invalid command line");
@@ -162,6 +177,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "state-file", required_argument, NULL, 0x107 },
                 { "token-file", required_argument, NULL, 0x108 },
                 { "log-level", required_argument, NULL, 0x109 },
+                { "unix-directory", required_argument, NULL, 0x10a },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -302,6 +318,7 @@ static int setup(Daemon *d, const Args *a) {
                 .max_servers = a->max_servers,
                 .state_file = state,
                 .token = token,
+                .unix_directory = isempty(a->unix_directory) ? NULL : a->unix_directory,
         };
         r = registry_new(&d->registry, d->event, &config);
         if (token)
@@ -327,6 +344,7 @@ int main(int argc, char **argv) {
                 .timeout = REGISTRY_TIMEOUT_DEFAULT_USEC,
                 .max_servers = TABLE_MAX_SERVERS_DEFAULT,
                 .http = HTTP_LIMITS_DEFAULT,
+                .unix_directory = REGISTRY_UNIX_DIRECTORY_DEFAULT,
         };
         Daemon d = {};
         int r;

@@ -192,9 +192,15 @@ void persist_schedule(Persist *p) {
 /* ---- loading -------------------------------------------------------------- */
 
 typedef struct Saved {
-        const char *addr; /* borrowed from the parsed JSON */
+        char *addr; /* canonical */
         uint64_t heartbeat_ms;
 } Saved;
+
+static void saved_free(Saved *saved, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(saved[i].addr);
+        free(saved);
+}
 
 static int saved_compare(const void *a, const void *b) {
         const Saved *x = a, *y = b;
@@ -263,13 +269,15 @@ static const char *collect(json_t *root, Saved **ret, size_t *ret_n, size_t *ret
         for (size_t i = 0; i < n; i++) {
                 json_t *o = json_array_get(servers, i);
                 json_t *a = json_object_get(o, "addr"), *h = json_object_get(o, "heartbeat_ms");
-                Address parsed;
+                char *addr = NULL;
+                /* An older file may hold other spellings of one server:
+                 * they merge (the later heartbeat wins). */
                 if (!json_is_string(a) || !json_is_integer(h) || json_integer_value(h) < 0 ||
-                    address_parse(json_string_value(a), 0, &parsed, NULL) < 0) {
+                    address_canonicalize(json_string_value(a), 0, &addr, NULL) < 0) {
                         bad++;
                         continue;
                 }
-                saved[k++] = (Saved) { json_string_value(a), (uint64_t) json_integer_value(h) };
+                saved[k++] = (Saved) { addr, (uint64_t) json_integer_value(h) };
         }
         *ret = saved;
         *ret_n = k;
@@ -359,7 +367,7 @@ int persist_load(Persist *p) {
                 set_aside(p, why);
                 return 0;
         }
-        _cleanup_free_ Saved *saved = NULL;
+        Saved *saved = NULL;
         size_t n = 0, bad = 0, dead = 0;
         const char *why = collect(root, &saved, &n, &bad);
         if (why) {
@@ -367,6 +375,7 @@ int persist_load(Persist *p) {
                 return 0;
         }
         r = restore(p, saved, n, &dead);
+        saved_free(saved, n);
         if (r < 0)
                 return r;
         if (bad > 0)

@@ -14,6 +14,7 @@ struct Registry {
         Metrics metrics;
         Persist *persist;
         char *token;
+        char *unix_directory;
 
         sd_event_source *sweep;
         usec_t sweep_armed; /* USEC_INFINITY when off */
@@ -135,10 +136,25 @@ static int on_sweep(sd_event_source *es, uint64_t usec, void *userdata) {
 
 /* ---- events --------------------------------------------------------------- */
 
-int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason) {
+/* The one spelling of a server's address, if it may register at all. */
+static int canonical_address(Registry *r, const char *addr, char **ret, const char **ret_reason) {
         Address a;
         if (address_parse(addr, 0, &a, ret_reason) < 0)
                 return -EINVAL;
+        if (r->unix_directory && !address_unix_under(&a, r->unix_directory)) {
+                /* Otherwise anyone who may register could point every
+                 * client at any local socket. */
+                *ret_reason = "unix socket outside the folder servers register in (--unix-directory)";
+                return -EINVAL;
+        }
+        return address_format(&a, ret);
+}
+
+int registry_heartbeat(Registry *r, const char *given, const char **ret_reason) {
+        _cleanup_free_ char *addr = NULL;
+        int k = canonical_address(r, given, &addr, ret_reason);
+        if (k < 0)
+                return k;
 
         usec_t now = registry_now(r);
         const TableEntry *e = table_find(r->table, addr);
@@ -146,7 +162,7 @@ int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason) {
                 /* Dead but not swept yet: it comes back as a new server. */
                 registry_expire(r);
 
-        int k = table_heartbeat(r->table, addr, now);
+        k = table_heartbeat(r->table, addr, now);
         if (k == -ENOSPC && table_next_expiry(r->table) <= now) {
                 registry_expire(r);
                 k = table_heartbeat(r->table, addr, now);
@@ -171,10 +187,11 @@ int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason) {
         return k;
 }
 
-int registry_deregister(Registry *r, const char *addr, const char **ret_reason) {
-        Address a;
-        if (address_parse(addr, 0, &a, ret_reason) < 0)
-                return -EINVAL;
+int registry_deregister(Registry *r, const char *given, const char **ret_reason) {
+        _cleanup_free_ char *addr = NULL;
+        int k = canonical_address(r, given, &addr, ret_reason);
+        if (k < 0)
+                return k;
         registry_expire(r);
         if (!table_remove(r->table, addr))
                 return -ENOENT;
@@ -194,6 +211,11 @@ static int registry_setup(Registry *r, const RegistryConfig *c) {
         if (c->token) {
                 r->token = strdup(c->token);
                 if (!r->token)
+                        return -ENOMEM;
+        }
+        if (c->unix_directory) {
+                r->unix_directory = strdup(c->unix_directory);
+                if (!r->unix_directory)
                         return -ENOMEM;
         }
         k = sd_event_add_time(r->event, &r->sweep, CLOCK_MONOTONIC, USEC_INFINITY, REGISTRY_SWEEP_ACCURACY_USEC,
@@ -245,6 +267,7 @@ Registry *registry_free(Registry *r) {
         if (r->token)
                 explicit_bzero(r->token, strlen(r->token));
         free(r->token);
+        free(r->unix_directory);
         sd_event_unref(r->event);
         free(r);
         return NULL;

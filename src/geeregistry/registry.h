@@ -17,11 +17,16 @@
 /* The sweep may remove a dead server this much after it died. */
 #define REGISTRY_SWEEP_ACCURACY_USEC (50 * USEC_PER_MSEC)
 
+/* Where unix sockets may be registered, unless --unix-directory says
+ * otherwise: where the units put them (tmpfiles.d/geerpc.conf). */
+#define REGISTRY_UNIX_DIRECTORY_DEFAULT "/run/geerpc"
+
 typedef struct RegistryConfig {
         usec_t timeout; /* 0: servers never expire */
         size_t max_servers;
-        const char *state_file; /* NULL: no persistence */
-        const char *token;      /* NULL: anyone may write */
+        const char *state_file;     /* NULL: no persistence */
+        const char *token;          /* NULL: anyone may write */
+        const char *unix_directory; /* unix addresses must be inside it; NULL: anywhere */
 } RegistryConfig;
 
 typedef struct Registry Registry;
@@ -32,10 +37,14 @@ int registry_new(Registry **ret, sd_event *event, const RegistryConfig *config);
 Registry *registry_free(Registry *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Registry *, registry_free);
 
-/* POST: validates addr and registers or refreshes it. Returns 1 (new),
- * 0 (refreshed), -EINVAL with *ret_reason set, -ENOSPC (full), -ENOMEM. */
+/* POST: validates addr and registers or refreshes it, in its canonical
+ * spelling (basic/address.h), so that "tcp@127.1:080" and
+ * "tcp@127.0.0.1:80" are one server. Returns 1 (new), 0 (refreshed),
+ * -EINVAL with *ret_reason set (also for a unix socket outside the
+ * configured folder), -ENOSPC (full), -ENOMEM. */
 int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason);
-/* DELETE: 0 when removed, -ENOENT when it was not there, -EINVAL. */
+/* DELETE (of any spelling): 0 when removed, -ENOENT when it was not
+ * there, -EINVAL. */
 int registry_deregister(Registry *r, const char *addr, const char **ret_reason);
 /* Removes dead servers now, so that what follows lists only live ones. */
 void registry_expire(Registry *r);

@@ -110,7 +110,7 @@ Test(registry_daemon, listens_on_a_unix_socket) {
 
         int fd = tl_connect(addr);
         cr_assert_geq(fd, 0);
-        const char *req = "POST " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Geerpc-Server: unix@/run/a.sock\r\n"
+        const char *req = "POST " REG_PATH " HTTP/1.1\r\nHost: x\r\nX-Geerpc-Server: unix@/run/geerpc/a.sock\r\n"
                           "Content-Length: 0\r\nConnection: close\r\n\r\n";
         cr_assert(tl_write_all(fd, req, strlen(req)));
         char *got = tl_read_until_eof(fd, 10 * USEC_PER_SEC, NULL);

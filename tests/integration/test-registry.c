@@ -112,6 +112,62 @@ Test(registry, json_body_on_request) {
         reg_stop(&r);
 }
 
+/* Every spelling of one server is that server: numeric hosts in one
+ * form, ports without leading zeros, names in lower case. */
+Test(registry, one_server_has_one_spelling) {
+        Reg r = reg_start(NULL);
+        const char *spellings[] = { "tcp@127.0.0.1:80", "tcp@127.0.0.1:080", "tcp@127.1:80", "tcp@0x7f.1:80",
+                                    "tcp@2130706433:00080", "tcp@[::ffff:127.0.0.1]:80" };
+        for (size_t i = 0; i < ELEMENTSOF(spellings); i++)
+                cr_assert_eq(reg_post(&r, spellings[i]), 200, "POST %s", spellings[i]);
+        cr_assert_eq(reg_post(&r, "tcp@[0:0::1]:7001"), 200);
+        cr_assert_eq(reg_post(&r, "tcp@LOCALHOST:7002"), 200);
+        reg_assert_list(&r, "tcp@127.0.0.1:80,tcp@[::1]:7001,tcp@localhost:7002");
+        cr_assert_eq(reg_metric(&r, "geeregistry_registrations_total"), 3);
+        /* Any spelling deregisters it. */
+        cr_assert_eq(reg_delete(&r, "tcp@127.1:080"), 200);
+        cr_assert_eq(reg_delete(&r, "tcp@127.0.0.1:80"), 404);
+        reg_assert_list(&r, "tcp@[::1]:7001,tcp@localhost:7002");
+        reg_stop(&r);
+}
+
+/* Anyone who may register (by default, anyone) must not be able to point
+ * every client at any local socket. */
+Test(registry, unix_sockets_only_inside_their_folder) {
+        Reg r = reg_start(NULL);
+        TlHttp h;
+        const char *outside[] = { "unix@/../../etc/passwd", "unix@/run/../../var/run/docker.sock",
+                                  "unix@/run/geerpc/../docker.sock", "unix@/tmp/x.sock", "unix@/run/geerpc-x/a.sock",
+                                  "unix@/run/geerpc/" };
+        for (size_t i = 0; i < ELEMENTSOF(outside); i++) {
+                char header[300];
+                snprintf(header, sizeof header, "X-Geerpc-Server: %s", outside[i]);
+                cr_assert_eq(reg_request("POST", r.url, header, &h), 400, "POST %s", outside[i]);
+                cr_assert(strncmp(h.body, "invalid address: ", 17) == 0, "%s", h.body);
+                tl_http_done(&h);
+        }
+        cr_assert_eq(reg_post(&r, "unix@/run/geerpc/a.sock"), 200);
+        cr_assert_eq(reg_post(&r, "unix@//run/geerpc//b.sock"), 200);
+        reg_assert_list(&r, "unix@/run/geerpc/a.sock,unix@/run/geerpc/b.sock");
+        reg_stop(&r);
+
+        /* Another folder, or none. */
+        r = reg_start((const char *[]) { "--unix-directory=/tmp", NULL });
+        cr_assert_eq(reg_post(&r, "unix@/tmp/x.sock"), 200);
+        cr_assert_eq(reg_post(&r, "unix@/run/geerpc/a.sock"), 400);
+        reg_stop(&r);
+        r = reg_start((const char *[]) { "--unix-directory=", NULL });
+        cr_assert_eq(reg_post(&r, "unix@/var/x.sock"), 200);
+        cr_assert_eq(reg_post(&r, "unix@/var/../x.sock"), 400);
+        reg_stop(&r);
+
+        const char *argv[] = { tl_binary("geeregistry"), "--unix-directory=run/x", NULL };
+        char *err = NULL;
+        cr_assert_eq(tl_run(argv, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);
+        cr_assert(strstr(err, "invalid --unix-directory"), "%s", err);
+        free(err);
+}
+
 static char *json_listing(const Reg *r) {
         TlHttp h;
         cr_assert_eq(reg_request("GET", r->url, "Accept: application/json", &h), 200);

@@ -78,6 +78,82 @@ Test(address, parse_invalid_with_reasons) {
         cr_assert_eq(address_parse(NULL, 0, &a, &why), -EINVAL);
 }
 
+/* One server, one spelling: what a registry stores and every client
+ * compares. */
+Test(address, canonical_forms) {
+        static const struct {
+                const char *given, *canonical;
+        } cases[] = {
+                { "tcp@127.0.0.1:7001", "tcp@127.0.0.1:7001" },
+                { "tcp@127.0.0.1:080", "tcp@127.0.0.1:80" },
+                { "tcp@127.1:80", "tcp@127.0.0.1:80" },
+                { "tcp@0x7f.1:80", "tcp@127.0.0.1:80" },
+                { "tcp@0177.0.0.1:80", "tcp@127.0.0.1:80" },
+                { "tcp@2130706433:80", "tcp@127.0.0.1:80" },
+                { "tcp4@127.000.000.001:00080", "tcp4@127.0.0.1:80" },
+                { "tcp@[::ffff:127.0.0.1]:80", "tcp@127.0.0.1:80" },
+                { "tcp6@[::ffff:127.0.0.1]:80", "tcp6@[::ffff:127.0.0.1]:80" },
+                { "tcp@[0:0:0:0:0:0:0:1]:7001", "tcp@[::1]:7001" },
+                { "tcp@[FE80::0001]:1", "tcp@[fe80::1]:1" },
+                { "tcp@LocalHost:1", "tcp@localhost:1" },
+                { "tcp@Example.COM.:1", "tcp@example.com.:1" },
+                { "unix@/run/geerpc/a.sock", "unix@/run/geerpc/a.sock" },
+                { "unix@//run///geerpc//a.sock", "unix@/run/geerpc/a.sock" },
+                { "unix@/run/geerpc/..a/.b", "unix@/run/geerpc/..a/.b" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *c = NULL;
+                cr_assert_eq(address_canonicalize(cases[i].given, 0, &c, NULL), 0, "'%s'", cases[i].given);
+                cr_assert_str_eq(c, cases[i].canonical, "'%s'", cases[i].given);
+                /* The canonical form is its own. */
+                char *again = NULL;
+                cr_assert_eq(address_canonicalize(c, 0, &again, NULL), 0);
+                cr_assert_str_eq(again, c);
+                free(c);
+                free(again);
+        }
+}
+
+Test(address, paths_and_numbers_that_are_refused) {
+        static const struct {
+                const char *s, *reason;
+        } cases[] = {
+                { "unix@/../../etc/passwd", "unix path contains a \".\" or \"..\" component" },
+                { "unix@/run/../../var/run/docker.sock", "unix path contains a \".\" or \"..\" component" },
+                { "unix@/run/geerpc/./a.sock", "unix path contains a \".\" or \"..\" component" },
+                { "unix@/run/geerpc/..", "unix path contains a \".\" or \"..\" component" },
+                { "unix@/", "unix path names a directory" },
+                { "unix@/run/geerpc/", "unix path names a directory" },
+                { "tcp@1.2.3.4.5:1", "invalid host" },
+                { "tcp@127.0.0.1.:1", "invalid host" },
+                { "tcp@example.123:1", "invalid host" },
+                { "tcp@0x7g.1:1", "invalid host" },
+                { "tcp6@127.1:1", "tcp6 address with an IPv4 host" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Address a;
+                const char *why = NULL;
+                cr_assert_eq(address_parse(cases[i].s, 0, &a, &why), -EINVAL, "'%s' should be invalid", cases[i].s);
+                cr_assert_str_eq(why, cases[i].reason, "'%s'", cases[i].s);
+        }
+}
+
+Test(address, unix_under_a_folder) {
+        Address a;
+        cr_assert_eq(address_parse("unix@/run/geerpc/a.sock", 0, &a, NULL), 0);
+        cr_assert(address_unix_under(&a, "/run/geerpc"));
+        cr_assert(address_unix_under(&a, "/run/geerpc/"));
+        cr_assert(address_unix_under(&a, "/run"));
+        cr_assert(address_unix_under(&a, "/"));
+        cr_assert_not(address_unix_under(&a, "/run/geerpc/a.sock"));
+        cr_assert_not(address_unix_under(&a, "/run/geer"));
+        cr_assert_not(address_unix_under(&a, "/tmp"));
+        cr_assert_eq(address_parse("unix@/run/geerpc-other/a.sock", 0, &a, NULL), 0);
+        cr_assert_not(address_unix_under(&a, "/run/geerpc"));
+        cr_assert_eq(address_parse("tcp@127.0.0.1:1", 0, &a, NULL), 0);
+        cr_assert(address_unix_under(&a, "/run/geerpc"), "only unix addresses are confined");
+}
+
 Test(address, listen_dial_and_format) {
         int l, c;
         cr_assert_eq(address_listen("tcp@127.0.0.1:0", 16, &l), 0);

@@ -44,8 +44,10 @@ typedef enum geerpc_registration_state {
 #define GEERPC_ETCD_LEASE_TTL_DEFAULT_USEC (30ULL * 1000000ULL)
 
 /* registry_url: see above (-EPROTONOSUPPORT for other schemes, -EINVAL for
- * a malformed URL). address: the PROTOCOL@ADDRESS to announce. Both are
- * copied. */
+ * a malformed URL). address: the PROTOCOL@ADDRESS to announce (-EINVAL if
+ * it is not one), announced in its canonical spelling (docs/PROTOCOL.md,
+ * "Addresses": "tcp@127.1:080" is announced as "tcp@127.0.0.1:80", which
+ * geerpc_registration_get_address() returns). Both are copied. */
 int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address);
 geerpc_registration *geerpc_registration_ref(geerpc_registration *r);
 /* Dropping the last reference cancels requests in flight without

@@ -58,11 +58,9 @@ int discovery_new(const DiscoveryVTable *vt, void *backend, const char *descript
  * discovery.h. */
 int discovery_acquire(geerpc_discovery *d, usec_t deadline, ServerSet **ret);
 
-/* -EINVAL unless every address is valid (address_parse()); n at most
- * GEERPC_DISCOVERY_MAX_SERVERS (-E2BIG). */
-int discovery_validate_list(const char *const *servers, size_t n);
-
-/* discovery_validate_list() + server_set_new(). */
+/* server_set_new() of the canonical spellings (address_canonicalize());
+ * -EINVAL unless every address is valid, -E2BIG past
+ * GEERPC_DISCOVERY_MAX_SERVERS. */
 int discovery_server_set_new(const char *const *servers, size_t n, ServerSet **ret);
 
 /* discovery_acquire() + select_pick(); *ret_server is malloc'd. */

@@ -20,33 +20,45 @@ typedef struct RegistryBackend {
 /* ---- reading the response ----------------------------------------------- */
 
 typedef struct AddrList {
-        const char **v;
+        char **v; /* canonical spellings, owned */
         size_t n, allocated;
         size_t n_invalid;
         bool truncated;
 } AddrList;
 
+static void addr_list_done(AddrList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+}
+
 static int addr_list_add(AddrList *l, const char *addr) {
-        Address a;
         const char *reason = NULL;
-        if (address_parse(addr, 0, &a, &reason) < 0) {
+        char *canonical = NULL;
+        int r = address_canonicalize(addr, 0, &canonical, &reason);
+        if (r == -EINVAL) {
                 log_debug("rpc discovery: skipping invalid address '%s' from the registry: %s", addr, reason);
                 l->n_invalid++;
                 return 0;
         }
+        if (r < 0)
+                return r;
         if (l->n >= GEERPC_DISCOVERY_MAX_SERVERS) {
+                free(canonical);
                 l->truncated = true;
                 return 0;
         }
         if (l->n == l->allocated) {
                 size_t k = MAX(l->allocated * 2, (size_t) 16);
-                const char **v = realloc(l->v, k * sizeof(char *));
-                if (!v)
+                char **v = realloc(l->v, k * sizeof(char *));
+                if (!v) {
+                        free(canonical);
                         return -ENOMEM;
+                }
                 l->v = v;
                 l->allocated = k;
         }
-        l->v[l->n++] = addr;
+        l->v[l->n++] = canonical;
         return 0;
 }
 
@@ -108,7 +120,7 @@ int registry_parse_response(const Buffer *headers, const Buffer *body, ServerSet
                 if (!value) {
                         if (ret_error)
                                 *ret_error = strdup("the registry's response carries no server list");
-                        free(l.v);
+                        addr_list_done(&l);
                         return -EBADMSG;
                 }
                 r = parse_header_value(value, &l);
@@ -119,9 +131,9 @@ int registry_parse_response(const Buffer *headers, const Buffer *body, ServerSet
                                     GEERPC_DISCOVERY_MAX_SERVERS, GEERPC_DISCOVERY_MAX_SERVERS);
                 if (l.n_invalid > 0)
                         log_debug("rpc discovery: skipped %zu invalid entries in the registry's list", l.n_invalid);
-                r = server_set_new(l.v, l.n, ret);
+                r = server_set_new((const char *const *) l.v, l.n, ret);
         }
-        free(l.v);
+        addr_list_done(&l);
         return r;
 }
 

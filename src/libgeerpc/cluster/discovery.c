@@ -285,24 +285,25 @@ _public_ int geerpc_discovery_refresh(geerpc_discovery *d) {
         return r < 0 ? r : 0;
 }
 
-int discovery_validate_list(const char *const *servers, size_t n) {
+int discovery_server_set_new(const char *const *servers, size_t n, ServerSet **ret) {
         if (n > 0 && !servers)
                 return -EINVAL;
         if (n > GEERPC_DISCOVERY_MAX_SERVERS)
                 return -E2BIG;
-        for (size_t i = 0; i < n; i++) {
-                Address a;
-                if (address_parse(servers[i], 0, &a, NULL) < 0)
-                        return -EINVAL;
-        }
-        return 0;
-}
-
-int discovery_server_set_new(const char *const *servers, size_t n, ServerSet **ret) {
-        int r = discovery_validate_list(servers, n);
-        if (r < 0)
-                return r;
-        return server_set_new(servers, n, ret);
+        /* In their canonical spelling, so that two spellings of one server
+         * are one entry (and one connection). */
+        char **v = calloc(n ?: 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = address_canonicalize(servers[i], 0, &v[i], NULL);
+        if (r >= 0)
+                r = server_set_new((const char *const *) v, n, ret);
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+        return r;
 }
 
 _public_ int geerpc_discovery_update(geerpc_discovery *d, const char *const *servers, size_t n) {

@@ -8,8 +8,9 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The address a key names ("PREFIX/ADDR", base64), or NULL if the key is
- * not ours or not a valid address. malloc'd. */
+/* The address a key names ("PREFIX/ADDR", base64) in its canonical
+ * spelling, or NULL if the key is not ours or not a valid address.
+ * malloc'd. */
 static char *key_to_addr(const EtcdTarget *t, json_t *key) {
         _cleanup_free_ char *k = NULL;
         if (!json_is_string(key) || base64_decode(json_string_value(key), &k, NULL) < 0)
@@ -17,13 +18,11 @@ static char *key_to_addr(const EtcdTarget *t, json_t *key) {
         size_t pl = strlen(t->prefix);
         if (strncmp(k, t->prefix, pl) != 0 || k[pl] != '/')
                 return NULL;
-        Address a;
-        const char *why;
-        if (address_parse(k + pl + 1, 0, &a, &why) < 0) {
+        char *addr = NULL;
+        const char *why = NULL;
+        if (address_canonicalize(k + pl + 1, 0, &addr, &why) == -EINVAL)
                 log_debug("rpc discovery: skipping etcd key %s: %s", k, why);
-                return NULL;
-        }
-        return strdup(k + pl + 1);
+        return addr;
 }
 
 int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision) {

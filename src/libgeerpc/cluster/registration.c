@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "basic/duration.h"
+#include "basic/address.h"
 #include "basic/log.h"
 #include "cluster/registration-internal.h"
 
@@ -63,14 +64,20 @@ _public_ int geerpc_registration_new(geerpc_registration **ret, const char *regi
         if (!b)
                 return strstr(registry_url, "://") ? -EPROTONOSUPPORT : -EINVAL;
 
+        /* Announced in its one spelling (basic/address.h). */
+        _cleanup_free_ char *canonical = NULL;
+        r = address_canonicalize(address, 0, &canonical, NULL);
+        if (r < 0)
+                return r;
+
         geerpc_registration *reg = calloc(1, sizeof *reg);
         if (!reg)
                 return -ENOMEM;
         reg->n_ref = 1;
         reg->backend = b;
         reg->url = strdup(registry_url);
-        reg->address = strdup(address);
-        if (!reg->url || !reg->address) {
+        reg->address = TAKE_PTR(canonical);
+        if (!reg->url) {
                 geerpc_registration_unref(reg);
                 return -ENOMEM;
         }
