@@ -67,6 +67,15 @@ static size_t flood(int fd, size_t total, bool *ret_closed) {
         return written;
 }
 
+/* The reader closed near its bound, and its peak memory hardly moved. */
+static void assert_cut_off(const char *who, bool closed, size_t written, size_t bound, long before, long after) {
+        fprintf(stderr, "flood of %s: %zu bytes taken before it closed; VmHWM %ld -> %ld KiB\n", who, written, before,
+                after);
+        cr_assert(closed, "%s took %zu bytes of whitespace without closing (bound %zu)", who, written, bound);
+        cr_assert_leq(written, bound + FLOOD_SLACK);
+        cr_assert_lt(after - before, (long) RSS_GROWTH_MAX_KIB, "%s grew by %ld KiB", who, after - before);
+}
+
 /* ---- the RPC server ------------------------------------------------------- */
 
 static void flood_server(bool option_first, size_t bound) {
@@ -81,13 +90,8 @@ static void flood_server(bool option_first, size_t bound) {
         bool closed;
         size_t written = flood(fd, FLOOD_TOTAL, &closed);
         close(fd);
-        long after = rss_peak_kib(tl_pid(p));
-        fprintf(stderr, "flood %s the Option: %zu bytes taken before the server closed; VmHWM %ld -> %ld KiB\n",
-                option_first ? "after" : "before", written, before, after);
-
-        cr_assert(closed, "the server took %zu bytes of whitespace without closing (bound %zu)", written, bound);
-        cr_assert_leq(written, bound + FLOOD_SLACK);
-        cr_assert_lt(after - before, (long) RSS_GROWTH_MAX_KIB, "geerpc-example grew by %ld KiB", after - before);
+        assert_cut_off(option_first ? "geerpc-example after the Option" : "geerpc-example before the Option", closed,
+                       written, bound, before, rss_peak_kib(tl_pid(p)));
 
         /* It still serves. */
         geerpc_client *c = NULL;
@@ -232,14 +236,8 @@ Test(flood, client) {
         int r = geerpc_client_call(c, "Foo.Sum", NULL, 60 * USEC_PER_SEC, NULL, NULL);
         geerpc_client_unref(c);
         peer_wait(&p, 60 * USEC_PER_SEC);
-        long after = rss_peak_kib(getpid());
-        fprintf(stderr, "flood of a client: call returned %d after %zu bytes; VmHWM %ld -> %ld KiB\n", r, p.written,
-                before, after);
-
         cr_assert_eq(r, -EBADMSG, "the call ended with %d", r);
-        cr_assert(p.closed, "the client took %zu bytes of whitespace without closing", p.written);
-        cr_assert_leq(p.written, 16U * 1024U * 1024U + FLOOD_SLACK);
-        cr_assert_lt(after - before, (long) RSS_GROWTH_MAX_KIB, "the client grew by %ld KiB", after - before);
+        assert_cut_off("a client", p.closed, p.written, 16U * 1024U * 1024U, before, rss_peak_kib(getpid()));
 }
 
 Test(flood, etcd_watch) {
@@ -254,10 +252,6 @@ Test(flood, etcd_watch) {
         cr_assert_eq(geerpc_discovery_refresh(d), 0); /* starts the watch */
         peer_wait(&p, 60 * USEC_PER_SEC);
         geerpc_discovery_unref(d);
-        long after = rss_peak_kib(getpid());
-        fprintf(stderr, "flood of an etcd watch: %zu bytes taken; VmHWM %ld -> %ld KiB\n", p.written, before, after);
-
-        cr_assert(p.closed, "the watch took %zu bytes of whitespace without closing", p.written);
-        cr_assert_leq(p.written, 4U * 1024U * 1024U + FLOOD_SLACK); /* WATCH_MESSAGE_MAX */
-        cr_assert_lt(after - before, (long) RSS_GROWTH_MAX_KIB, "the watch grew by %ld KiB", after - before);
+        assert_cut_off("an etcd watch", p.closed, p.written, 4U * 1024U * 1024U /* WATCH_MESSAGE_MAX */, before,
+                       rss_peak_kib(getpid()));
 }
