@@ -115,7 +115,11 @@ Test(json_fast, headers) {
 
         const char *declined[] = { "{\"seq\":1}", "{\"Seq\":-1}", "{\"Seq\":1.0}", "{\"Seq\":\"1\"}", "{\"X\":1}",
                                    "{\"Error\":\"a\\nb\"}", "[1]", "{\"Seq\":18446744073709551616}",
-                                   "{\"ServiceMethod\":\"Foo.Sum\"} x" };
+                                   "{\"ServiceMethod\":\"Foo.Sum\"} x",
+                                   /* A field given twice (found by fuzz-json-fast: jansson kept the
+                                    * last, null, value where the fast path kept the first). */
+                                   "{\"Seq\":1,\"Seq\":null}", "{\"Error\":null,\"Error\":\"x\"}",
+                                   "{\"ServiceMethod\":\"A.B\",\"ServiceMethod\":\"C.D\"}" };
         for (size_t i = 0; i < ELEMENTSOF(declined); i++) {
                 sm = err = (char *) "untouched";
                 cr_assert_eq(json_fast_parse_header(declined[i], strlen(declined[i]), &sm, &seq, &err), 0, "%s",

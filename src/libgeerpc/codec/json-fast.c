@@ -100,6 +100,7 @@ int json_fast_parse_header(const char *p, size_t n, char **ret_service_method, u
         const char *sm = "", *err = "";
         size_t sm_len = 0, err_len = 0;
         uint64_t seq = 0;
+        unsigned seen = 0;
 
         if (!take(&c, '{'))
                 return 0;
@@ -109,6 +110,14 @@ int json_fast_parse_header(const char *p, size_t n, char **ret_service_method, u
                         size_t kl;
                         if (!plain_string(&c, &k, &kl) || !take(&c, ':'))
                                 return 0;
+                        /* A field given twice is the general path's to
+                         * decide: jansson keeps only the last value. */
+                        unsigned bit = is_key(k, kl, "Seq") ? 1 : is_key(k, kl, "ServiceMethod") ? 2
+                                       : is_key(k, kl, "Error")                            ? 4
+                                                                                          : 0;
+                        if (seen & bit)
+                                return 0;
+                        seen |= bit;
                         skip_ws(&c);
                         if (literal(&c, "null"))
                                 ; /* null leaves the field alone, as in Go */
