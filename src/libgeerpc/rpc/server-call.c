@@ -96,13 +96,8 @@ static void call_complete(WorkerTask *t) {
         geerpc_server *s = call->server;
 
         pthread_mutex_lock(&s->lock);
-        bool was_empty = !s->done_head;
-        call->done_next = NULL;
-        if (s->done_tail)
-                s->done_tail->done_next = call;
-        else
-                s->done_head = call;
-        s->done_tail = call;
+        bool was_empty = LIST_IS_EMPTY(s->done);
+        LIST_APPEND(done, s->done, call);
         pthread_mutex_unlock(&s->lock);
 
         if (was_empty) {
@@ -132,13 +127,7 @@ void server_call_detach(ServerCall *call) {
                         /* conn_close() settles the connection's counters. */
                         call->answered = true;
                 }
-                if (call->prev)
-                        call->prev->next = call->next;
-                else
-                        c->calls = call->next;
-                if (call->next)
-                        call->next->prev = call->prev;
-                call->prev = call->next = NULL;
+                LIST_REMOVE(calls, c->calls, call);
                 call->conn = NULL;
                 call_unref(call); /* the connection's reference */
         }
@@ -179,18 +168,14 @@ int server_on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
         (void) !read(fd, &n, sizeof n);
 
         pthread_mutex_lock(&s->lock);
-        ServerCall *list = s->done_head;
-        s->done_head = s->done_tail = NULL;
+        LIST_HEAD(ServerCall, list) = TAKE_PTR(s->done);
         bool stop = s->stop_requested && s->state == SERVER_IDLE;
         usec_t grace = s->stop_grace;
         pthread_mutex_unlock(&s->lock);
 
         geerpc_server_ref(s);
-        for (ServerCall *c = list, *next; c; c = next) {
-                next = c->done_next;
-                c->done_next = NULL;
+        for (ServerCall *c; (c = LIST_POP(done, list));)
                 call_finish(c);
-        }
         if (stop)
                 server_begin_stop(s, grace);
         geerpc_server_unref(s);
@@ -232,10 +217,7 @@ static void run_blocking(Conn *c, const Method *method, void *userdata, Message 
                 (void) sd_event_source_set_priority(call->timer, s->priority);
         }
 
-        call->next = c->calls;
-        if (c->calls)
-                c->calls->prev = call;
-        c->calls = call;
+        LIST_PREPEND(calls, c->calls, call);
         c->n_unanswered++;
         s->n_unanswered++;
 

@@ -56,10 +56,7 @@ int conn_new(geerpc_server *s, int fd, Conn **ret) {
         if (r < 0)
                 goto fail;
 
-        c->next = s->conns;
-        if (s->conns)
-                s->conns->prev = c;
-        s->conns = c;
+        LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
         *ret = c;
         return 0;
@@ -85,12 +82,7 @@ void conn_close(Conn *c) {
         buffer_done(&c->out);
         codec_free(c->codec);
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(conns, s->conns, c);
         s->n_conns--;
         free(c);
 
