@@ -3,14 +3,15 @@
 #include <pthread.h>
 #include <strings.h>
 
-#include "http/http-client.h"
+#include "basic/list.h"
 #include "basic/log.h"
+#include "http/http-client.h"
 
 struct HttpClient {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
-        HttpRequest *requests;
+        LIST_HEAD(HttpRequest, requests);
         unsigned n_running;
 };
 
@@ -27,7 +28,7 @@ struct HttpRequest {
         bool too_large;
         bool aborted_by_stream;
         char errbuf[CURL_ERROR_SIZE];
-        HttpRequest *prev, *next;
+        LIST_FIELDS(HttpRequest, requests);
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -129,12 +130,7 @@ static void request_free(HttpRequest *r) {
         curl_slist_free_all(r->headers);
         buffer_done(&r->response_headers);
         buffer_done(&r->response_body);
-        if (r->prev)
-                r->prev->next = r->next;
-        else
-                c->requests = r->next;
-        if (r->next)
-                r->next->prev = r->prev;
+        LIST_REMOVE(requests, c->requests, r);
         c->n_running--;
         free(r);
 }
@@ -280,10 +276,7 @@ int http_request_start(HttpClient *c, const HttpRequestSpec *spec, http_done_t d
         r->userdata = userdata;
         r->on_data = spec->on_data;
         r->max_response = spec->max_response ?: HTTP_RESPONSE_MAX_DEFAULT;
-        r->next = c->requests;
-        if (c->requests)
-                c->requests->prev = r;
-        c->requests = r;
+        LIST_PREPEND(requests, c->requests, r);
         c->n_running++;
 
         r->easy = curl_easy_init();
