@@ -28,6 +28,7 @@
 #include <systemd/sd-event.h>
 
 #include "basic/buffer.h"
+#include "basic/list.h"
 #include "codec/codec.h"
 #include "geerpc/client.h"
 #include "rpc/seq-table.h"
@@ -44,21 +45,20 @@ struct ClientCall {
         SeqNode node; /* seq and the pending table's link; first */
         bool async;
         atomic_bool done; /* set (release) once result/reply/error are final */
-        bool waiting;     /* a blocking caller sleeps on wake; in c->waiters */
         bool discarded;   /* async call that failed to start: no callback */
         int result;
         json_t *reply;
         char *error;
-        atomic_uint wake;           /* futex word: bumped to wake the caller */
-        ClientCall *wprev, *wnext;  /* in the waiters list */
+        atomic_uint wake; /* futex word: bumped to wake the caller */
+        LIST_FIELDS(ClientCall, waiters); /* linked while a blocking caller sleeps on wake */
         /* Async calls; the timer is the event thread's alone. */
         geerpc_client *client;
         geerpc_call_handler handler;
         void *userdata;
         usec_t deadline; /* CLOCK_MONOTONIC; USEC_INFINITY: none */
         sd_event_source *timer;
-        ClientCall *new_next;  /* in async_new: timer not armed yet */
-        ClientCall *done_next; /* in completed: callback not run yet */
+        LIST_FIELDS(ClientCall, async_new); /* timer not armed yet */
+        LIST_FIELDS(ClientCall, completed); /* callback not run yet */
 };
 
 struct geerpc_client {
@@ -81,10 +81,10 @@ struct geerpc_client {
         bool closed;
         int close_error;
         bool reader_busy;
-        ClientCall *waiters; /* blocking calls waiting, not reading */
-        unsigned n_async;    /* async calls pending */
-        ClientCall *async_new, *async_new_tail;
-        ClientCall *completed, *completed_tail;
+        LIST_HEAD(ClientCall, waiters); /* blocking calls waiting, not reading */
+        unsigned n_async;               /* async calls pending */
+        LIST_HEAD(ClientCall, async_new);
+        LIST_HEAD(ClientCall, completed);
 
         Buffer in; /* the reader's */
 

@@ -20,26 +20,6 @@ void client_wake_bg(geerpc_client *c) {
         (void) !write(c->wake_fd, &one, sizeof one);
 }
 
-static void waiters_unlink(geerpc_client *c, ClientCall *call) {
-        if (call->wprev)
-                call->wprev->wnext = call->wnext;
-        else
-                c->waiters = call->wnext;
-        if (call->wnext)
-                call->wnext->wprev = call->wprev;
-        call->wprev = call->wnext = NULL;
-        call->waiting = false;
-}
-
-static void waiters_link(geerpc_client *c, ClientCall *call) {
-        call->wprev = NULL;
-        call->wnext = c->waiters;
-        if (c->waiters)
-                c->waiters->wprev = call;
-        c->waiters = call;
-        call->waiting = true;
-}
-
 /* Wakes a blocking caller sleeping on its futex word. */
 static void call_wake(ClientCall *call) {
         atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
@@ -79,12 +59,7 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
         if (call->async) {
                 atomic_store_explicit(&call->done, true, memory_order_release);
                 c->n_async--;
-                call->done_next = NULL;
-                if (c->completed_tail)
-                        c->completed_tail->done_next = call;
-                else
-                        c->completed = call;
-                c->completed_tail = call;
+                LIST_APPEND(completed, c->completed, call);
                 client_wake_bg(c);
                 return;
         }
@@ -92,9 +67,9 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
          * the lock again: take it off the waiters list for it first. The
          * wake-up may reach a caller that has already returned; a stale
          * wake-up on reused stack memory is harmless, as waits re-check. */
-        bool sleeping = call->waiting;
+        bool sleeping = LIST_IS_LINKED(waiters, call);
         if (sleeping) {
-                waiters_unlink(c, call);
+                LIST_REMOVE(waiters, c->waiters, call);
                 atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
         }
         atomic_store_explicit(&call->done, true, memory_order_release);
@@ -304,12 +279,11 @@ static int reader_step(geerpc_client *c, usec_t deadline) {
 static void handoff_locked(geerpc_client *c) {
         if (c->reader_busy || c->closed || c->pending.n == 0)
                 return;
-        ClientCall *w = c->waiters;
-        if (w) {
+        ClientCall *w = LIST_POP(waiters, c->waiters);
+        if (w)
                 /* Off the list, so that a second hand-off picks another. */
-                waiters_unlink(c, w);
                 call_wake(w);
-        } else if (c->n_async > 0)
+        else if (c->n_async > 0)
                 client_wake_bg(c);
 }
 
@@ -336,7 +310,7 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                 /* Somebody else reads: sleep until our reply comes, the role
                  * is handed to us, or the deadline. */
                 unsigned w = atomic_load_explicit(&call->wake, memory_order_acquire);
-                waiters_link(c, call);
+                LIST_PREPEND(waiters, c->waiters, call);
                 pthread_mutex_unlock(&c->lock);
                 futex_wait_until(&call->wake, w, deadline);
                 if (atomic_load_explicit(&call->done, memory_order_acquire))
@@ -344,8 +318,8 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                          * held the role meanwhile: nothing to hand off. */
                         return call->result;
                 pthread_mutex_lock(&c->lock);
-                if (call->waiting)
-                        waiters_unlink(c, call);
+                if (LIST_IS_LINKED(waiters, call))
+                        LIST_REMOVE(waiters, c->waiters, call);
         }
         if (atomic_load_explicit(&call->done, memory_order_acquire))
                 r = call->result;
@@ -406,8 +380,7 @@ static int bg_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userda
 }
 
 static void run_completions(geerpc_client *c, ClientCall *list) {
-        for (ClientCall *call = list, *next; call; call = next) {
-                next = call->done_next;
+        for (ClientCall *call; (call = LIST_POP(completed, list));) {
                 call->timer = sd_event_source_disable_unref(call->timer);
                 if (!call->discarded)
                         call->handler(c, call->result, call->reply, call->error, call->userdata);
@@ -423,17 +396,13 @@ static void run_completions(geerpc_client *c, ClientCall *list) {
  * thread reads and/or writes. */
 static void bg_sync(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
-        ClientCall *fresh = c->async_new;
-        c->async_new = c->async_new_tail = NULL;
-        ClientCall *done = c->completed;
-        c->completed = c->completed_tail = NULL;
-        ClientCall *discarded = NULL;
-        for (ClientCall *call = fresh, *next; call; call = next) {
-                next = call->new_next;
-                if (call->discarded) {
-                        call->done_next = discarded;
-                        discarded = call;
-                } else if (!call->done && call->deadline != USEC_INFINITY)
+        LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
+        LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
+        LIST_HEAD(ClientCall, discarded) = NULL;
+        for (ClientCall *call; (call = LIST_POP(async_new, fresh));) {
+                if (call->discarded)
+                        LIST_PREPEND(completed, discarded, call);
+                else if (!call->done && call->deadline != USEC_INFINITY)
                         (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, TIMER_ACCURACY_PRECISE,
                                                  bg_on_timer, call);
         }
@@ -458,7 +427,7 @@ static void bg_sync(geerpc_client *c) {
                 }
         }
         bool reading = c->bg_reading;
-        bool quit = c->bg_quit && !c->completed && !c->async_new;
+        bool quit = c->bg_quit && LIST_IS_EMPTY(c->completed) && LIST_IS_EMPTY(c->async_new);
         pthread_mutex_unlock(&c->lock);
 
         pthread_mutex_lock(&c->wlock);
@@ -499,16 +468,12 @@ static void *bg_main(void *userdata) {
 
         /* Whatever completed last still gets its handler. */
         pthread_mutex_lock(&c->lock);
-        ClientCall *done = c->completed, *fresh = c->async_new;
-        c->completed = c->completed_tail = c->async_new = c->async_new_tail = NULL;
+        LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
+        LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
         pthread_mutex_unlock(&c->lock);
-        for (ClientCall *call = fresh, *next; call; call = next) {
-                next = call->new_next;
-                if (call->discarded) {
-                        call->done_next = done;
-                        done = call;
-                }
-        }
+        for (ClientCall *call; (call = LIST_POP(async_new, fresh));)
+                if (call->discarded)
+                        LIST_PREPEND(completed, done, call);
         run_completions(c, done);
 
         c->bg_io = sd_event_source_disable_unref(c->bg_io);

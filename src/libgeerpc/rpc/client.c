@@ -265,12 +265,7 @@ static int register_call(geerpc_client *c, ClientCall *call) {
                                 seq_table_remove(&c->pending, call->node.seq);
                         else {
                                 c->n_async++;
-                                call->new_next = NULL;
-                                if (c->async_new_tail)
-                                        c->async_new_tail->new_next = call;
-                                else
-                                        c->async_new = call;
-                                c->async_new_tail = call;
+                                LIST_APPEND(async_new, c->async_new, call);
                         }
                 }
         }
