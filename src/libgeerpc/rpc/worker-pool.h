@@ -9,6 +9,7 @@
  * pool is freed while a task still runs, the task is abandoned instead:
  * abandon() is called when it returns and must not touch its owner. */
 
+#include "basic/list.h"
 #include "basic/macro.h"
 
 /* Named limits. */
@@ -21,7 +22,7 @@ struct WorkerTask {
         void (*run)(WorkerTask *t);
         void (*complete)(WorkerTask *t);
         void (*abandon)(WorkerTask *t);
-        WorkerTask *next;
+        LIST_FIELDS(WorkerTask, queue);
 };
 
 typedef struct WorkerPool WorkerPool;
