@@ -75,7 +75,7 @@ static int serialize(const Table *t, Buffer *out) {
         usec_t mono = now_usec(CLOCK_MONOTONIC), real = now_usec(CLOCK_REALTIME);
         char num[64];
         int r = buffer_append(out, "{\"version\":1,\"servers\":[", 24);
-        for (const TableEntry *e = table_oldest(t); r >= 0 && e; e = e->newer) {
+        for (const TableEntry *e = table_oldest(t); r >= 0 && e; e = e->by_heartbeat_next) {
                 usec_t age = mono > e->last ? mono - e->last : 0;
                 usec_t at = real > age ? real - age : 0;
                 r = buffer_append(out, e == table_oldest(t) ? "{\"addr\":" : ",{\"addr\":", e == table_oldest(t) ? 8 : 9);
