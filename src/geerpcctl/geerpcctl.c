@@ -353,7 +353,7 @@ static int open_discovery(const Args *a, geerpc_discovery **ret) {
         if (!a->registry)
                 return geerpc_discovery_new_static(ret, (const char *const *) a->servers, a->n_servers);
         r = geerpc_discovery_new_from_url(ret, a->registry);
-        if (r == -EINVAL)
+        if (r == -EINVAL || r == -EPROTONOSUPPORT)
                 return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH or "
                                        "etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
                                        a->registry);

@@ -11,6 +11,7 @@ Test(etcd, url_parsing) {
         const char *why;
         cr_assert(etcd_url_is("etcd://x:1"));
         cr_assert(!etcd_url_is("http://x:1"));
+        cr_assert(etcd_url_is("ETCD://x:1"));
 
         cr_assert_eq(etcd_url_parse("etcd://127.0.0.1:2379", &t, &why), 0);
         cr_assert_eq(t.n_endpoints, 1);

@@ -143,6 +143,11 @@ Test(registration, api_checks) {
         geerpc_registration *r;
         cr_assert_eq(geerpc_registration_new(&r, "ftp://x/y", "tcp@127.0.0.1:1"), -EPROTONOSUPPORT);
         cr_assert_eq(geerpc_registration_new(&r, "no-scheme", "tcp@127.0.0.1:1"), -EINVAL);
+        /* Schemes are case-insensitive (RFC 3986), as for discovery. */
+        cr_assert_eq(geerpc_registration_new(&r, "HTTP://127.0.0.1:1/x", "tcp@127.0.0.1:1"), 0);
+        geerpc_registration_unref(r);
+        cr_assert_eq(geerpc_registration_new(&r, "ETCD://127.0.0.1:2379/p", "tcp@127.0.0.1:1"), 0);
+        geerpc_registration_unref(r);
         cr_assert_eq(geerpc_registration_new(&r, NULL, "tcp@127.0.0.1:1"), -EINVAL);
         cr_assert_eq(geerpc_registration_new(&r, "http://127.0.0.1:1/x", "tcp@127.0.0.1:1"), 0);
         cr_assert_eq(geerpc_registration_set_period(r, 100), -EINVAL);

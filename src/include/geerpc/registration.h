@@ -43,9 +43,11 @@ typedef enum geerpc_registration_state {
 #define GEERPC_REGISTRY_TOKEN_MAX 4096
 #define GEERPC_ETCD_LEASE_TTL_DEFAULT_USEC (30ULL * 1000000ULL)
 
-/* registry_url: see above (-EPROTONOSUPPORT for other schemes, -EINVAL for
- * a malformed URL). address: the PROTOCOL@ADDRESS to announce. Both are
- * copied. */
+/* registry_url: see above. The scheme is case-insensitive (RFC 3986);
+ * -EPROTONOSUPPORT for a scheme other than http, https and etcd, -EINVAL
+ * for a URL without one or otherwise malformed (the same rule as
+ * geerpc_discovery_new_from_url()). address: the PROTOCOL@ADDRESS to
+ * announce. Both are copied. */
 int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address);
 geerpc_registration *geerpc_registration_ref(geerpc_registration *r);
 /* Dropping the last reference cancels requests in flight without

@@ -4,9 +4,10 @@
 #include "cluster/etcd.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "basic/url.h"
 
 bool etcd_url_is(const char *url) {
-        return url && strncmp(url, "etcd://", 7) == 0;
+        return url_scheme(url) == URL_SCHEME_ETCD;
 }
 
 #define FAIL(why)                          \

@@ -4,6 +4,7 @@
 
 #include "basic/duration.h"
 #include "basic/log.h"
+#include "basic/url.h"
 #include "cluster/registration-internal.h"
 
 #define LOG_REG_FIELDS(r) \
@@ -46,12 +47,12 @@ _public_ const char *geerpc_registration_state_to_string(geerpc_registration_sta
         return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : NULL;
 }
 
-static const RegistrationBackend *backend_for_url(const char *url) {
-        if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-                return &registration_backend_registry;
-        if (strncmp(url, "etcd://", 7) == 0)
-                return &registration_backend_etcd;
-        return NULL;
+static int backend_for_url(const char *url, const RegistrationBackend **ret) {
+        int s = url_scheme(url);
+        if (s < 0)
+                return s;
+        *ret = s == URL_SCHEME_ETCD ? &registration_backend_etcd : &registration_backend_registry;
+        return 0;
 }
 
 _public_ int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address) {
@@ -59,9 +60,10 @@ _public_ int geerpc_registration_new(geerpc_registration **ret, const char *regi
 
         if (!ret || isempty(registry_url) || isempty(address))
                 return -EINVAL;
-        const RegistrationBackend *b = backend_for_url(registry_url);
-        if (!b)
-                return strstr(registry_url, "://") ? -EPROTONOSUPPORT : -EINVAL;
+        const RegistrationBackend *b;
+        r = backend_for_url(registry_url, &b);
+        if (r < 0)
+                return r;
 
         geerpc_registration *reg = calloc(1, sizeof *reg);
         if (!reg)
