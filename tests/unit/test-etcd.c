@@ -49,6 +49,34 @@ Test(etcd, url_parsing) {
         cr_assert_str_eq(why, "too many etcd endpoints (at most 16)");
 }
 
+/* Out of memory on demand: defined here, this strndup() is the one the
+ * whole test program calls, the library's code included. */
+static bool strndup_fails;
+char *strndup(const char *s, size_t n) {
+        if (strndup_fails) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        size_t l = strnlen(s, n);
+        char *p = malloc(l + 1);
+        if (p) {
+                memcpy(p, s, l);
+                p[l] = 0;
+        }
+        return p;
+}
+
+Test(etcd, url_parsing_out_of_memory) {
+        EtcdTarget t;
+        const char *why = NULL;
+        strndup_fails = true;
+        int r = etcd_url_parse("etcd://127.0.0.1:2379/p", &t, &why);
+        strndup_fails = false;
+        /* Not -EINVAL: the URL is fine. */
+        cr_assert_eq(r, -ENOMEM);
+        cr_assert_str_eq(why, "out of memory");
+}
+
 Test(etcd, base64_round_trip) {
         const char *cases[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar", "/geerpc/services/tcp@[::1]:7001" };
         const char *want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy", NULL };
