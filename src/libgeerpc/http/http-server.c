@@ -447,14 +447,6 @@ int http_server_add_listener(HttpServer *s, int fd, bool owned) {
         return 0;
 }
 
-unsigned http_server_n_listeners(HttpServer *s) {
-        return s->n_listeners;
-}
-
-int http_server_listener_fd(HttpServer *s, unsigned i) {
-        return i < s->n_listeners ? s->listeners[i]->fd : -EBADF;
-}
-
 unsigned http_server_n_connections(HttpServer *s) {
         return s->n_conns;
 }

@@ -139,13 +139,6 @@ out:
         return r;
 }
 
-unsigned worker_pool_busy(WorkerPool *p) {
-        pthread_mutex_lock(&p->lock);
-        unsigned n = p->n_busy + (unsigned) p->queued;
-        pthread_mutex_unlock(&p->lock);
-        return n;
-}
-
 void worker_pool_free(WorkerPool *p, usec_t wait_usec) {
         if (!p)
                 return;

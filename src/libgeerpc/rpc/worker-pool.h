@@ -34,4 +34,3 @@ int worker_pool_submit(WorkerPool *p, WorkerTask *t);
  * wait_usec to finish; those still running after that are detached and
  * abandoned when they return. */
 void worker_pool_free(WorkerPool *p, usec_t wait_usec);
-unsigned worker_pool_busy(WorkerPool *p);
