@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <geerpc/defs.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,6 +84,8 @@ int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *url);
 
 geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d);
 geerpc_discovery *geerpc_discovery_unref(geerpc_discovery *d);
+/* For __attribute__((cleanup(geerpc_discovery_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_discovery, geerpc_discovery_unref);
 
 /* Registry and etcd back ends (-EOPNOTSUPP for static lists).
  *   ttl:             how long a fetched list is used before it is fetched
