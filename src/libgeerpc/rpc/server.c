@@ -134,7 +134,9 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
         if (event)
                 s->event = sd_event_ref(event);
         else {
-                r = sd_event_new(&s->event);
+                /* The one a registration attaches to by default too, so
+                 * that geerpc_server_run() also runs its heartbeats. */
+                r = sd_event_default(&s->event);
                 if (r < 0)
                         return r;
         }
