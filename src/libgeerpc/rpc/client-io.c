@@ -11,6 +11,27 @@
 /* The client's I/O: the flusher and reader roles and the event thread (see
  * client-internal.h for why the roles move between threads). */
 
+static const char *const state_names[_CLIENT_STATE_MAX] = {
+        [CLIENT_NEW] = "new",
+        [CLIENT_CONNECTED] = "connected",
+        [CLIENT_CLOSED] = "closed",
+};
+
+static const char *const bg_names[_CLIENT_BG_MAX] = {
+        [BG_NONE] = "not started",
+        [BG_RUNNING] = "running",
+        [BG_QUITTING] = "quitting",
+        [BG_QUITTING_FREE] = "quitting, then freeing the client",
+};
+
+const char *client_state_to_string(ClientState s) {
+        return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : NULL;
+}
+
+const char *client_bg_to_string(ClientBg s) {
+        return (unsigned) s < ELEMENTSOF(bg_names) ? bg_names[s] : NULL;
+}
+
 /* ---- completing calls ---------------------------------------------------- */
 
 void client_wake_bg(geerpc_client *c) {
@@ -82,10 +103,10 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
 }
 
 void client_fail_locked(geerpc_client *c, int error) {
-        if (c->closed)
+        if (c->state == CLIENT_CLOSED)
                 return;
-        c->closed = true;
         c->close_error = error;
+        client_set_state_locked(c, CLIENT_CLOSED);
         if (error != -ESHUTDOWN)
                 log_debug_errno(error, "rpc client: connection to %s lost: %m", strempty(c->address));
         for (SeqNode *n = seq_table_steal_all(&c->pending), *next; n; n = next) {
@@ -106,14 +127,15 @@ static void fail(geerpc_client *c, int error) {
 
 /* ---- the flusher role ------------------------------------------------------ */
 
-/* Called with wlock held by the flusher. Returns 0 when everything is
- * written (role released), 1 when the socket is full (role kept, to be
- * handed to the event thread), or a negative errno (role released). */
+/* Called with wlock held by the flusher (FLUSHER_WRITING). Returns 0 when
+ * everything is written (role released), 1 when the socket is full (role
+ * FLUSHER_STALLED, for the event thread), or a negative errno (role
+ * released). */
 static int flush_locked(geerpc_client *c) {
         for (;;) {
                 if (buffer_len(&c->sending) == 0) {
                         if (buffer_len(&c->out) == 0) {
-                                c->flushing = false;
+                                client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_NONE);
                                 return 0;
                         }
                         /* Take everything queued so far; others keep
@@ -131,10 +153,10 @@ static int flush_locked(geerpc_client *c) {
                 if (err == EINTR)
                         continue;
                 if (err == EAGAIN) {
-                        c->write_stalled = true;
+                        client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_STALLED);
                         return 1;
                 }
-                c->flushing = false;
+                client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_NONE);
                 buffer_clear(&c->sending);
                 buffer_clear(&c->out);
                 return -err;
@@ -144,7 +166,7 @@ static int flush_locked(geerpc_client *c) {
 /* Takes the flusher role (wlock held, role free) and writes; hands the rest
  * to the event thread if the socket is full. Releases wlock. */
 static void flush_and_unlock(geerpc_client *c) {
-        c->flushing = true;
+        client_set_flusher_locked(c, FLUSHER_NONE, FLUSHER_WRITING);
         int r = flush_locked(c);
         pthread_mutex_unlock(&c->wlock);
 
@@ -167,7 +189,7 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
         /* Someone will send it for us: the current flusher, or the reader,
          * which is handing out replies and flushes before it reads again
          * (the callers it wakes then share one write). */
-        if (r < 0 || c->flushing || c->reader_delivering) {
+        if (r < 0 || c->flusher != FLUSHER_NONE || c->delivering) {
                 pthread_mutex_unlock(&c->wlock);
                 return r;
         }
@@ -179,14 +201,15 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
 /* The reader marks the time it spends handing out replies; see above. */
 static void delivering_begin(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        c->reader_delivering = true;
+        assert(!c->delivering);
+        c->delivering = true;
         pthread_mutex_unlock(&c->wlock);
 }
 
 static void delivering_end(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        c->reader_delivering = false;
-        if (c->flushing || buffer_len(&c->out) == 0) {
+        c->delivering = false;
+        if (c->flusher != FLUSHER_NONE || buffer_len(&c->out) == 0) {
                 pthread_mutex_unlock(&c->wlock);
                 return;
         }
@@ -277,7 +300,7 @@ static int reader_step(geerpc_client *c, usec_t deadline) {
 
 /* Makes sure somebody reads while calls are pending and the role is free. */
 static void handoff_locked(geerpc_client *c) {
-        if (c->reader_busy || c->closed || c->pending.n == 0)
+        if (c->reader != READER_NONE || c->state == CLIENT_CLOSED || c->pending.n == 0)
                 return;
         ClientCall *w = LIST_POP(waiters, c->waiters);
         if (w)
@@ -297,12 +320,12 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                         r = -ETIMEDOUT;
                         break;
                 }
-                if (!c->reader_busy && !c->closed) {
-                        c->reader_busy = true;
+                if (c->reader == READER_NONE && c->state != CLIENT_CLOSED) {
+                        client_set_reader_locked(c, READER_NONE, READER_CALLER);
                         pthread_mutex_unlock(&c->lock);
                         int k = reader_step(c, deadline);
                         pthread_mutex_lock(&c->lock);
-                        c->reader_busy = false;
+                        client_set_reader_locked(c, READER_CALLER, READER_NONE);
                         if (k < 0 && k != -ETIMEDOUT)
                                 client_fail_locked(c, k);
                         continue;
@@ -310,6 +333,7 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                 /* Somebody else reads: sleep until our reply comes, the role
                  * is handed to us, or the deadline. */
                 unsigned w = atomic_load_explicit(&call->wake, memory_order_acquire);
+                assert(!call->async && !LIST_IS_LINKED(waiters, call));
                 LIST_PREPEND(waiters, c->waiters, call);
                 pthread_mutex_unlock(&c->lock);
                 futex_wait_until(&call->wake, w, deadline);
@@ -347,11 +371,11 @@ static int bg_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void bg_flush(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        if (!c->write_stalled) {
+        if (c->flusher != FLUSHER_STALLED) {
                 pthread_mutex_unlock(&c->wlock);
                 return;
         }
-        c->write_stalled = false;
+        client_set_flusher_locked(c, FLUSHER_STALLED, FLUSHER_WRITING);
         int r = flush_locked(c);
         pthread_mutex_unlock(&c->wlock);
         if (r < 0)
@@ -363,7 +387,10 @@ static int bg_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
         if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
                 bg_flush(c);
-        if (c->bg_reading && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        /* bg_sync() asks for POLLIN exactly while this thread holds the
+         * reader role, and only this thread gives that up: no lock needed
+         * to know it. */
+        if ((c->bg_events & EPOLLIN) && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                 int r = read_dispatch(c, MSG_DONTWAIT);
                 if (r < 0)
                         fail(c, r);
@@ -408,30 +435,27 @@ static void bg_sync(geerpc_client *c) {
         }
         /* Give the reader role up before running handlers (they may make
          * blocking calls) and whenever a blocking caller could read. */
-        if (c->bg_reading && (done || c->waiters || c->pending.n == 0 || c->closed)) {
-                c->bg_reading = false;
-                c->reader_busy = false;
-        }
+        if (c->reader == READER_EVENT_THREAD &&
+            (done || c->waiters || c->pending.n == 0 || c->state == CLIENT_CLOSED))
+                client_set_reader_locked(c, READER_EVENT_THREAD, READER_NONE);
         pthread_mutex_unlock(&c->lock);
 
         run_completions(c, discarded);
         run_completions(c, done);
 
         pthread_mutex_lock(&c->lock);
-        if (!c->reader_busy && !c->closed && c->pending.n > 0) {
+        if (c->reader == READER_NONE && c->state != CLIENT_CLOSED && c->pending.n > 0) {
                 if (c->waiters)
                         handoff_locked(c);
-                else {
-                        c->reader_busy = true;
-                        c->bg_reading = true;
-                }
+                else
+                        client_set_reader_locked(c, READER_NONE, READER_EVENT_THREAD);
         }
-        bool reading = c->bg_reading;
-        bool quit = c->bg_quit && LIST_IS_EMPTY(c->completed) && LIST_IS_EMPTY(c->async_new);
+        bool reading = c->reader == READER_EVENT_THREAD;
+        bool quit = c->bg_state >= BG_QUITTING && LIST_IS_EMPTY(c->completed) && LIST_IS_EMPTY(c->async_new);
         pthread_mutex_unlock(&c->lock);
 
         pthread_mutex_lock(&c->wlock);
-        bool writing = c->write_stalled;
+        bool writing = c->flusher == FLUSHER_STALLED;
         pthread_mutex_unlock(&c->wlock);
 
         uint32_t want = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);
@@ -481,7 +505,7 @@ static void *bg_main(void *userdata) {
         c->bg_event = sd_event_unref(c->bg_event);
 
         pthread_mutex_lock(&c->lock);
-        bool free_now = c->free_on_exit;
+        bool free_now = c->bg_state == BG_QUITTING_FREE;
         pthread_mutex_unlock(&c->lock);
         if (free_now) {
                 pthread_detach(pthread_self());
@@ -491,7 +515,7 @@ static void *bg_main(void *userdata) {
 }
 
 int client_ensure_bg_locked(geerpc_client *c) {
-        if (c->bg_started)
+        if (c->bg_state != BG_NONE)
                 return 0;
         if (c->wake_fd < 0) {
                 c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -506,13 +530,13 @@ int client_ensure_bg_locked(geerpc_client *c) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0)
                 return -r;
-        c->bg_started = true;
+        client_set_bg_locked(c, BG_RUNNING);
         return 0;
 }
 
 void client_stop_bg(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
-        c->bg_quit = true;
+        client_set_bg_locked(c, BG_QUITTING);
         pthread_mutex_unlock(&c->lock);
         client_wake_bg(c);
         pthread_join(c->bg, NULL);

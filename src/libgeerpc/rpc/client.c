@@ -39,7 +39,7 @@ _public_ int geerpc_client_new(geerpc_client **ret) {
 _public_ int geerpc_client_set_codec(geerpc_client *c, const char *codec_type) {
         if (!c || !codec_type)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         const CodecType *t = codec_type_find(codec_type);
         if (!t)
@@ -58,7 +58,7 @@ _public_ int geerpc_client_set_connect_timeout(geerpc_client *c, uint64_t usec) 
 _public_ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec) {
         if (!c || usec > (uint64_t) INT64_MAX / NSEC_PER_USEC)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         c->handle_timeout = usec;
         return 0;
@@ -67,7 +67,7 @@ _public_ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec) {
 _public_ int geerpc_client_set_max_message_size(geerpc_client *c, size_t n) {
         if (!c || (n > 0 && n < 64))
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         c->max_message_size = n ?: GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
         return 0;
@@ -112,7 +112,7 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
 
         if (!c || !address)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
 
         usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), c->connect_timeout);
@@ -150,11 +150,15 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
                 return negative_errno();
 
+        pthread_mutex_lock(&c->lock);
         c->fd = TAKE_FD(fd);
         c->codec = TAKE_PTR(codec);
         c->address = TAKE_PTR(a);
-        c->connected = true;
-        log_debug("rpc client: connected to %s", c->address);
+        /* Closed before it connected: it stays closed (calls fail with
+         * -ESHUTDOWN). */
+        if (c->state == CLIENT_NEW)
+                client_set_state_locked(c, CLIENT_CONNECTED);
+        pthread_mutex_unlock(&c->lock);
         return 0;
 }
 
@@ -186,9 +190,8 @@ _public_ int geerpc_client_close(geerpc_client *c) {
         if (!c)
                 return -EINVAL;
         pthread_mutex_lock(&c->lock);
-        bool was_closed = c->closed || !c->connected;
-        if (!c->closed)
-                client_fail_locked(c, -ESHUTDOWN);
+        bool was_closed = c->state != CLIENT_CONNECTED;
+        client_fail_locked(c, -ESHUTDOWN); /* nothing if already closed */
         pthread_mutex_unlock(&c->lock);
         return was_closed ? -ENOTCONN : 0;
 }
@@ -200,17 +203,15 @@ _public_ geerpc_client *geerpc_client_unref(geerpc_client *c) {
                 return NULL;
 
         pthread_mutex_lock(&c->lock);
-        if (!c->closed)
-                client_fail_locked(c, -ESHUTDOWN);
-        bool bg = c->bg_started;
+        client_fail_locked(c, -ESHUTDOWN); /* nothing if already closed */
+        bool bg = c->bg_state != BG_NONE;
         pthread_mutex_unlock(&c->lock);
 
         if (bg && pthread_equal(pthread_self(), c->bg)) {
                 /* Dropped from a completion handler: the event thread
                  * finishes its round and frees the client on its way out. */
                 pthread_mutex_lock(&c->lock);
-                c->bg_quit = true;
-                c->free_on_exit = true;
+                client_set_bg_locked(c, BG_QUITTING_FREE);
                 pthread_mutex_unlock(&c->lock);
                 return NULL;
         }
@@ -224,8 +225,8 @@ _public_ int geerpc_client_is_available(geerpc_client *c) {
         if (!c)
                 return 0;
         pthread_mutex_lock(&c->lock);
-        bool ok = c->connected && !c->closed;
-        if (ok && !c->reader_busy && c->pending.n == 0) {
+        bool ok = c->state == CLIENT_CONNECTED;
+        if (ok && c->reader == READER_NONE && c->pending.n == 0) {
                 /* Nobody is reading, so a peer that went away would go
                  * unnoticed until the next call: look now. */
                 struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
@@ -250,9 +251,9 @@ static usec_t deadline_from_timeout(uint64_t timeout_usec) {
 static int register_call(geerpc_client *c, ClientCall *call) {
         int r;
         pthread_mutex_lock(&c->lock);
-        if (!c->connected)
-                r = -ENOTCONN;
-        else if (c->closed)
+        if (c->fd < 0)
+                r = -ENOTCONN; /* never connected */
+        else if (c->state == CLIENT_CLOSED)
                 r = c->close_error;
         else if (c->pending.n >= c->max_pending)
                 r = -EBUSY;
