@@ -103,7 +103,8 @@ int geerpc_server_stop(geerpc_server *s, uint64_t grace_usec, geerpc_server_stop
  * returns 0 (or a negative errno from the loop). */
 int geerpc_server_run(geerpc_server *s);
 
-/* Observability: open connections, calls received but not yet answered. */
+/* Observability: open connections, calls received but not yet answered.
+ * Safe to call from any thread. */
 unsigned geerpc_server_get_n_connections(geerpc_server *s);
 unsigned geerpc_server_get_n_inflight(geerpc_server *s);
 

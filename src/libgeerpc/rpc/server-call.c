@@ -87,7 +87,7 @@ static void call_unref(ServerCall *call) {
 
 static void call_run(WorkerTask *t) {
         ServerCall *call = (ServerCall *) t;
-        call->result = call->method->handler(call->args, call->userdata, &call->reply, &call->error);
+        call->result = call->handler(call->args, call->userdata, &call->reply, &call->error);
 }
 
 /* Worker thread: queue the finished call for the loop. */
@@ -201,7 +201,7 @@ static void run_blocking(Conn *c, const Method *method, void *userdata, Message 
                 .task = { .run = call_run, .complete = call_complete, .abandon = call_abandon },
                 .server = s,
                 .conn = c,
-                .method = method,
+                .handler = method->handler,
                 .userdata = userdata,
                 .service_method = TAKE_PTR(m->service_method),
                 .seq = m->seq,

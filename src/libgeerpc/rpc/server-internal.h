@@ -76,7 +76,9 @@ struct ServerCall {
         atomic_uint n_ref;
         geerpc_server *server;
         Conn *conn; /* NULL once the connection is gone */
-        const Method *method;
+        /* Copied from the method table: a worker abandoned at the server's
+         * end must not look into the table, which is freed then. */
+        geerpc_method_handler handler;
         void *userdata;
         char *service_method;
         uint64_t seq;
@@ -110,8 +112,10 @@ struct geerpc_server {
         bool listeners_paused;
         sd_event_source *accept_retry; /* after EMFILE */
         LIST_HEAD(Conn, conns);
-        unsigned n_conns;
-        unsigned n_unanswered;
+        /* Written on the loop thread; atomic because the observability
+         * getters may read them from any thread. */
+        atomic_uint n_conns;
+        atomic_uint n_unanswered;
 
         WorkerPool *pool;
 
