@@ -103,11 +103,41 @@ static int write_all(int fd, Buffer *b, usec_t deadline) {
         return 0;
 }
 
+/* The connection's first message, before the deadline (the socket is still
+ * non-blocking). */
+static int send_option(geerpc_client *c, int fd, usec_t deadline) {
+        Buffer opt = {};
+        Option o = {
+                .magic_number = GEERPC_MAGIC_NUMBER,
+                .connect_timeout_ns = c->connect_timeout == USEC_INFINITY ? 0 : (int64_t) (c->connect_timeout * NSEC_PER_USEC),
+                .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
+        };
+        strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
+        int r = option_append(&opt, &o);
+        if (r >= 0)
+                r = write_all(fd, &opt, deadline);
+        buffer_done(&opt);
+        return r;
+}
+
+/* The socket blocks from here on: a waiting caller sleeps in recv() itself
+ * (one system call per reply instead of ppoll() + recv()), with SO_RCVTIMEO
+ * bounding each sleep so deadlines are kept. Every other send and receive
+ * passes MSG_DONTWAIT. */
+static int make_blocking_in_slices(int fd) {
+        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                return negative_errno();
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        return 0;
+}
+
 _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_(codec_freep) Codec *codec = NULL;
         _cleanup_free_ char *a = NULL;
-        Buffer opt = {};
         int r;
 
         if (!c || !address)
@@ -125,30 +155,12 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         r = codec_new(c->codec_type, c->max_message_size, &codec);
         if (r < 0)
                 return r;
-
-        Option o = {
-                .magic_number = GEERPC_MAGIC_NUMBER,
-                .connect_timeout_ns = c->connect_timeout == USEC_INFINITY ? 0 : (int64_t) (c->connect_timeout * NSEC_PER_USEC),
-                .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
-        };
-        strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
-        r = option_append(&opt, &o);
-        if (r >= 0)
-                r = write_all(fd, &opt, deadline);
-        buffer_done(&opt);
+        r = send_option(c, fd, deadline);
         if (r < 0)
                 return r;
-
-        /* The socket blocks from here on: a waiting caller sleeps in recv()
-         * itself (one system call per reply instead of ppoll() + recv()),
-         * with SO_RCVTIMEO bounding each sleep so deadlines are kept. Every
-         * other send and receive passes MSG_DONTWAIT. */
-        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-                return negative_errno();
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-                return negative_errno();
+        r = make_blocking_in_slices(fd);
+        if (r < 0)
+                return r;
 
         pthread_mutex_lock(&c->lock);
         c->fd = TAKE_FD(fd);

@@ -182,67 +182,81 @@ int server_on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
-        geerpc_server *s = c->server;
-        int r;
-
-        r = server_ensure_pool(s);
-        if (r < 0) {
-                reply_error(c, m, "rpc server: cannot start worker threads: %s", strerror(-r));
-                return;
-        }
-
+static ServerCall *call_new(Conn *c, const Method *method, void *userdata) {
         ServerCall *call = calloc(1, sizeof *call);
-        if (!call) {
-                reply_error(c, m, "rpc server: out of memory");
-                return;
-        }
+        if (!call)
+                return NULL;
         *call = (ServerCall) {
                 .task = { .run = call_run, .complete = call_complete, .abandon = call_abandon },
-                .server = s,
+                .server = c->server,
                 .conn = c,
                 .handler = method->handler,
                 .userdata = userdata,
-                .service_method = TAKE_PTR(m->service_method),
-                .seq = m->seq,
-                .args = TAKE_PTR(m->body),
         };
         atomic_init(&call->n_ref, 2); /* the connection's and the worker's */
+        return call;
+}
 
-        if (c->handle_timeout > 0) {
-                r = sd_event_add_time_relative(s->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout, TIMER_ACCURACY_PRECISE,
-                                               on_call_timeout, call);
-                if (r < 0)
-                        goto fail;
-                (void) sd_event_source_set_priority(call->timer, s->priority);
-        }
+/* The Option's HandleTimeout, as a timer on the loop. */
+static int call_arm_timeout(Conn *c, ServerCall *call) {
+        if (c->handle_timeout == 0)
+                return 0;
+        int r = sd_event_add_time_relative(c->server->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout,
+                                           TIMER_ACCURACY_PRECISE, on_call_timeout, call);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_priority(call->timer, c->server->priority);
+        return 0;
+}
+
+/* Hands the call to a worker; the call counts as unanswered until its
+ * result is queued. When the pool refuses it, the caller is answered at
+ * once and the call is dropped. */
+static void call_submit(Conn *c, ServerCall *call, Message *m) {
+        geerpc_server *s = c->server;
 
         LIST_PREPEND(calls, c->calls, call);
         c->n_unanswered++;
         s->n_unanswered++;
 
-        r = worker_pool_submit(s->pool, &call->task);
+        int r = worker_pool_submit(s->pool, &call->task);
+        if (r >= 0)
+                return;
+        call_mark_answered(call);
+        m->service_method = strdup(call->service_method);
+        server_call_detach(call);
+        call_unref(call);
+        if (!m->service_method)
+                return;
+        if (r == -EAGAIN)
+                reply_error(c, m, "rpc server: too many calls queued, try again later");
+        else
+                reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
+}
+
+static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
+        int r;
+
+        r = server_ensure_pool(c->server);
         if (r < 0) {
-                call_mark_answered(call);
-                m->service_method = strdup(call->service_method);
-                server_call_detach(call);
-                call_unref(call);
-                if (!m->service_method)
-                        return;
-                if (r == -EAGAIN)
-                        reply_error(c, m, "rpc server: too many calls queued, try again later");
-                else
-                        reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
+                reply_error(c, m, "rpc server: cannot start worker threads: %s", strerror(-r));
                 return;
         }
-        return;
-
-fail:
-        m->service_method = TAKE_PTR(call->service_method);
-        m->body = TAKE_PTR(call->args);
-        call->timer = sd_event_source_disable_unref(call->timer);
-        free(call);
-        reply_error(c, m, "rpc server: cannot arm handle timeout: %s", strerror(-r));
+        ServerCall *call = call_new(c, method, userdata);
+        if (!call) {
+                reply_error(c, m, "rpc server: out of memory");
+                return;
+        }
+        r = call_arm_timeout(c, call);
+        if (r < 0) {
+                free(call);
+                reply_error(c, m, "rpc server: cannot arm handle timeout: %s", strerror(-r));
+                return;
+        }
+        call->service_method = TAKE_PTR(m->service_method);
+        call->seq = m->seq;
+        call->args = TAKE_PTR(m->body);
+        call_submit(c, call, m);
 }
 
 void server_dispatch(Conn *c, Message *m) {
