@@ -37,7 +37,7 @@ int cli_getopt_error(int c, char *const *argv) {
                 return cli_usage_error("unknown option '-%c'", optopt);
         if (optopt != 0) /* a value given to an option that takes none */
                 return cli_usage_error("option '%.*s' takes no value", (int) strcspn(word, "="), word);
-        return cli_usage_error("unknown option '%s'", word);
+        return cli_usage_error("unknown option '%.*s'", (int) strcspn(word, "="), word);
 }
 
 int cli_parse_duration(const char *option, const char *value, usec_t *ret) {
