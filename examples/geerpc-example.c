@@ -5,7 +5,6 @@
  * heartbeats, sd_notify READY/STATUS/STOPPING, the watchdog, and a graceful
  * stop on SIGTERM (deregister at once, then drain in-flight calls). */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -69,7 +68,6 @@ enum {
         ARG_GRACE,
         ARG_WORKERS,
         ARG_LOG_LEVEL,
-        ARG_VERSION,
 };
 
 static int parse_registry_url(Args *a, const char *value) {
@@ -91,7 +89,8 @@ static int parse_heartbeat(Args *a, const char *value) {
 }
 
 /* One option with its value (optarg); < 0 after a usage error. */
-static int parse_option(int c, Args *a) {
+static int parse_option(int c, void *userdata) {
+        Args *a = userdata;
         unsigned long n;
         switch (c) {
         case 'l':
@@ -121,42 +120,26 @@ static int parse_option(int c, Args *a) {
         }
 }
 
-/* 1: run; 0: done (--help, --version); < 0: usage error (reported). */
-static int parse_args(int argc, char **argv, Args *a) {
-        static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "advertise", required_argument, NULL, ARG_ADVERTISE },
-                { "registry", required_argument, NULL, 'r' },
-                { "heartbeat", required_argument, NULL, ARG_HEARTBEAT },
-                { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
-                { "grace", required_argument, NULL, ARG_GRACE },
-                { "workers", required_argument, NULL, ARG_WORKERS },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                {},
-        };
-        int c;
+static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "advertise", required_argument, NULL, ARG_ADVERTISE },
+        { "registry", required_argument, NULL, 'r' },
+        { "heartbeat", required_argument, NULL, ARG_HEARTBEAT },
+        { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
+        { "grace", required_argument, NULL, ARG_GRACE },
+        { "workers", required_argument, NULL, ARG_WORKERS },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, CLI_ARG_VERSION },
+        {},
+};
 
-        while ((c = getopt_long(argc, argv, ":l:r:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("geerpc-example %s\n", GEERPC_VERSION);
-                        return 0;
-                case '?':
-                case ':':
-                        return cli_getopt_error(c, argv);
-                default:
-                        if (parse_option(c, a) < 0)
-                                return -EINVAL;
-                }
-        if (optind < argc)
-                return cli_usage_error("unexpected argument: %s", argv[optind]);
-        return 1;
-}
+static const CliProgram program = {
+        .shortopts = ":l:r:h",
+        .longopts = options,
+        .help = help,
+        .parse_option = parse_option,
+};
 
 typedef struct Daemon {
         sd_event *event;
@@ -330,7 +313,7 @@ int main(int argc, char **argv) {
         int r;
 
         log_parse_environment();
-        r = parse_args(argc, argv, &a);
+        r = cli_parse_program_args(&program, argc, argv, &a);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : 0;
         d.grace = a.grace;

@@ -5,7 +5,6 @@
  * and its events), handlers.c (HTTP) and http-server.c (libmicrohttpd on
  * sd-event). */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -114,7 +113,6 @@ enum {
         ARG_STATE_FILE,
         ARG_TOKEN_FILE,
         ARG_LOG_LEVEL,
-        ARG_VERSION,
 };
 
 /* An unsigned option into an unsigned field. */
@@ -128,7 +126,8 @@ static int parse_unsigned_into(const char *option, const char *value, unsigned l
 }
 
 /* One option with its value (optarg); < 0 after a usage error. */
-static int parse_option(int c, Args *a) {
+static int parse_option(int c, void *userdata) {
+        Args *a = userdata;
         unsigned long n;
         switch (c) {
         case 'l':
@@ -165,43 +164,34 @@ static int parse_option(int c, Args *a) {
         }
 }
 
+static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "max-servers", required_argument, NULL, ARG_MAX_SERVERS },
+        { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
+        { "max-connections-per-ip", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_IP },
+        { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+        { "header-timeout", required_argument, NULL, ARG_HEADER_TIMEOUT },
+        { "max-header-size", required_argument, NULL, ARG_MAX_HEADER_SIZE },
+        { "state-file", required_argument, NULL, ARG_STATE_FILE },
+        { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, CLI_ARG_VERSION },
+        {},
+};
+
 /* 1: run; 0: done (--help, --version); < 0: usage error (reported). */
 static int parse_args(int argc, char **argv, Args *a) {
-        static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "max-servers", required_argument, NULL, ARG_MAX_SERVERS },
-                { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
-                { "max-connections-per-ip", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_IP },
-                { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
-                { "header-timeout", required_argument, NULL, ARG_HEADER_TIMEOUT },
-                { "max-header-size", required_argument, NULL, ARG_MAX_HEADER_SIZE },
-                { "state-file", required_argument, NULL, ARG_STATE_FILE },
-                { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                {},
+        static const CliProgram program = {
+                .shortopts = ":l:h",
+                .longopts = options,
+                .help = help,
+                .parse_option = parse_option,
         };
-        int c;
-
-        while ((c = getopt_long(argc, argv, ":l:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("geeregistry %s\n", GEERPC_VERSION);
-                        return 0;
-                case '?':
-                case ':':
-                        return cli_getopt_error(c, argv);
-                default:
-                        if (parse_option(c, a) < 0)
-                                return -EINVAL;
-                }
-        if (optind < argc)
-                return cli_usage_error("unexpected argument: %s", argv[optind]);
+        int r = cli_parse_program_args(&program, argc, argv, a);
+        if (r <= 0)
+                return r;
         _cleanup_free_ char *checked = NULL;
         if (listen_address(a->listen, &checked) < 0)
                 return -EINVAL;

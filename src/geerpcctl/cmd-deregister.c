@@ -63,23 +63,11 @@ static int deregister_http(Ctl *c, const char *token) {
             (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0))
                 return output_failure(&c->out, EXIT_UNREACHABLE, NULL, "%s", strerror(ENOMEM));
         const char *const headers[] = { server, auth, NULL };
-        usec_t timeout = ctl_remaining(c) ?: HTTP_TIMEOUT_DEFAULT_USEC;
-        HttpRequestSpec spec = {
-                .method = "DELETE",
-                .url = c->registry,
-                .headers = headers,
-                .timeout = timeout,
-                .connect_timeout = MIN(timeout, HTTP_CONNECT_TIMEOUT_DEFAULT_USEC),
-                .max_response = 64 * 1024,
-        };
-        HttpResult res = {};
-        int r = http_perform(&spec, &res), status;
-        if (r >= 0 && res.result < 0)
-                r = res.result;
-        if (r < 0)
-                status = output_failure(&c->out, EXIT_UNREACHABLE, NULL, "cannot reach the registry at %s: %s",
-                                        c->registry, res.error ?: ctl_error_text(r, NULL));
-        else if (res.status == 200)
+        HttpResult res;
+        int status = ctl_registry_request(c, "DELETE", headers, "reach the registry", &res);
+        if (status != 0)
+                return status;
+        if (res.status == 200)
                 status = deregistered(c);
         else if (res.status == 404)
                 status = not_registered(c);

@@ -10,7 +10,6 @@
 #include "basic/duration.h"
 #include "codec/json-util.h"
 #include "geerpcctl.h"
-#include "http/http-client.h"
 #include "shared/cli.h"
 
 static bool registry_is_http(const char *url) {
@@ -40,23 +39,11 @@ static json_t *listing_entries(const Buffer *body) {
  * listing; else the exit status (reported). */
 static int fetch_listing(Ctl *c, json_t **ret) {
         const char *const headers[] = { "Accept: application/json", NULL };
-        usec_t timeout = ctl_remaining(c) ?: GEERPC_DISCOVERY_REFRESH_TIMEOUT_DEFAULT_USEC;
-        HttpRequestSpec spec = {
-                .method = "GET",
-                .url = c->registry,
-                .headers = headers,
-                .timeout = timeout,
-                .connect_timeout = MIN(timeout, HTTP_CONNECT_TIMEOUT_DEFAULT_USEC),
-        };
-        HttpResult res = {};
-        int r = http_perform(&spec, &res), status = 0;
-        if (r >= 0 && res.result < 0)
-                r = res.result;
-        if (r < 0)
-                status = output_failure(&c->out, EXIT_UNREACHABLE, NULL,
-                                        "cannot get the servers from the registry at %s: %s", c->registry,
-                                        res.error ?: ctl_error_text(r, NULL));
-        else if (res.status != 200)
+        HttpResult res;
+        int status = ctl_registry_request(c, "GET", headers, "get the servers from the registry", &res);
+        if (status != 0)
+                return status;
+        if (res.status != 200)
                 status = output_failure(&c->out, EXIT_UNREACHABLE, NULL,
                                         "cannot get the servers from the registry at %s: HTTP status %ld (is the URL right?)",
                                         c->registry, res.status);

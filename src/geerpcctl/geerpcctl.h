@@ -16,6 +16,7 @@
 #include "codec/json-util.h"
 #include "geerpc/discovery.h"
 #include "geerpc/xclient.h"
+#include "http/http-client.h"
 #include "output.h"
 
 /* Exit statuses (documented in --help, the man page and README.md). */
@@ -98,6 +99,12 @@ int ctl_open_discovery(Ctl *c);
 int ctl_discovery(Ctl *c, geerpc_discovery **ret);
 /* An xclient over ctl_discovery(). Returns 0 or the exit status. */
 int ctl_xclient(Ctl *c, geerpc_xclient **ret);
+/* One HTTP request to the registry (--registry), within the deadline. A
+ * request that got no answer is reported ("cannot DOING at URL: why") and
+ * its exit status returned; otherwise 0 and the answer in *ret (free it
+ * with http_result_done()). */
+int ctl_registry_request(Ctl *c, const char *method, const char *const *headers, const char *doing,
+                         HttpResult *ret);
 /* What is left of the command's deadline, as the library's timeouts say
  * it (0: none). */
 uint64_t ctl_remaining(const Ctl *c);

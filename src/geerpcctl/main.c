@@ -118,11 +118,10 @@ static const CtlOption options[] = {
 
 #define HELP_COLUMN 38
 
-/* "  -r --registry=URL" then the help text, its lines aligned. */
-static void print_option(const CtlOption *o, const char *indent) {
-        int n = printf("%s%c%c --%s%s%s", indent, o->short_name ? '-' : ' ', o->short_name ?: ' ', o->name,
-                       o->metavar ? "=" : "", strempty(o->metavar));
-        const char *h = o->help;
+/* The help text of a line that took n columns so far: its first line at
+ * HELP_COLUMN (or on a line of its own when the start is too long), the
+ * others below it. */
+static void print_help_text(int n, const char *h) {
         for (bool first = true; *h; first = false) {
                 size_t len = strcspn(h, "\n");
                 if (first && n < HELP_COLUMN)
@@ -135,19 +134,16 @@ static void print_option(const CtlOption *o, const char *indent) {
         putchar('\n');
 }
 
+/* "  -r --registry=URL" and its help text. */
+static void print_option(const CtlOption *o, const char *indent) {
+        int n = printf("%s%c%c --%s%s%s", indent, o->short_name ? '-' : ' ', o->short_name ?: ' ', o->name,
+                       o->metavar ? "=" : "", strempty(o->metavar));
+        print_help_text(n, o->help);
+}
+
 static void print_command(const CtlCommand *cmd) {
         int n = printf("  %s%s%s", cmd->name, *cmd->synopsis ? " " : "", cmd->synopsis);
-        const char *h = cmd->help;
-        for (bool first = true; *h; first = false) {
-                size_t len = strcspn(h, "\n");
-                if (first && n < HELP_COLUMN)
-                        printf("%*s", HELP_COLUMN - n, "");
-                else
-                        printf("\n%*s", HELP_COLUMN, "");
-                printf("%.*s", (int) len, h);
-                h += len + (h[len] == '\n');
-        }
-        putchar('\n');
+        print_help_text(n, cmd->help);
         for (const CtlOption *o = cmd->options; o && o->name; o++)
                 print_option(o, "    ");
 }

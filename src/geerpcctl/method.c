@@ -7,41 +7,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include "basic/fileio.h"
 #include "geerpc/defs.h"
 #include "geerpcctl.h"
 #include "shared/cli.h"
 
 /* Arguments larger than a message could not be sent anyway. */
 #define ARGS_JSON_MAX GEERPC_MAX_MESSAGE_SIZE_DEFAULT
-
-/* Reads all of fd, up to ARGS_JSON_MAX bytes; malloc'd, NUL-terminated. */
-static int read_all(int fd, char **ret, size_t *ret_len) {
-        size_t len = 0, allocated = 0;
-        _cleanup_free_ char *buf = NULL;
-        for (;;) {
-                if (allocated - len < 4096) {
-                        allocated = MAX(allocated * 2, (size_t) 65536);
-                        char *b = realloc(buf, allocated + 1);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                ssize_t k = read(fd, buf + len, allocated - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len > ARGS_JSON_MAX)
-                        return -EFBIG;
-        }
-        buf[len] = 0;
-        *ret_len = len;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
 
 static int load_args(Ctl *c, const char *spec) {
         _cleanup_free_ char *text = NULL;
@@ -52,11 +24,11 @@ static int load_args(Ctl *c, const char *spec) {
 
         if (streq(spec, "-") || streq(spec, "@-")) {
                 from = "standard input";
-                r = read_all(STDIN_FILENO, &text, &len);
+                r = read_full_fd(STDIN_FILENO, ARGS_JSON_MAX, &text, &len);
         } else if (spec[0] == '@') {
                 from = spec + 1;
                 _cleanup_close_ int fd = open(spec + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                r = fd < 0 ? negative_errno() : read_all(fd, &text, &len);
+                r = fd < 0 ? negative_errno() : read_full_fd(fd, ARGS_JSON_MAX, &text, &len);
         } else {
                 c->call_args = json_loads(spec, JSON_DECODE_ANY, &err);
                 if (!c->call_args)

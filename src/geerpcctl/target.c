@@ -101,3 +101,27 @@ void ctl_done(Ctl *c) {
         c->servers = mfree(c->servers);
         c->n_servers = 0;
 }
+
+int ctl_registry_request(Ctl *c, const char *method, const char *const *headers, const char *doing,
+                         HttpResult *ret) {
+        usec_t timeout = ctl_remaining(c) ?: HTTP_TIMEOUT_DEFAULT_USEC;
+        HttpRequestSpec spec = {
+                .method = method,
+                .url = c->registry,
+                .headers = headers,
+                .timeout = timeout,
+                .connect_timeout = MIN(timeout, HTTP_CONNECT_TIMEOUT_DEFAULT_USEC),
+        };
+        HttpResult res = {};
+        int r = http_perform(&spec, &res);
+        if (r >= 0 && res.result < 0)
+                r = res.result;
+        if (r < 0) {
+                int status = output_failure(&c->out, EXIT_UNREACHABLE, NULL, "cannot %s at %s: %s", doing, c->registry,
+                                            res.error ?: ctl_error_text(r, NULL));
+                http_result_done(&res);
+                return status;
+        }
+        *ret = res;
+        return 0;
+}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "shared/cli.h"
+#include "config.h"
 #include "basic/address.h"
 #include "basic/duration.h"
 #include "basic/log.h"
@@ -73,4 +73,26 @@ int cli_parse_address(const char *option, const char *value, unsigned flags) {
                 return cli_usage_error("invalid --%s address '%s': %s (expected %s)", option, value, strempty(reason),
                                        CLI_ADDRESS_SYNTAX);
         return 0;
+}
+
+int cli_parse_program_args(const CliProgram *p, int argc, char **argv, void *userdata) {
+        int c;
+        while ((c = getopt_long(argc, argv, p->shortopts, p->longopts, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        p->help();
+                        return 0;
+                case CLI_ARG_VERSION:
+                        printf("%s %s\n", program_invocation_short_name, GEERPC_VERSION);
+                        return 0;
+                case '?':
+                case ':':
+                        return cli_getopt_error(c, argv);
+                default:
+                        if (p->parse_option(c, userdata) < 0)
+                                return -EINVAL;
+                }
+        if (optind < argc)
+                return cli_usage_error("unexpected argument: %s", argv[optind]);
+        return 1;
 }

@@ -4,6 +4,8 @@
 /* Command-line helpers shared by the daemons and geerpcctl (internal; not
  * part of the library's ABI). Usage errors exit with status 2. */
 
+#include <getopt.h>
+
 #include "basic/macro.h"
 
 #define EXIT_USAGE 2
@@ -31,3 +33,18 @@ int cli_parse_log_level(const char *value);
 /* A PROTOCOL@ADDRESS for --OPTION; flags as address_parse()'s. On error
  * the message says why and what the syntax is. */
 int cli_parse_address(const char *option, const char *value, unsigned flags);
+
+/* A daemon's command line: options only. */
+#define CLI_ARG_VERSION 0x1000 /* the val of { "version", no_argument } */
+typedef struct CliProgram {
+        const char *shortopts;         /* starts with ':'; 'h' is --help */
+        const struct option *longopts; /* with --help ('h') and --version (CLI_ARG_VERSION) */
+        void (*help)(void);
+        /* One option, its value in optarg; < 0 after a usage error. */
+        int (*parse_option)(int c, void *userdata);
+} CliProgram;
+
+/* Parses argv with p: 1 to run; 0 after --help or --version (printed);
+ * < 0 after a usage error (reported once). Arguments that are not options
+ * are usage errors. */
+int cli_parse_program_args(const CliProgram *p, int argc, char **argv, void *userdata);

@@ -7,8 +7,13 @@ entry in catalog/geerpc.catalog, with a Subject: and some text.
     check-catalog.py LOG_H CATALOG
 """
 
+import os
 import re
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doccheck  # noqa: E402
 
 
 def main(argv):
@@ -40,11 +45,7 @@ def main(argv):
         problems.append(f"{catalog} explains {mid}, which {log_h} does not define")
     if not defined:
         problems.append(f"no LOG_MESSAGE_ID_* found in {log_h}")
-    for p in problems:
-        print("FAIL: " + p)
-    if not problems:
-        print(f"{catalog} explains all {len(defined)} MESSAGE_IDs of {log_h}")
-    return 1 if problems else 0
+    return doccheck.report(problems, f"{catalog} explains all {len(defined)} MESSAGE_IDs of {log_h}")
 
 
 if __name__ == "__main__":

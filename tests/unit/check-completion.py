@@ -14,8 +14,9 @@ import shlex
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cli_help  # noqa: E402
+import doccheck  # noqa: E402
 
 
 def complete(path, words):
@@ -42,7 +43,7 @@ def with_short(options):
 
 def main(argv):
     path, geerpcctl = argv[1], argv[2]
-    options, commands = cli_help.parse(cli_help.run_help(geerpcctl))
+    options, commands = doccheck.parse(doccheck.run_help(geerpcctl))
     problems = []
 
     def expect(words, want, what):
@@ -64,11 +65,7 @@ def main(argv):
     expect(["geerpcctl", "call", "--log-level", "d"], {"debug"}, "a --log-level")
     expect(["geerpcctl", "--timeout", ""], set(), "anything (a duration)")
     expect(["geerpcctl", "se"], {"servers"}, "a command")
-    for p in problems:
-        print("FAIL: " + p)
-    if not problems:
-        print(f"the completion offers geerpcctl's {len(commands)} commands and {len(options)} options and their values")
-    return 1 if problems else 0
+    return doccheck.report(problems, f"the completion offers geerpcctl's {len(commands)} commands and {len(options)} options and their values")
 
 
 if __name__ == "__main__":

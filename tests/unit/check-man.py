@@ -14,8 +14,9 @@ import os
 import re
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import cli_help  # noqa: E402
+import doccheck  # noqa: E402
 
 # A definition term: "*-r*, *--registry*=_URL_" or "*--json*", possibly
 # indented (a command's own options sit under it).
@@ -24,7 +25,7 @@ TERM_COMMAND = re.compile(r"^\*([a-z][a-z-]*)\*(?:\s|$)")
 
 
 def parse_page(text):
-    """Like cli_help.parse(), from the page's OPTIONS and COMMANDS."""
+    """Like doccheck.parse(), from the page's OPTIONS and COMMANDS."""
     options, commands = {}, {}
     section, command, in_code = None, None, False
     for line in text.splitlines():
@@ -69,7 +70,7 @@ def compare(program, page, where, from_help, from_page, problems):
 
 def check_program(program, binary, page_path, problems):
     page = os.path.relpath(page_path)
-    h_opts, h_cmds = cli_help.parse(cli_help.run_help(binary))
+    h_opts, h_cmds = doccheck.parse(doccheck.run_help(binary))
     with open(page_path) as f:
         p_opts, p_cmds = parse_page(f.read())
     if not h_opts:
@@ -103,7 +104,7 @@ def self_test():
                  "  stop\n\nOptions:\n  -v --verbose   more\n     --json     json\n")
     page = ("x(1)\n\n# COMMANDS\n\n*run* _ARG_\n\tdoes it\n\n\t*-n*, *--count*=_N_\n\t\thow many\n\n"
             "# OPTIONS\n\n*-v*, *--verbose*\n\tmore\n\n*--extra*\n\tnot there\n")
-    h = cli_help.parse(help_text)
+    h = doccheck.parse(help_text)
     p = parse_page(page)
     assert h == ({"--verbose": "-v", "--json": None}, {"run": {"--count": "-n"}, "stop": {}}), h
     assert p == ({"--verbose": "-v", "--extra": None}, {"run": {"--count": "-n"}}), p
@@ -124,11 +125,7 @@ def main(argv):
         binary, page = rest.rsplit(":", 1)
         check_program(program, binary, os.path.join(man_dir, page), problems)
     check_library(os.path.join(man_dir, "libgeerpc.3.scd"), sym_path, problems)
-    for p in problems:
-        print("FAIL: " + p)
-    if not problems:
-        print(f"the man pages match {len(programs)} programs' --help and libgeerpc.sym")
-    return 1 if problems else 0
+    return doccheck.report(problems, f"the man pages match {len(programs)} programs' --help and libgeerpc.sym")
 
 
 if __name__ == "__main__":

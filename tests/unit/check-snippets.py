@@ -14,6 +14,10 @@ import os
 import re
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doccheck  # noqa: E402
 import tempfile
 
 # A line of C that calls the library: "geerpc_server_new(&s);",
@@ -90,11 +94,7 @@ def main(argv):
                         problems.append(f"{name}:{line}: the program did not finish within 30 s")
     if compiled == 0:
         problems.append("no ```c block found in README.md or docs/")
-    for p in problems:
-        print("FAIL: " + p)
-    if not problems:
-        print(f"{compiled} C snippets compile, {ran} whole programs run")
-    return 1 if problems else 0
+    return doccheck.report(problems, f"{compiled} C snippets compile, {ran} whole programs run")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""What a program's --help says: its options, and for geerpcctl its
-commands and each command's own options. Shared by the checks that keep
-the man pages and the shell completion in step with the programs."""
+"""Shared by the checks that keep the documentation in step with the
+code (check-man.py, check-completion.py, check-catalog.py,
+check-snippets.py): what a program's --help says (its options, and for
+geerpcctl its commands and each command's own options), and how a check
+reports."""
 
 import re
 import subprocess
@@ -48,3 +50,13 @@ def parse(text):
         if m:
             options[m.group(2)] = m.group(1)
     return options, commands
+
+
+def report(problems, summary):
+    """Prints each problem as a FAIL line, or the summary when there are
+    none; returns the exit status."""
+    for p in problems:
+        print("FAIL: " + p)
+    if not problems:
+        print(summary)
+    return 1 if problems else 0
