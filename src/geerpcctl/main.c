@@ -7,6 +7,7 @@
  * This file holds the tables (global options, commands), parses the
  * command line from them, prints --help from them, and dispatches. */
 
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
 
@@ -202,6 +203,8 @@ typedef struct OptionTable {
 } OptionTable;
 
 static void table_add(OptionTable *t, size_t *n, const CtlOption *o) {
+        /* Room for the entry, --help, --version and the terminator. */
+        assert(*n + 3 < ELEMENTSOF(t->longopts));
         int val = o->short_name ?: (int) (0x100 + *n);
         t->longopts[*n] = (struct option) { o->name, o->metavar ? required_argument : no_argument, NULL, val };
         t->by_val[*n] = o;
