@@ -553,9 +553,13 @@ static void *evil_thread(void *userdata) {
 Test(geerpcctl, peer_text_is_escaped_and_capped) {
         static const geerpc_method methods[] = { { "Fail", evil_fail, 0 } };
         geerpc_server *srv;
+        sd_event *event;
         char *addr, s[300];
         pthread_t t;
+        /* A loop of its own: the server runs on another thread. */
+        cr_assert_eq(sd_event_new(&event), 0);
         cr_assert_eq(geerpc_server_new(&srv), 0);
+        cr_assert_eq(geerpc_server_attach_event(srv, event, 0), 0);
         cr_assert_eq(geerpc_server_add_service(srv, "Evil", methods, 1, NULL), 0);
         cr_assert_eq(geerpc_server_listen(srv, "tcp@127.0.0.1:0", &addr), 0);
         cr_assert_eq(pthread_create(&t, NULL, evil_thread, srv), 0);
@@ -590,6 +594,7 @@ Test(geerpcctl, peer_text_is_escaped_and_capped) {
         cr_assert_eq(geerpc_server_stop(srv, 0, NULL, NULL), 0);
         pthread_join(t, NULL);
         geerpc_server_unref(srv);
+        sd_event_unref(event);
         free(addr);
 }
 
