@@ -154,13 +154,19 @@ _public_ int geerpc_registration_set_period(geerpc_registration *r, uint64_t use
         return 0;
 }
 
-_public_ int geerpc_registration_set_token(geerpc_registration *r, const char *token) {
-        if (!r || isempty(token) || strlen(token) > GEERPC_REGISTRY_TOKEN_MAX)
-                return -EINVAL;
+bool registration_token_is_valid(const char *token) {
+        if (isempty(token) || strlen(token) > GEERPC_REGISTRY_TOKEN_MAX)
+                return false;
         /* It goes into an HTTP header: no control characters, no spaces. */
         for (const char *p = token; *p; p++)
                 if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return -EINVAL;
+                        return false;
+        return true;
+}
+
+_public_ int geerpc_registration_set_token(geerpc_registration *r, const char *token) {
+        if (!r || !registration_token_is_valid(token))
+                return -EINVAL;
         char *t = strdup(token);
         if (!t)
                 return -ENOMEM;
@@ -191,6 +197,17 @@ static int read_token_file(const char *path, char buf[static GEERPC_REGISTRY_TOK
                 s[--l] = 0;
         *ret_token = s;
         return 0;
+}
+
+int registration_token_read_file(const char *path, char **ret) {
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
+        if (k >= 0 && !registration_token_is_valid(token))
+                k = -EINVAL;
+        if (k >= 0 && !(*ret = strdup(token)))
+                k = -ENOMEM;
+        explicit_bzero(buf, sizeof buf);
+        return k;
 }
 
 _public_ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path) {
