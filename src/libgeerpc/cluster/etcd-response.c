@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "basic/address.h"
 #include "basic/log.h"
+#include "basic/sort-util.h"
 #include "cluster/etcd-response.h"
 #include "geerpc/discovery.h"
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
 
 /* The address a key names ("PREFIX/ADDR", base64) in its canonical
  * spelling, or NULL if the key is not ours or not a valid address.
@@ -43,7 +40,7 @@ int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t 
                 if (a)
                         v[k++] = a;
         }
-        qsort(v, k, sizeof(char *), cmp_str);
+        qsort(v, k, sizeof(char *), strptr_compare);
         *ret = v;
         *ret_n = k;
         *ret_revision = rev;
