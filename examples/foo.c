@@ -52,8 +52,15 @@ static int foo_sleep(json_t *args, void *userdata, json_t **ret_reply, char **re
                         *ret_error = NULL;
                 return -EINVAL;
         }
-        if (a > 0) {
-                struct timespec ts = { .tv_sec = (time_t) a };
+        /* In slices, so that a call nobody waits for any more (its client
+         * gone, its deadline passed) frees its worker soon. */
+        for (long long ms = a > 0 ? a * 1000 : 0; ms > 0; ms -= FOO_SLEEP_SLICE_MS) {
+                if (geerpc_call_is_cancelled()) {
+                        *ret_error = strdup("Foo.Sleep: cancelled");
+                        return -ECANCELED;
+                }
+                long long slice = ms < FOO_SLEEP_SLICE_MS ? ms : FOO_SLEEP_SLICE_MS;
+                struct timespec ts = { .tv_sec = (time_t) (slice / 1000), .tv_nsec = (long) (slice % 1000) * 1000000L };
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
         }

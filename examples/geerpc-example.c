@@ -5,6 +5,7 @@
  * heartbeats, sd_notify READY/STATUS/STOPPING, the watchdog, and a graceful
  * stop on SIGTERM (deregister at once, then drain in-flight calls). */
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -31,9 +32,13 @@ typedef struct Args {
         usec_t heartbeat;
         usec_t grace;
         unsigned workers;
+        usec_t idle_timeout;    /* 0: the library's default */
+        usec_t message_timeout;
+        unsigned max_connections_per_ip;
 } Args;
 
 static void help(void) {
+        char idle[GO_DURATION_MAX], message[GO_DURATION_MAX];
         printf("Usage: %s [OPTIONS]\n"
                "\n"
                "Serves the example RPC service Foo (Foo.Sum, Foo.Sleep).\n"
@@ -51,6 +56,13 @@ static void help(void) {
                "                         credential registry-token, if systemd passes one)\n"
                "     --grace=DURATION    how long in-flight calls may finish on stop (default 10s)\n"
                "     --workers=N         threads for blocking methods (default %u)\n"
+               "     --idle-timeout=DURATION  close a connection with nothing in flight and\n"
+               "                         nothing arriving for this long (default %s; 0: never)\n"
+               "     --message-timeout=DURATION  a message that has started to arrive must be\n"
+               "                         complete, and replies read, within this (default %s;\n"
+               "                         0: no limit)\n"
+               "     --max-connections-per-ip=N  connections from one address (default %u;\n"
+               "                         0: no limit)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n"
@@ -58,7 +70,10 @@ static void help(void) {
                "DURATION: 500ms, 2s, 5m, 1h, or a number of seconds.\n"
                "ADDR: " CLI_ADDRESS_SYNTAX " (port 0: any free port).\n"
                "Exit status: 0 stopped cleanly, 1 failed, 2 usage error.\n",
-               program_invocation_short_name, GEERPC_SERVER_WORKERS_DEFAULT);
+               program_invocation_short_name, GEERPC_SERVER_WORKERS_DEFAULT,
+               duration_format_short(idle, GEERPC_SERVER_IDLE_TIMEOUT_DEFAULT_USEC),
+               duration_format_short(message, GEERPC_SERVER_MESSAGE_TIMEOUT_DEFAULT_USEC),
+               GEERPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT);
 }
 
 enum {
@@ -68,6 +83,9 @@ enum {
         ARG_GRACE,
         ARG_WORKERS,
         ARG_LOG_LEVEL,
+        ARG_IDLE_TIMEOUT,
+        ARG_MESSAGE_TIMEOUT,
+        ARG_MAX_CONNECTIONS_PER_IP,
 };
 
 static int parse_registry_url(Args *a, const char *value) {
@@ -85,6 +103,15 @@ static int parse_heartbeat(Args *a, const char *value) {
                 return -EINVAL;
         if (a->heartbeat < GEERPC_HEARTBEAT_PERIOD_MIN_USEC)
                 return cli_usage_error("--heartbeat must be at least 500ms");
+        return 0;
+}
+
+/* A server timeout; 0 is the library's "none" (USEC_INFINITY). */
+static int parse_timeout(const char *option, const char *value, usec_t *ret) {
+        if (cli_parse_duration(option, value, ret) < 0)
+                return -EINVAL;
+        if (*ret == 0)
+                *ret = USEC_INFINITY;
         return 0;
 }
 
@@ -115,6 +142,15 @@ static int parse_option(int c, void *userdata) {
                 return 0;
         case ARG_LOG_LEVEL:
                 return cli_parse_log_level(optarg);
+        case ARG_IDLE_TIMEOUT:
+                return parse_timeout("idle-timeout", optarg, &a->idle_timeout);
+        case ARG_MESSAGE_TIMEOUT:
+                return parse_timeout("message-timeout", optarg, &a->message_timeout);
+        case ARG_MAX_CONNECTIONS_PER_IP:
+                if (cli_parse_unsigned("max-connections-per-ip", optarg, 0, 1000000, &n) < 0)
+                        return -EINVAL;
+                a->max_connections_per_ip = n == 0 ? UINT_MAX : (unsigned) n; /* the library's "no limit" */
+                return 0;
         default:
                 return -EINVAL;
         }
@@ -129,6 +165,9 @@ static const struct option options[] = {
         { "grace", required_argument, NULL, ARG_GRACE },
         { "workers", required_argument, NULL, ARG_WORKERS },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+        { "message-timeout", required_argument, NULL, ARG_MESSAGE_TIMEOUT },
+        { "max-connections-per-ip", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_IP },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, CLI_ARG_VERSION },
         {},
@@ -325,6 +364,12 @@ int main(int argc, char **argv) {
         r = geerpc_server_new(&d.server);
         if (r >= 0 && a.workers)
                 r = geerpc_server_set_worker_threads(d.server, a.workers);
+        if (r >= 0)
+                r = geerpc_server_set_idle_timeout(d.server, a.idle_timeout);
+        if (r >= 0)
+                r = geerpc_server_set_message_timeout(d.server, a.message_timeout);
+        if (r >= 0)
+                r = geerpc_server_set_max_connections_per_ip(d.server, a.max_connections_per_ip);
         if (r >= 0)
                 r = geerpc_server_attach_event(d.server, d.event, 0);
         if (r >= 0)

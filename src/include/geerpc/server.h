@@ -48,6 +48,20 @@ typedef struct geerpc_method {
 #define GEERPC_SERVER_MAX_CONNECTIONS_DEFAULT 4096U
 #define GEERPC_SERVER_MAX_PENDING_DEFAULT 1024U /* unanswered calls per connection */
 #define GEERPC_SERVER_WORKERS_DEFAULT 64U
+/* Connections from one client IP address at once; more are closed as they
+ * come. */
+#define GEERPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT 256U
+/* A connection with nothing in flight and nothing arriving is closed after
+ * this long (clients dial again when they need to). */
+#define GEERPC_SERVER_IDLE_TIMEOUT_DEFAULT_USEC (5ULL * 60ULL * 1000000ULL)
+/* A message that has started to arrive must be complete this long after,
+ * and replies, once written, must be read by then: a client that trickles
+ * bytes, or reads none, cannot hold a connection for ever. */
+#define GEERPC_SERVER_MESSAGE_TIMEOUT_DEFAULT_USEC (30ULL * 1000000ULL)
+/* One connection's blocking calls occupy at most 1/GEERPC_SERVER_BLOCKING_SHARE
+ * of the workers at once (its others wait their turn), so that one client
+ * cannot take every worker from the rest. */
+#define GEERPC_SERVER_BLOCKING_SHARE 4U
 
 int geerpc_server_new(geerpc_server **ret);
 geerpc_server *geerpc_server_ref(geerpc_server *s);
@@ -87,9 +101,25 @@ int geerpc_server_listen_fd(geerpc_server *s, int fd, char **ret_address);
 
 /* Limits; call before serving. 0 restores the default. */
 int geerpc_server_set_max_connections(geerpc_server *s, unsigned n);
+/* UINT_MAX: no limit per address. */
+int geerpc_server_set_max_connections_per_ip(geerpc_server *s, unsigned n);
+/* Microseconds; UINT64_MAX: none. */
+int geerpc_server_set_idle_timeout(geerpc_server *s, uint64_t usec);
+int geerpc_server_set_message_timeout(geerpc_server *s, uint64_t usec);
 int geerpc_server_set_max_pending(geerpc_server *s, unsigned n);
 int geerpc_server_set_max_message_size(geerpc_server *s, size_t n);
 int geerpc_server_set_worker_threads(geerpc_server *s, unsigned n);
+/* Blocking calls one connection may have on the workers at once (default:
+ * the workers / GEERPC_SERVER_BLOCKING_SHARE, at least 1); the rest of its
+ * blocking calls wait, in order, for one of them to finish. */
+int geerpc_server_set_max_blocking_per_connection(geerpc_server *s, unsigned n);
+
+/* For a blocking handler, on its worker thread: 1 once nobody waits for
+ * its result any more (the connection closed, the call's HandleTimeout
+ * passed, the server's stop grace ended), so that it may give up early;
+ * whatever it returns then is discarded. 0 otherwise, and outside a
+ * blocking handler. */
+int geerpc_call_is_cancelled(void);
 
 typedef void (*geerpc_server_stopped_handler)(geerpc_server *s, void *userdata);
 

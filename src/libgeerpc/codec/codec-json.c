@@ -95,6 +95,10 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
         }
 }
 
+static bool json_codec_partial(Codec *c) {
+        return ((JsonCodec *) c)->have_header;
+}
+
 static int json_codec_encode(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
                              json_t *body) {
         size_t mark = buffer_len(out);
@@ -138,4 +142,6 @@ const CodecType codec_json = {
         .done = json_codec_done,
         .decode = json_codec_decode,
         .encode = json_codec_encode,
+        .partial = json_codec_partial,
+        .probe = "\n",
 };

@@ -85,9 +85,18 @@ static void call_unref(ServerCall *call) {
         free(call);
 }
 
+/* The call a worker thread is running, for geerpc_call_is_cancelled(). */
+static _Thread_local ServerCall *current_call;
+
+_public_ int geerpc_call_is_cancelled(void) {
+        return current_call && atomic_load_explicit(&current_call->cancelled, memory_order_relaxed);
+}
+
 static void call_run(WorkerTask *t) {
         ServerCall *call = (ServerCall *) t;
+        current_call = call;
         call->result = call->handler(call->args, call->userdata, &call->reply, &call->error);
+        current_call = NULL;
 }
 
 /* Worker thread: queue the finished call for the loop. */
@@ -133,6 +142,38 @@ void server_call_detach(ServerCall *call) {
         }
 }
 
+/* Hands the connection's waiting blocking calls to the pool while it has
+ * room in its share of the workers. */
+static void conn_submit_waiting(Conn *c);
+
+/* Nobody wants the call's result any more. One that has not started never
+ * will: true (it is off the connection's waiting list and the pool's
+ * queue; the worker's reference is the caller's to drop). One that runs is
+ * told so (geerpc_call_is_cancelled()): false. */
+static bool call_withdraw(ServerCall *call) {
+        Conn *c = call->conn;
+        if (LIST_IS_LINKED(waiting, call)) {
+                LIST_REMOVE(waiting, c->waiting, call);
+                return true;
+        }
+        if (worker_pool_withdraw(call->server->pool, &call->task)) {
+                c->n_blocking--;
+                return true;
+        }
+        atomic_store_explicit(&call->cancelled, true, memory_order_relaxed);
+        return false;
+}
+
+void server_conn_cancel_calls(Conn *c) {
+        while (c->calls) {
+                ServerCall *call = c->calls;
+                bool dropped = call_withdraw(call);
+                server_call_detach(call);
+                if (dropped)
+                        call_unref(call); /* the worker's reference */
+        }
+}
+
 static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         ServerCall *call = userdata;
         Conn *c = call->conn;
@@ -144,7 +185,12 @@ static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         timeout_text(text, sizeof text, c->handle_timeout);
         (void) conn_queue_reply(c, call->service_method, call->seq, text, NULL);
         call_mark_answered(call);
-        /* The handler keeps running; its result will be dropped. */
+        /* A handler that runs on is told so; its result will be dropped. */
+        if (call_withdraw(call)) {
+                server_call_detach(call);
+                call_unref(call);
+                conn_submit_waiting(c);
+        }
         conn_process(c);
         return 0;
 }
@@ -156,7 +202,9 @@ static void call_finish(ServerCall *call) {
                         reply_result(c, call->service_method, call->seq, call->result, call->reply, call->error);
                         call_mark_answered(call);
                 }
+                c->n_blocking--;
                 server_call_detach(call);
+                conn_submit_waiting(c);
                 conn_process(c);
         }
         call_unref(call); /* the worker's reference */
@@ -209,29 +257,43 @@ static int call_arm_timeout(Conn *c, ServerCall *call) {
         return 0;
 }
 
-/* Hands the call to a worker; the call counts as unanswered until its
- * result is queued. When the pool refuses it, the caller is answered at
- * once and the call is dropped. */
-static void call_submit(Conn *c, ServerCall *call, Message *m) {
+/* Gives a call the pool cannot take its answer at once, and drops it. */
+static void call_refused(ServerCall *call, int r) {
+        char text[160];
+        if (r == -EAGAIN)
+                snprintf(text, sizeof text, "rpc server: too many calls queued, try again later");
+        else
+                snprintf(text, sizeof text, "rpc server: cannot run call: %s", strerror(-r));
+        (void) conn_queue_reply(call->conn, call->service_method, call->seq, text, NULL);
+        call_mark_answered(call);
+        server_call_detach(call);
+        call_unref(call); /* the worker's reference: it never runs */
+}
+
+static void conn_submit_waiting(Conn *c) {
+        geerpc_server *s = c->server;
+        unsigned share = server_blocking_per_conn(s);
+        while (c->waiting && c->n_blocking < share) {
+                ServerCall *call = LIST_POP(waiting, c->waiting);
+                int r = worker_pool_submit(s->pool, &call->task);
+                if (r < 0)
+                        call_refused(call, r);
+                else
+                        c->n_blocking++;
+        }
+}
+
+/* The call counts as unanswered until its result is queued. It goes to a
+ * worker in turn with the connection's other blocking calls, never more
+ * than the connection's share of the workers at once. */
+static void call_submit(Conn *c, ServerCall *call) {
         geerpc_server *s = c->server;
 
         LIST_PREPEND(calls, c->calls, call);
         c->n_unanswered++;
         s->n_unanswered++;
-
-        int r = worker_pool_submit(s->pool, &call->task);
-        if (r >= 0)
-                return;
-        call_mark_answered(call);
-        m->service_method = strdup(call->service_method);
-        server_call_detach(call);
-        call_unref(call);
-        if (!m->service_method)
-                return;
-        if (r == -EAGAIN)
-                reply_error(c, m, "rpc server: too many calls queued, try again later");
-        else
-                reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
+        LIST_APPEND(waiting, c->waiting, call);
+        conn_submit_waiting(c);
 }
 
 static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
@@ -256,7 +318,7 @@ static void run_blocking(Conn *c, const Method *method, void *userdata, Message 
         call->service_method = TAKE_PTR(m->service_method);
         call->seq = m->seq;
         call->args = TAKE_PTR(m->body);
-        call_submit(c, call, m);
+        call_submit(c, call);
 }
 
 void server_dispatch(Conn *c, Message *m) {

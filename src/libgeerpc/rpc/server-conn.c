@@ -24,15 +24,14 @@ const char *conn_peer(Conn *c, char *buf, size_t size) {
 
 static int conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata);
 
-static int on_option_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
-        Conn *c = userdata;
-        char peer[128];
-        log_info("rpc server: %s sent no Option within 10s, closing", conn_peer(c, peer, sizeof peer));
-        conn_close(c);
-        return 0;
+static usec_t loop_now(geerpc_server *s) {
+        uint64_t now;
+        if (sd_event_now(s->event, CLOCK_MONOTONIC, &now) < 0)
+                return now_usec(CLOCK_MONOTONIC);
+        return now;
 }
 
-int conn_new(geerpc_server *s, int fd, Conn **ret) {
+int conn_new(geerpc_server *s, int fd, PeerCount *peer, Conn **ret) {
         int r;
 
         Conn *c = calloc(1, sizeof *c);
@@ -42,41 +41,38 @@ int conn_new(geerpc_server *s, int fd, Conn **ret) {
         c->fd = fd;
         c->state = CONN_OPTION;
         c->events = EPOLLIN;
+        c->io_on = true;
+        c->accepted = loop_now(s);
+        c->partial_since = c->unread_since = c->idle_since = c->probed_at = USEC_INFINITY;
         json_scanner_init(&c->option_scanner, OPTION_SIZE_MAX);
 
         int one = 1;
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
         r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_io, c);
-        if (r < 0)
-                goto fail;
+        if (r < 0) {
+                free(c);
+                return r;
+        }
         (void) sd_event_source_set_priority(c->io, s->priority);
-        r = sd_event_add_time_relative(s->event, &c->option_timer, CLOCK_MONOTONIC, CONN_OPTION_TIMEOUT_USEC,
-                                       USEC_PER_SEC, on_option_timeout, c);
-        if (r < 0)
-                goto fail;
+        c->peer = peer;
+        timer_wheel_set(s->deadlines, &c->deadline, usec_add(c->accepted, CONN_OPTION_TIMEOUT_USEC));
 
         LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
         *ret = c;
         return 0;
-
-fail:
-        sd_event_source_disable_unref(c->io);
-        free(c);
-        return r;
 }
 
 void conn_close(Conn *c) {
         geerpc_server *s = c->server;
 
-        /* Calls still on workers live on; their results are discarded. */
-        while (c->calls)
-                server_call_detach(c->calls);
+        server_conn_cancel_calls(c);
         s->n_unanswered -= c->n_unanswered;
 
+        timer_wheel_remove(s->deadlines, &c->deadline);
+        peer_limit_release(&s->peers, c->peer);
         sd_event_source_disable_unref(c->io);
-        sd_event_source_disable_unref(c->option_timer);
         safe_close(c->fd);
         buffer_done(&c->in);
         buffer_done(&c->out);
@@ -101,20 +97,23 @@ int conn_queue_reply(Conn *c, const char *service_method, uint64_t seq, const ch
         return r;
 }
 
-/* Returns < 0 when the connection must close. */
+/* Returns 1 when something went out, 0 when nothing could, < 0 when the
+ * connection must close. */
 static int conn_flush(Conn *c) {
+        int progress = 0;
         while (buffer_len(&c->out) > 0) {
                 ssize_t n = send(c->fd, buffer_data(&c->out), buffer_len(&c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN)
-                                return 0;
+                                break;
                         return negative_errno();
                 }
                 buffer_consume(&c->out, (size_t) n);
+                progress = 1;
         }
-        return 0;
+        return progress;
 }
 
 /* Backpressure: stop taking requests while too many are unanswered or too
@@ -129,22 +128,124 @@ static bool conn_may_read(Conn *c) {
         return !c->eof && conn_may_decode(c);
 }
 
+/* The peer stopped sending while calls it made run: whether it is still
+ * there to read their answers is worth finding out (conn_probe()). */
+static bool conn_probing(Conn *c) {
+        return c->eof && c->calls && c->codec && c->codec->type->probe;
+}
+
 static void conn_update_events(Conn *c) {
         uint32_t want = 0;
         if (conn_may_read(c))
                 want |= EPOLLIN;
         if (buffer_len(&c->out) > 0)
                 want |= EPOLLOUT;
-        if (want == c->events)
-                return;
-        if (want == 0)
-                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-        else {
+        /* Waiting for nothing, the source is off; but a probed peer's
+         * reset must still be seen (epoll always reports errors). */
+        bool on = want != 0 || conn_probing(c);
+        if (want != c->events)
                 (void) sd_event_source_set_io_events(c->io, want);
-                if (c->events == 0)
-                        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
-        }
+        if (on != c->io_on)
+                (void) sd_event_source_set_enabled(c->io, on ? SD_EVENT_ON : SD_EVENT_OFF);
         c->events = want;
+        c->io_on = on;
+}
+
+/* A peer that closed for good answers the probe with a reset, which closes
+ * the connection and cancels its calls; one that only half-closed skips
+ * it, as whitespace between messages. */
+static void conn_probe(Conn *c, usec_t now) {
+        (void) buffer_append(&c->out, c->codec->type->probe, strlen(c->codec->type->probe));
+        c->probed_at = now;
+}
+
+/* Since when the connection waits for what, after a round of reading,
+ * decoding and writing. */
+static void conn_track(Conn *c, bool decoded, bool wrote, usec_t now) {
+        bool partial = c->state == CONN_RUNNING && conn_may_decode(c) &&
+                       (buffer_len(&c->in) > 0 || codec_partial(c->codec));
+        bool unread = buffer_len(&c->out) > 0;
+        bool idle = c->n_unanswered == 0 && !partial && !unread;
+
+        /* Each decoded message starts the clock again for the next. */
+        c->partial_since = !partial ? USEC_INFINITY : decoded || c->partial_since == USEC_INFINITY ? now : c->partial_since;
+        c->unread_since = !unread ? USEC_INFINITY : wrote || c->unread_since == USEC_INFINITY ? now : c->unread_since;
+        c->idle_since = !idle ? USEC_INFINITY : decoded || c->idle_since == USEC_INFINITY ? now : c->idle_since;
+        if (!conn_probing(c))
+                c->probed_at = USEC_INFINITY;
+}
+
+typedef enum ConnWait {
+        CONN_WAIT_NOTHING,
+        CONN_WAIT_OPTION,
+        CONN_WAIT_MESSAGE,
+        CONN_WAIT_READER,
+        CONN_WAIT_IDLE,
+        CONN_WAIT_PROBE,
+} ConnWait;
+
+/* The connection's next deadline, and what it is for. */
+static ConnWait conn_deadline(Conn *c, usec_t *ret) {
+        geerpc_server *s = c->server;
+        if (c->state == CONN_OPTION) {
+                *ret = usec_add(c->accepted, CONN_OPTION_TIMEOUT_USEC);
+                return CONN_WAIT_OPTION;
+        }
+        const struct {
+                ConnWait what;
+                usec_t since, timeout;
+        } waits[] = {
+                { CONN_WAIT_MESSAGE, c->partial_since, s->message_timeout },
+                { CONN_WAIT_READER, c->unread_since, s->message_timeout },
+                { CONN_WAIT_IDLE, c->idle_since, s->idle_timeout },
+                { CONN_WAIT_PROBE, c->probed_at, CONN_PROBE_INTERVAL_USEC },
+        };
+        ConnWait what = CONN_WAIT_NOTHING;
+        *ret = USEC_INFINITY;
+        for (size_t i = 0; i < ELEMENTSOF(waits); i++) {
+                usec_t at = waits[i].since == USEC_INFINITY ? USEC_INFINITY : usec_add(waits[i].since, waits[i].timeout);
+                if (at < *ret) {
+                        *ret = at;
+                        what = waits[i].what;
+                }
+        }
+        return what;
+}
+
+void conn_on_deadline(WheelEntry *e, void *userdata) {
+        Conn *c = (Conn *) e;
+        geerpc_server *s = userdata;
+        usec_t at, now = loop_now(s);
+        char peer[128];
+
+        ConnWait what = conn_deadline(c, &at);
+        if (what == CONN_WAIT_NOTHING || at > now) {
+                timer_wheel_set(s->deadlines, &c->deadline, at); /* moved meanwhile */
+                return;
+        }
+        switch (what) {
+        case CONN_WAIT_PROBE:
+                conn_probe(c, now);
+                conn_process(c);
+                return;
+        case CONN_WAIT_OPTION:
+                log_info("rpc server: %s sent no Option within 10s, closing", conn_peer(c, peer, sizeof peer));
+                break;
+        case CONN_WAIT_MESSAGE:
+                log_info("rpc server: %s did not complete a message within the message timeout, closing",
+                         conn_peer(c, peer, sizeof peer));
+                break;
+        case CONN_WAIT_READER:
+                log_info("rpc server: %s did not read its replies within the message timeout, closing",
+                         conn_peer(c, peer, sizeof peer));
+                break;
+        case CONN_WAIT_IDLE:
+                log_debug("rpc server: %s idle for the idle timeout, closing", conn_peer(c, peer, sizeof peer));
+                break;
+        default:
+                break;
+        }
+        conn_close(c);
 }
 
 /* Returns 1 once the Option is taken, 0 when more bytes are needed, < 0 to
@@ -178,7 +279,6 @@ static int conn_handle_option(Conn *c) {
         if (o.handle_timeout_ns > 0 && c->handle_timeout == 0)
                 c->handle_timeout = 1;
         c->state = CONN_RUNNING;
-        c->option_timer = sd_event_source_disable_unref(c->option_timer);
         return 1;
 }
 
@@ -187,6 +287,9 @@ static bool conn_finished(Conn *c) {
 }
 
 void conn_process(Conn *c) {
+        geerpc_server *s = c->server;
+        usec_t now = loop_now(s), at;
+        bool decoded = false;
         char peer[128];
         int r;
 
@@ -194,6 +297,7 @@ void conn_process(Conn *c) {
                 r = conn_handle_option(c);
                 if (r < 0 || (r == 0 && c->eof))
                         goto close;
+                decoded = r > 0;
         }
 
         while (c->state == CONN_RUNNING && conn_may_decode(c)) {
@@ -212,7 +316,10 @@ void conn_process(Conn *c) {
                 }
                 server_dispatch(c, &m);
                 message_done(&m);
+                decoded = true;
         }
+        if (conn_probing(c) && c->probed_at == USEC_INFINITY)
+                conn_probe(c, now); /* it has just stopped sending */
 
         r = conn_flush(c);
         if (r < 0) {
@@ -222,6 +329,9 @@ void conn_process(Conn *c) {
         if (conn_finished(c))
                 goto close;
         conn_update_events(c);
+        conn_track(c, decoded, r > 0, now);
+        (void) conn_deadline(c, &at);
+        timer_wheel_set(s->deadlines, &c->deadline, at);
         return;
 
 close:

@@ -15,12 +15,19 @@
 #include "geerpc/server.h"
 #include "codec/json-scanner.h"
 #include "codec/message.h"
+#include "rpc/peer-limit.h"
+#include "rpc/timer-wheel.h"
 #include "rpc/worker-pool.h"
 
 /* Named limits of a connection. */
 #define CONN_READ_CHUNK (64U * 1024U)         /* bytes read per wake-up */
 #define CONN_OUTPUT_HIGH_WATER (1024U * 1024U) /* stop decoding above this */
 #define CONN_OPTION_TIMEOUT_USEC (10 * USEC_PER_SEC) /* to send the Option */
+/* While a client that stopped sending has calls running, the server sends
+ * it the codec's probe this often, to learn whether it is still there. */
+#define CONN_PROBE_INTERVAL_USEC (1 * USEC_PER_SEC)
+/* The connections' deadlines are kept to this (one timer wheel). */
+#define SERVER_DEADLINE_TICK_USEC (250 * USEC_PER_MSEC)
 #define SERVER_ACCEPT_BATCH 64                 /* accepts per wake-up */
 #define SERVER_FREE_WAIT_USEC (5 * USEC_PER_SEC) /* for blocking handlers */
 
@@ -54,12 +61,21 @@ typedef enum ConnState {
 } ConnState;
 
 struct Conn {
+        WheelEntry deadline; /* first: the wheel hands it back as this */
         geerpc_server *server;
         int fd;
+        PeerCount *peer; /* counts against its IP address's connections */
         sd_event_source *io;
-        sd_event_source *option_timer;
         ConnState state;
-        uint32_t events; /* what io currently waits for; 0 = disabled */
+        uint32_t events; /* what io currently waits for */
+        bool io_on;      /* io is enabled (also with events 0: errors only) */
+        /* What the connection waits for since when (CLOCK_MONOTONIC;
+         * USEC_INFINITY: it does not): the deadlines derive from these. */
+        usec_t accepted;
+        usec_t partial_since; /* a message has started to arrive */
+        usec_t unread_since;  /* replies wait for the peer to read them */
+        usec_t idle_since;    /* nothing in flight, nothing arriving */
+        usec_t probed_at;     /* the peer stopped sending, calls run: last probe */
         bool eof;        /* the peer closed its side: no more reads */
         bool input_done; /* after EOF, every buffered request was taken */
         Buffer in, out;
@@ -67,7 +83,9 @@ struct Conn {
         Codec *codec;
         usec_t handle_timeout;  /* from the Option; 0 = none */
         unsigned n_unanswered;  /* calls received, reply not yet queued */
-        LIST_HEAD(ServerCall, calls); /* blocking calls handed to workers */
+        LIST_HEAD(ServerCall, calls); /* its blocking calls, wherever they are */
+        LIST_HEAD(ServerCall, waiting); /* blocking calls past its share of the workers */
+        unsigned n_blocking;    /* blocking calls handed to the pool, not finished */
         LIST_FIELDS(Conn, conns);
 };
 
@@ -87,11 +105,15 @@ struct ServerCall {
         int result;
         json_t *reply;
         char *error;
+        /* Set by the loop, read by the handler: nobody waits for the
+         * result any more (geerpc_call_is_cancelled()). */
+        atomic_bool cancelled;
         /* Loop-thread only. */
         sd_event_source *timer;
         bool answered;
-        LIST_FIELDS(ServerCall, calls); /* in conn->calls */
-        LIST_FIELDS(ServerCall, done);  /* in the server's done queue */
+        LIST_FIELDS(ServerCall, calls);   /* in conn->calls */
+        LIST_FIELDS(ServerCall, waiting); /* in conn->waiting until it may be handed over */
+        LIST_FIELDS(ServerCall, done);    /* in the server's done queue */
 };
 
 typedef enum ServerState {
@@ -118,12 +140,18 @@ struct geerpc_server {
         atomic_uint n_unanswered;
 
         WorkerPool *pool;
+        TimerWheel *deadlines; /* every connection's */
+        void *peers;           /* PeerCount by client address (tsearch) */
 
         /* Limits. */
         unsigned max_connections;
+        unsigned max_connections_per_ip;
+        usec_t idle_timeout;
+        usec_t message_timeout;
         unsigned max_pending;
         size_t max_message_size;
         unsigned n_workers;
+        unsigned max_blocking_per_conn; /* 0: n_workers / GEERPC_SERVER_BLOCKING_SHARE */
 
         /* Worker -> loop hand-back, and cross-thread stop requests. */
         pthread_mutex_t lock;
@@ -141,7 +169,10 @@ struct geerpc_server {
 };
 
 /* server-conn.c */
-int conn_new(geerpc_server *s, int fd, Conn **ret);
+/* Takes fd, and peer (the connection's count against its address). */
+int conn_new(geerpc_server *s, int fd, PeerCount *peer, Conn **ret);
+/* The deadline wheel's callback: the connection waited too long. */
+void conn_on_deadline(WheelEntry *e, void *userdata);
 void conn_close(Conn *c);
 /* Decodes and dispatches what is buffered, flushes, updates the epoll mask,
  * and closes the connection when it is finished. */
@@ -152,11 +183,16 @@ const char *conn_peer(Conn *c, char *buf, size_t size);
 
 /* server-call.c */
 void server_dispatch(Conn *c, Message *m);
-void server_call_detach(ServerCall *call); /* the connection closes */
+/* The connection closes: its calls not started yet are dropped, running
+ * ones are cancelled (their results will be discarded). */
+void server_conn_cancel_calls(Conn *c);
+void server_call_detach(ServerCall *call);
 int server_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* server.c */
 void server_conn_closed(geerpc_server *s);
 void server_check_stopped(geerpc_server *s);
 int server_ensure_pool(geerpc_server *s);
+/* How many blocking calls of one connection may be on the workers at once. */
+unsigned server_blocking_per_conn(geerpc_server *s);
 void server_begin_stop(geerpc_server *s, usec_t grace);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -19,6 +20,9 @@ _public_ int geerpc_server_new(geerpc_server **ret) {
         s->max_pending = GEERPC_SERVER_MAX_PENDING_DEFAULT;
         s->max_message_size = GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
         s->n_workers = GEERPC_SERVER_WORKERS_DEFAULT;
+        s->max_connections_per_ip = GEERPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT;
+        s->idle_timeout = GEERPC_SERVER_IDLE_TIMEOUT_DEFAULT_USEC;
+        s->message_timeout = GEERPC_SERVER_MESSAGE_TIMEOUT_DEFAULT_USEC;
         pthread_mutex_init(&s->lock, NULL);
         *ret = s;
         return 0;
@@ -55,6 +59,8 @@ static void server_free(geerpc_server *s) {
 
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
         s->grace_timer = sd_event_source_disable_unref(s->grace_timer);
+        s->deadlines = timer_wheel_free(s->deadlines);
+        peer_limit_free_all(&s->peers);
         safe_close(s->wake_fd);
         sd_event_unref(s->event);
 
@@ -152,9 +158,13 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
                 goto fail;
         (void) sd_event_source_set_priority(s->wake_source, priority);
         (void) sd_event_source_set_description(s->wake_source, "geerpc-server-wake");
+        r = timer_wheel_new(&s->deadlines, s->event, priority, SERVER_DEADLINE_TICK_USEC, conn_on_deadline, s);
+        if (r < 0)
+                goto fail;
         return 0;
 
 fail:
+        s->deadlines = timer_wheel_free(s->deadlines);
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
         s->wake_fd = safe_close(s->wake_fd);
         s->event = sd_event_unref(s->event);
@@ -181,6 +191,27 @@ static int on_accept_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Serves an accepted socket, unless its address has too many already. */
+static void accept_one(geerpc_server *s, int fd, const SocketAddress *peer) {
+        PeerCount *count = NULL;
+        Conn *c;
+        int r = peer_limit_take(&s->peers, &peer->sa, peer->len, s->max_connections_per_ip, &count);
+        if (r == -EUSERS) {
+                _cleanup_free_ char *who = NULL;
+                (void) socket_address_format(peer, &who);
+                log_debug("rpc server: %s has %u connections already, closing a new one", who ?: "a client",
+                          s->max_connections_per_ip);
+                safe_close(fd);
+                return;
+        }
+        if (r >= 0)
+                r = conn_new(s, fd, count, &c);
+        if (r < 0) {
+                log_warning_errno(r, "rpc server: cannot set up connection: %m");
+                safe_close(fd);
+        }
+}
+
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Listener *l = userdata;
         geerpc_server *s = l->server;
@@ -193,7 +224,8 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         set_listeners_enabled(s, false);
                         return 0;
                 }
-                int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                SocketAddress peer = { .len = sizeof peer.storage };
+                int cfd = accept4(fd, &peer.sa, &peer.len, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (cfd < 0) {
                         if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                                 return 0;
@@ -209,12 +241,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         log_warning_errno(errno, "rpc server: accept failed: %m");
                         return 0;
                 }
-                Conn *c;
-                int r = conn_new(s, cfd, &c);
-                if (r < 0) {
-                        log_warning_errno(r, "rpc server: cannot set up connection: %m");
-                        safe_close(cfd);
-                }
+                accept_one(s, cfd, &peer);
         }
         return 0;
 }
@@ -326,6 +353,38 @@ _public_ int geerpc_server_set_worker_threads(geerpc_server *s, unsigned n) {
                 return -EBUSY;
         s->n_workers = n ?: GEERPC_SERVER_WORKERS_DEFAULT;
         return 0;
+}
+
+_public_ int geerpc_server_set_max_connections_per_ip(geerpc_server *s, unsigned n) {
+        if (!s)
+                return -EINVAL;
+        s->max_connections_per_ip = n == UINT_MAX ? 0 : n ?: GEERPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT;
+        return 0;
+}
+
+_public_ int geerpc_server_set_idle_timeout(geerpc_server *s, uint64_t usec) {
+        if (!s)
+                return -EINVAL;
+        s->idle_timeout = usec ?: GEERPC_SERVER_IDLE_TIMEOUT_DEFAULT_USEC;
+        return 0;
+}
+
+_public_ int geerpc_server_set_message_timeout(geerpc_server *s, uint64_t usec) {
+        if (!s)
+                return -EINVAL;
+        s->message_timeout = usec ?: GEERPC_SERVER_MESSAGE_TIMEOUT_DEFAULT_USEC;
+        return 0;
+}
+
+_public_ int geerpc_server_set_max_blocking_per_connection(geerpc_server *s, unsigned n) {
+        if (!s)
+                return -EINVAL;
+        s->max_blocking_per_conn = n;
+        return 0;
+}
+
+unsigned server_blocking_per_conn(geerpc_server *s) {
+        return s->max_blocking_per_conn ?: MAX(s->n_workers / GEERPC_SERVER_BLOCKING_SHARE, 1U);
 }
 
 int server_ensure_pool(geerpc_server *s) {

@@ -139,6 +139,18 @@ out:
         return r;
 }
 
+bool worker_pool_withdraw(WorkerPool *p, WorkerTask *t) {
+        pthread_mutex_lock(&p->lock);
+        /* A task a worker took is off the queue: its links are NULL. */
+        bool queued = LIST_IS_LINKED(queue, t);
+        if (queued) {
+                LIST_REMOVE(queue, p->queue, t);
+                p->queued--;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return queued;
+}
+
 void worker_pool_free(WorkerPool *p, usec_t wait_usec) {
         if (!p)
                 return;

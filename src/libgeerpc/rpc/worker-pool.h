@@ -30,6 +30,10 @@ typedef struct WorkerPool WorkerPool;
 int worker_pool_new(WorkerPool **ret, unsigned n_threads, size_t queue_max);
 /* -EAGAIN when the queue is full; -ESHUTDOWN once the pool is freed. */
 int worker_pool_submit(WorkerPool *p, WorkerTask *t);
+/* Takes t back if no worker has picked it up yet: returns true, and
+ * neither complete() nor abandon() will be called for it. false when it
+ * runs (or has run) already. */
+bool worker_pool_withdraw(WorkerPool *p, WorkerTask *t);
 /* Stops the workers: queued tasks are abandoned, running ones get up to
  * wait_usec to finish; those still running after that are detached and
  * abandoned when they return. */
