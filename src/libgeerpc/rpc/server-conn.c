@@ -241,10 +241,16 @@ void conn_on_deadline(WheelEntry *e, void *userdata) {
                 break;
         case CONN_WAIT_IDLE:
                 log_debug("rpc server: %s idle for the idle timeout, closing", conn_peer(c, peer, sizeof peer));
-                break;
+                conn_close(c);
+                return;
         default:
                 break;
         }
+        /* A peer that overstayed gets a reset, not a FIN queued behind
+         * replies it will not read: that would hold the kernel's buffers
+         * (and keep the peer unaware) for as long as it reads nothing. */
+        struct linger abort_now = { .l_onoff = 1, .l_linger = 0 };
+        (void) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now);
         conn_close(c);
 }
 
