@@ -141,7 +141,7 @@ Test(registry, bad_requests_get_4xx_with_one_line) {
         } bad[] = {
                 { "", "invalid address: empty address\n" },
                 { "127.0.0.1:7001", "invalid address: address is not PROTOCOL@ADDRESS\n" },
-                { "udp@127.0.0.1:7001", "invalid address: unknown protocol (expected tcp, tcp4, tcp6 or unix)\n" },
+                { "udp@127.0.0.1:7001", "invalid address: unknown protocol (expected tcp, tcp4, tcp6, unix or http)\n" },
                 { "tcp@127.0.0.1:0", "invalid address: port out of range (1-65535)\n" },
                 { "tcp@127.0.0.1:65536", "invalid address: port out of range (1-65535)\n" },
                 { "tcp@127.0.0.1", "invalid address: missing port\n" },

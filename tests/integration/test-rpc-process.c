@@ -96,7 +96,9 @@ Test(rpc_process, server_survives_bad_clients) {
         const char *bad_codec = "{\"MagicNumber\":3927900,\"CodecType\":\"application/gobble\"}\n";
         expect_closed(p, addr, bad_codec, strlen(bad_codec), false, "invalid codec type application/gobble");
 
-        const char *not_json = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        /* Text that is neither JSON nor HTTP (an HTTP method is upper-case;
+         * HTTP requests are test-http-face.c's). */
+        const char *not_json = "hello / HTTP/1.1\r\nHost: x\r\n\r\n";
         expect_closed(p, addr, not_json, strlen(not_json), false, "options error");
 
         const char binary[] = { 0x00, 0x01, 0x02, (char) 0xff, (char) 0xfe, 0x7f };

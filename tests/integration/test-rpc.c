@@ -61,10 +61,10 @@ static void *srv_thread(void *userdata) {
 
 static void srv_start_at(Srv *s, const char *listen) {
         static const geerpc_method methods[] = {
-                { "Echo", test_echo, 0 },
-                { "Slow", test_slow, GEERPC_METHOD_BLOCKING },
-                { "Fail", test_fail, 0 },
-                { "Big", test_big, 0 },
+                { .name = "Echo", .handler = test_echo },
+                { .name = "Slow", .handler = test_slow, .flags = GEERPC_METHOD_BLOCKING },
+                { .name = "Fail", .handler = test_fail },
+                { .name = "Big", .handler = test_big },
         };
         *s = (Srv) {};
         cr_assert_eq(geerpc_server_new(&s->server), 0);
@@ -506,9 +506,9 @@ Test(rpc, connection_limit_pauses_accept) {
 Test(rpc, api_misuse) {
         geerpc_server *s;
         cr_assert_eq(geerpc_server_new(&s), 0);
-        static const geerpc_method m[] = { { "X", test_echo, 0 } };
-        static const geerpc_method dup[] = { { "X", test_echo, 0 }, { "X", test_echo, 0 } };
-        static const geerpc_method nohandler[] = { { "X", NULL, 0 } };
+        static const geerpc_method m[] = { { .name = "X", .handler = test_echo } };
+        static const geerpc_method dup[] = { { .name = "X", .handler = test_echo }, { .name = "X", .handler = test_echo } };
+        static const geerpc_method nohandler[] = { { .name = "X" } };
         cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), 0);
         cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), -EEXIST);
         cr_assert_eq(geerpc_server_add_service(s, "B.C", m, 1, NULL), -EINVAL);
