@@ -32,6 +32,7 @@ typedef struct Args {
         usec_t heartbeat;
         usec_t grace;
         unsigned workers;
+        bool no_http;
 } Args;
 
 static void help(void) {
@@ -52,17 +53,29 @@ static void help(void) {
                "                         credential registry-token, if systemd passes one)\n"
                "     --grace=DURATION    how long in-flight calls may finish on stop (default 10s)\n"
                "     --workers=N         threads for blocking methods (default %u)\n"
+               "     --no-http           serve RPC only: no HTTP on the port (no CONNECT,\n"
+               "                         /metrics or /debug/geerpc)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n"
                "\n"
                "DURATION: 500ms, 2s, 5m, 1h, or a number of seconds.\n"
-               "ADDR: tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH.\n",
+               "ADDR: tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH, or\n"
+               "http@HOST:PORT (TCP; clients dial it with an HTTP CONNECT first).\n",
                program_invocation_short_name, GEERPC_SERVER_WORKERS_DEFAULT);
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_ADVERTISE = 0x100, ARG_HEARTBEAT, ARG_TOKEN_FILE, ARG_GRACE, ARG_WORKERS, ARG_LOG_LEVEL, ARG_VERSION };
+        enum {
+                ARG_ADVERTISE = 0x100,
+                ARG_HEARTBEAT,
+                ARG_TOKEN_FILE,
+                ARG_GRACE,
+                ARG_WORKERS,
+                ARG_NO_HTTP,
+                ARG_LOG_LEVEL,
+                ARG_VERSION,
+        };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "advertise", required_argument, NULL, ARG_ADVERTISE },
@@ -71,6 +84,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
                 { "grace", required_argument, NULL, ARG_GRACE },
                 { "workers", required_argument, NULL, ARG_WORKERS },
+                { "no-http", no_argument, NULL, ARG_NO_HTTP },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -119,6 +133,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         a->workers = (unsigned) n;
                         break;
                 }
+                case ARG_NO_HTTP:
+                        a->no_http = true;
+                        break;
                 case ARG_LOG_LEVEL:
                         if (cli_parse_log_level(optarg) < 0)
                                 return -EINVAL;
@@ -307,6 +324,8 @@ int main(int argc, char **argv) {
         r = geerpc_server_new(&d.server);
         if (r >= 0 && a.workers)
                 r = geerpc_server_set_worker_threads(d.server, a.workers);
+        if (r >= 0 && a.no_http)
+                r = geerpc_server_set_http(d.server, false);
         if (r >= 0)
                 r = geerpc_server_attach_event(d.server, d.event, 0);
         if (r >= 0)

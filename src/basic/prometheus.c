@@ -52,6 +52,11 @@ int prom_sample(Buffer *out, const char *name, uint64_t value, ...) {
         return buffer_appendf(out, " %" PRIu64 "\n", value);
 }
 
+int prom_metric(Buffer *out, const char *name, const char *type, const char *help, uint64_t value) {
+        int r = prom_family(out, name, type, help);
+        return r < 0 ? r : prom_sample(out, name, value, NULL);
+}
+
 int prom_histogram(Buffer *out, const char *name, const HistogramSnapshot *h, ...) {
         char le[32];
         va_list ap;

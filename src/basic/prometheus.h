@@ -15,6 +15,8 @@ int prom_family(Buffer *out, const char *name, const char *type, const char *hel
 /* One sample line. The arguments after value are label name, label value
  * pairs, ending with NULL; values are escaped (\\, \", \n). */
 int prom_sample(Buffer *out, const char *name, uint64_t value, ...) _sentinel_;
+/* A family with one sample without labels. */
+int prom_metric(Buffer *out, const char *name, const char *type, const char *help, uint64_t value);
 /* A histogram's name_bucket lines (cumulative, le="..." added to the
  * labels, "+Inf" last), name_sum in seconds and name_count; labels as for
  * prom_sample(). */

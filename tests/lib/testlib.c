@@ -278,6 +278,24 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int tl_promtool_check(const char *text) {
+        const char *promtool = getenv("PROMTOOL");
+        if (isempty(promtool))
+                return -ENOENT;
+        char path[] = "/tmp/geerpc-test-metrics-XXXXXX";
+        int fd = mkostemp(path, O_CLOEXEC);
+        TL_ASSERT(fd >= 0, "mkostemp failed: %m");
+        FILE *f = fdopen(fd, "w");
+        TL_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s: %m", path);
+        const char *argv[] = { "/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", promtool, path, NULL };
+        char *out = NULL, *err = NULL;
+        int status = tl_run(argv, NULL, 60 * USEC_PER_SEC, &out, &err);
+        unlink(path);
+        free(out);
+        free(err);
+        return status;
+}
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 struct TlNotify {

@@ -58,6 +58,11 @@ TlProc *tl_start_example(const char *const *extra_args, const char *const *envp,
  * status (or -ETIMEDOUT) and, if wanted, its stdout and stderr. */
 int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, char **ret_stdout, char **ret_stderr);
 
+/* Runs `promtool check metrics` (Prometheus' own linter of the text
+ * format) on text; returns its exit status (0: valid), or -ENOENT when
+ * $PROMTOOL is not set (meson sets it when promtool is installed). */
+int tl_promtool_check(const char *text);
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 typedef struct TlNotify TlNotify;

@@ -84,11 +84,8 @@ int server_metrics_render(geerpc_server *s, Buffer *out) {
                 r = render_calls(s, out);
         if (r >= 0)
                 r = render_durations(s, out);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rows); i++) {
-                r = prom_family(out, rows[i].name, rows[i].type, rows[i].help);
-                if (r >= 0)
-                        r = prom_sample(out, rows[i].name, rows[i].value, NULL);
-        }
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rows); i++)
+                r = prom_metric(out, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
         if (r >= 0)
                 r = render_connections(s, out);
         return r;
