@@ -63,6 +63,17 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
  * $PROMTOOL is not set (meson sets it when promtool is installed). */
 int tl_promtool_check(const char *text);
 
+/* ---- Go (go.c) ------------------------------------------------------------ */
+
+/* Whether the Go toolchain is on $PATH. */
+bool tl_have_go(void);
+/* Builds tests/go/NAME.go (standard library only; private cache, no
+ * modules, no network) into a new temporary folder and returns the
+ * binary's path (malloc'd). Aborts when the build fails. */
+char *tl_go_build(const char *name);
+/* Removes the binary's folder and frees the path. */
+void tl_go_free(char *binary);
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 typedef struct TlNotify TlNotify;
