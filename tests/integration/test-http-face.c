@@ -392,6 +392,7 @@ Test(http_face, connect_handshake_as_the_original) {
         cr_assert_str_eq(r, "HTTP/1.0 400 Bad Request\r\n\r\n");
         free(r);
         char *big = malloc(20000);
+        cr_assert_not_null(big);
         int n = sprintf(big, "CONNECT /_geeprc_ HTTP/1.0\nX-Pad: ");
         memset(big + n, 'p', 17000);
         strcpy(big + n + 17000, "\n\n");
@@ -543,6 +544,7 @@ Test(http_face, bad_big_and_idle_http_leave_rpc_alone, .timeout = 240) {
         }
         size_t big = 64 * 1024;
         char *req = malloc(big + 64);
+        cr_assert_not_null(req);
         int n = sprintf(req, "GET /metrics HTTP/1.1\r\nX-Pad: ");
         memset(req + n, 'b', big);
         strcpy(req + n + big, "\r\n\r\n");

@@ -193,6 +193,8 @@ const char *conn_peer(Conn *c, char *buf, size_t size);
 /* server-call.c */
 void server_dispatch(Conn *c, Message *m);
 void server_call_detach(ServerCall *call); /* the connection closes */
+/* A finished call nobody will answer (the server is freed): drops it. */
+void server_call_discard(ServerCall *call);
 int server_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* server-http.c */
