@@ -101,19 +101,11 @@ static void expect_metric(const Example *e, const char *series, long long want) 
         cr_assert_fail("%s is %lld, expected %lld", series, got, want);
 }
 
-static int call(geerpc_client *c, const char *method, const char *args_json, json_t **ret_reply, char **ret_error) {
-        json_t *args = json_loads(args_json, JSON_DECODE_ANY, NULL);
-        cr_assert_not_null(args, "%s", args_json);
-        int r = geerpc_client_call(c, method, args, 10 * USEC_PER_SEC, ret_reply, ret_error);
-        json_decref(args);
-        return r;
-}
-
 static long long sum(geerpc_client *c, int a, int b) {
         char args[64];
         json_t *reply = NULL;
         snprintf(args, sizeof args, "{\"Num1\":%d,\"Num2\":%d}", a, b);
-        int r = call(c, "Foo.Sum", args, &reply, NULL);
+        int r = tl_call_json(c, "Foo.Sum", args, &reply, NULL);
         cr_assert_eq(r, 0, "Foo.Sum: %s", strerror(-r));
         long long v = json_integer_value(reply);
         json_decref(reply);
@@ -145,12 +137,12 @@ static int make_calls_of_every_kind(const Example *e) {
         for (int i = 0; i < N; i++) {
                 char *err = NULL;
                 cr_assert_eq(sum(i % 2 ? c : t, i, 1), i + 1);
-                cr_assert_eq(call(c, "Foo.Sum", "{\"Num1\":\"x\"}", NULL, &err), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(c, "Foo.Sum", "{\"Num1\":\"x\"}", NULL, &err), -EREMOTEIO);
                 cr_assert_str_eq(err, "Foo: Num1 and Num2 must be integers");
                 free(err);
-                cr_assert_eq(call(t, "Foo.Nope", "{}", NULL, NULL), -EREMOTEIO);
-                cr_assert_eq(call(c, "Bar.Sum", "{}", NULL, NULL), -EREMOTEIO);
-                cr_assert_eq(call(c, "FooSum", "{}", NULL, NULL), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(t, "Foo.Nope", "{}", NULL, NULL), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(c, "Bar.Sum", "{}", NULL, NULL), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(c, "FooSum", "{}", NULL, NULL), -EREMOTEIO);
         }
         geerpc_client_unref(c);
         geerpc_client_unref(t);
@@ -162,7 +154,7 @@ static int make_calls_of_every_kind(const Example *e) {
         cr_assert_eq(geerpc_client_connect(slow, e->addr), 0);
         for (int i = 0; i < N; i++) {
                 char *err = NULL;
-                cr_assert_eq(call(slow, "Foo.Sleep", "{\"Num1\":1}", NULL, &err), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(slow, "Foo.Sleep", "{\"Num1\":1}", NULL, &err), -EREMOTEIO);
                 cr_assert_str_eq(err, "rpc server: request handle timeout: expect within 200ms");
                 free(err);
         }
@@ -604,15 +596,8 @@ Test(http_face, stop_closes_idle_http_connections_at_once) {
 Test(http_face, socket_from_systemd_serves_rpc_and_http) {
         if (access(SOCKET_ACTIVATE, X_OK) < 0)
                 cr_skip_test("%s is not installed", SOCKET_ACTIVATE);
-        /* systemd-socket-activate needs a port number up front. */
-        int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof sa;
-        cr_assert_eq(bind(probe, (struct sockaddr *) &sa, sizeof sa), 0);
-        cr_assert_eq(getsockname(probe, (struct sockaddr *) &sa, &l), 0);
-        close(probe);
         char listen[64], addr[80];
-        snprintf(listen, sizeof listen, "127.0.0.1:%u", ntohs(sa.sin_port));
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", tl_free_port());
         snprintf(addr, sizeof addr, "tcp@%s", listen);
         const char *argv[] = { SOCKET_ACTIVATE, "-l", listen, "-E", "GEERPC_LOG_LEVEL", tl_binary("geerpc-example"),
                                "--listen=tcp@127.0.0.1:1", NULL };

@@ -6,7 +6,6 @@
  * as the original's HandleHTTP does for our client and geerpcctl. */
 
 #include <criterion/criterion.h>
-#include <criterion/options.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -52,11 +51,10 @@ Test(http_go, our_client_and_geerpcctl_dial_a_go_server) {
 
         geerpc_client *c;
         cr_assert_eq(geerpc_client_dial(&c, http), 0);
-        json_t *args = json_pack("{s:i,s:i}", "Num1", 30, "Num2", 12), *reply = NULL;
-        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL), 0);
+        json_t *reply = NULL;
+        cr_assert_eq(tl_call_json(c, "Foo.Sum", "{\"Num1\":30,\"Num2\":12}", &reply, NULL), 0);
         cr_assert_eq(json_integer_value(reply), 42);
         json_decref(reply);
-        json_decref(args);
         geerpc_client_unref(c);
 
         char server[128], *out = NULL;
@@ -68,9 +66,7 @@ Test(http_go, our_client_and_geerpcctl_dial_a_go_server) {
 
         /* Without the handshake the Go server sees a bad HTTP request. */
         cr_assert_eq(geerpc_client_dial(&c, tcp), 0);
-        args = json_pack("{s:i,s:i}", "Num1", 1, "Num2", 1);
-        cr_assert_lt(geerpc_client_call(c, "Foo.Sum", args, 10 * USEC_PER_SEC, NULL, NULL), 0);
-        json_decref(args);
+        cr_assert_lt(tl_call_json(c, "Foo.Sum", "{}", NULL, NULL), 0);
         geerpc_client_unref(c);
         /* Its other methods on the path: the original's 405. */
         TlHttp h;
@@ -85,17 +81,5 @@ Test(http_go, our_client_and_geerpcctl_dial_a_go_server) {
 }
 
 int main(int argc, char *argv[]) {
-        if (!tl_have_go()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        char *binary = tl_go_build("geerpc-http");
-        setenv(GO_BINARY_ENV, binary, 1);
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        tl_go_free(binary);
-        return result;
+        return tl_go_test_main(argc, argv, "geerpc-http", GO_BINARY_ENV);
 }

@@ -5,7 +5,6 @@
  * unchanged, built once with the Go toolchain (exit 77 when it is not
  * installed). */
 
-#include <criterion/options.h>
 
 #include "registry-util.h"
 
@@ -67,17 +66,5 @@ Test(registry_go, empty_registry_gives_an_empty_list) {
 }
 
 int main(int argc, char *argv[]) {
-        if (!tl_have_go()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        char *binary = tl_go_build("geerpc-interop");
-        setenv(GO_BINARY_ENV, binary, 1);
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        tl_go_free(binary);
-        return result;
+        return tl_go_test_main(argc, argv, "geerpc-interop", GO_BINARY_ENV);
 }

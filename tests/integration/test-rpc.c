@@ -553,23 +553,16 @@ Test(rpc, adopted_blocking_listen_socket_does_not_stall_the_loop) {
 
 /* ---- statistics and introspection --------------------------------------------- */
 
-static int call_json(geerpc_client *c, const char *method, const char *args_json, json_t **ret_reply, char **ret_error) {
-        json_t *args = json_loads(args_json, JSON_DECODE_ANY, NULL);
-        int r = geerpc_client_call(c, method, args, 5 * USEC_PER_SEC, ret_reply, ret_error);
-        json_decref(args);
-        return r;
-}
-
 Test(rpc, stats_api_counts_from_another_thread) {
         Srv s;
         srv_start(&s);
         geerpc_client *c = dial(&s);
         for (int i = 0; i < 5; i++)
-                cr_assert_eq(call_json(c, "Test.Echo", "[1]", NULL, NULL), 0);
+                cr_assert_eq(tl_call_json(c, "Test.Echo", "[1]", NULL, NULL), 0);
         for (int i = 0; i < 2; i++)
-                cr_assert_eq(call_json(c, "Test.Fail", "\"no\"", NULL, NULL), -EREMOTEIO);
-        cr_assert_eq(call_json(c, "Test.Nope", "{}", NULL, NULL), -EREMOTEIO);
-        cr_assert_eq(call_json(c, "Nope.X", "{}", NULL, NULL), -EREMOTEIO);
+                cr_assert_eq(tl_call_json(c, "Test.Fail", "\"no\"", NULL, NULL), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "Test.Nope", "{}", NULL, NULL), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "Nope.X", "{}", NULL, NULL), -EREMOTEIO);
 
         /* This thread is not the server's loop thread. */
         geerpc_method_stats m;
@@ -630,7 +623,7 @@ Test(rpc, builtin_describe_service) {
         json_t *reply = NULL;
         char *err = NULL;
 
-        cr_assert_eq(call_json(c, "_geerpc.Describe", "{\"Service\":\"Foo\"}", &reply, NULL), 0);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":\"Foo\"}", &reply, NULL), 0);
         char *text = json_dumps(reply, JSON_COMPACT);
         cr_assert_str_eq(text, "{\"services\":[{\"name\":\"Foo\",\"methods\":["
                                "{\"name\":\"Sum\",\"kind\":\"inline\",\"description\":\"returns Num1 + Num2\"},"
@@ -642,7 +635,7 @@ Test(rpc, builtin_describe_service) {
         /* null, {} and {"service": ""}: every service, in order. */
         const char *all[] = { "null", "{}", "{\"service\":\"\"}" };
         for (size_t i = 0; i < ELEMENTSOF(all); i++) {
-                cr_assert_eq(call_json(c, "_geerpc.Describe", all[i], &reply, NULL), 0);
+                cr_assert_eq(tl_call_json(c, "_geerpc.Describe", all[i], &reply, NULL), 0);
                 json_t *list = json_object_get(reply, "services");
                 cr_assert_eq(json_array_size(list), 3);
                 cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "name")), "_geerpc");
@@ -653,13 +646,13 @@ Test(rpc, builtin_describe_service) {
                 json_decref(reply);
         }
 
-        cr_assert_eq(call_json(c, "_geerpc.Describe", "{\"Service\":\"Nope\"}", NULL, &err), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":\"Nope\"}", NULL, &err), -EREMOTEIO);
         cr_assert_str_eq(err, "_geerpc.Describe: no service Nope");
         free(err);
-        cr_assert_eq(call_json(c, "_geerpc.Describe", "42", NULL, &err), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "42", NULL, &err), -EREMOTEIO);
         cr_assert_str_eq(err, "_geerpc.Describe: arguments must be null or {\"Service\":NAME}");
         free(err);
-        cr_assert_eq(call_json(c, "_geerpc.Describe", "{\"Service\":7}", NULL, &err), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":7}", NULL, &err), -EREMOTEIO);
         cr_assert_str_eq(err, "_geerpc.Describe: Service must be a string");
         free(err);
         geerpc_client_unref(c);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <criterion/options.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -52,6 +54,22 @@ char *tl_go_build(const char *name) {
         const char *rm[] = { "/bin/rm", "-rf", cache, NULL };
         (void) tl_run(rm, NULL, 60 * USEC_PER_SEC, NULL, NULL);
         return strdup(binary);
+}
+
+int tl_go_test_main(int argc, char *argv[], const char *name, const char *env) {
+        if (!tl_have_go()) {
+                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
+                return 77;
+        }
+        char *binary = tl_go_build(name);
+        setenv(env, binary, 1);
+        struct criterion_test_set *tests = criterion_initialize();
+        int result = 0;
+        if (criterion_handle_args(argc, argv, true))
+                result = !criterion_run_all_tests(tests);
+        criterion_finalize(tests);
+        tl_go_free(binary);
+        return result;
 }
 
 void tl_go_free(char *binary) {
