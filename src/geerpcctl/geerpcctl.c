@@ -2,12 +2,14 @@
 
 /* geerpcctl: the command-line client. Lists the alive servers, calls one
  * server, or broadcasts to all of them, finding them through a registry
- * (--registry, $GEERPC_REGISTRY) or a given list (--server). */
+ * (--registry, $GEERPC_REGISTRY) or a given list (--server); describes
+ * them (describe.c). */
 
 #include <getopt.h>
 #include <stdio.h>
 
 #include "basic/address.h"
+#include "describe.h"
 #include "shared/cli.h"
 #include "config.h"
 #include "geerpc/discovery.h"
@@ -36,6 +38,7 @@ typedef struct Args {
         const char *command;
         const char *method;
         json_t *call_args;
+        const char *service; /* describe, list */
 } Args;
 
 static void help(void) {
@@ -48,6 +51,10 @@ static void help(void) {
                "  call SERVICE.METHOD ARGS_JSON       call one server, print the reply as JSON\n"
                "  broadcast SERVICE.METHOD ARGS_JSON  call every server at once; print the first\n"
                "                                      reply, or which servers failed\n"
+               "  describe [SERVICE]                  each server's services and methods: kind\n"
+               "                                      (inline or blocking) and description\n"
+               "  list [SERVICE]                      every SERVICE.METHOD the servers serve,\n"
+               "                                      one per line\n"
                "\n"
                "Options:\n"
                "  -r --registry=URL           the registry (default: $GEERPC_REGISTRY):\n"
@@ -66,11 +73,14 @@ static void help(void) {
                "\n"
                "ARGS_JSON is any JSON value, e.g. '{\"Num1\":3,\"Num2\":4}'.\n"
                "DURATION: 500ms, 2s, 5m, 1h, or a number of seconds.\n"
-               "ADDR: tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH.\n"
+               "ADDR: tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH,\n"
+               "http@HOST:PORT (RPC over HTTP: CONNECT first).\n"
                "\n"
                "With --json: servers prints {\"servers\":[...]}; call prints\n"
                "{\"server\":ADDR,\"reply\":VALUE}; broadcast prints {\"reply\":VALUE,\"servers\":[...]}\n"
-               "or, when it failed, {\"error\":TEXT,\"servers\":[{\"server\":ADDR,\"ok\":BOOL,\"error\":TEXT}]}.\n"
+               "or, when it failed, {\"error\":TEXT,\"servers\":[{\"server\":ADDR,\"ok\":BOOL,\"error\":TEXT}]};\n"
+               "describe prints {\"servers\":[{\"server\":ADDR,\"services\":[...]} or {\"server\":ADDR,\"error\":TEXT}]};\n"
+               "list prints {\"methods\":[\"SERVICE.METHOD\",...]}.\n"
                "\n"
                "Exit status:\n"
                "  0  success\n"
@@ -124,15 +134,25 @@ static int parse_mode(Args *a, const char *value) {
 /* The positional part: COMMAND [SERVICE.METHOD ARGS_JSON]. */
 static int parse_command(Args *a, int argc, char **argv) {
         if (optind >= argc)
-                return cli_usage_error("missing command (servers, call or broadcast)");
+                return cli_usage_error("missing command (servers, call, broadcast, describe or list)");
         a->command = argv[optind++];
         if (streq(a->command, "servers")) {
                 if (optind < argc)
                         return cli_usage_error("unexpected argument for servers: %s", argv[optind]);
                 return 0;
         }
+        if (streq(a->command, "describe") || streq(a->command, "list")) {
+                if (argc - optind > 1)
+                        return cli_usage_error("usage: %s [SERVICE]", a->command);
+                a->service = optind < argc ? argv[optind] : NULL;
+                if (a->service && a->service[0] == '-')
+                        return cli_usage_error("options go before the command: %s", a->service);
+                if (a->service && (!*a->service || strchr(a->service, '.')))
+                        return cli_usage_error("invalid service '%s'", a->service);
+                return 0;
+        }
         if (!streq(a->command, "call") && !streq(a->command, "broadcast"))
-                return cli_usage_error("unknown command '%s' (servers, call or broadcast)", a->command);
+                return cli_usage_error("unknown command '%s' (servers, call, broadcast, describe or list)", a->command);
         if (argc - optind != 2)
                 return cli_usage_error("usage: %s SERVICE.METHOD ARGS_JSON", a->command);
         a->method = argv[optind];
@@ -346,6 +366,29 @@ static int cmd_broadcast(const Args *a, geerpc_xclient *x) {
         return exit_status(r);
 }
 
+static int cmd_describe(const Args *a, geerpc_discovery *d) {
+        char **all = NULL;
+        size_t n = 0;
+        int r = geerpc_discovery_get_all(d, &all, &n);
+        if (r >= 0 && n == 0)
+                r = -ENXIO;
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", program_invocation_short_name, error_text(r, NULL));
+                free(all);
+                return exit_status(r);
+        }
+        DescribeArgs da = {
+                .service = a->service,
+                .list = streq(a->command, "list"),
+                .json = a->json,
+                .deadline = a->deadline,
+                .error_text = error_text,
+        };
+        r = describe_servers(&da, all, n);
+        free(all);
+        return exit_status(r);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static int open_discovery(const Args *a, geerpc_discovery **ret) {
@@ -397,6 +440,10 @@ int main(int argc, char **argv) {
         }
         if (streq(a.command, "servers")) {
                 status = cmd_servers(&a, d);
+                goto finish;
+        }
+        if (streq(a.command, "describe") || streq(a.command, "list")) {
+                status = cmd_describe(&a, d);
                 goto finish;
         }
         r = geerpc_xclient_new(&x, d, a.mode);
