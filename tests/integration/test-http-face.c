@@ -477,6 +477,28 @@ Test(http_face, no_http_serves_rpc_only) {
         example_stop(&e);
 }
 
+Test(http_face, unix_socket_serves_http_too) {
+        char dir[] = "/tmp/geerpc-http-XXXXXX", listen[128];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(listen, sizeof listen, "--listen=unix@%s/s.sock", dir);
+        char *addr;
+        TlProc *p = tl_start_example((const char *[]) { listen, NULL }, NULL, &addr);
+        char *got = exchange(addr, "GET /debug/geerpc?format=json HTTP/1.0\r\n\r\n", false);
+        cr_assert(strncmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", got);
+        cr_assert_not_null(strstr(got, "\"name\":\"Foo\""), "%s", got);
+        free(got);
+        got = exchange(addr, OPTION "{\"ServiceMethod\":\"Foo.Sum\",\"Seq\":1}\n{\"Num1\":1,\"Num2\":1}\n", true);
+        cr_assert_str_eq(got, "{\"ServiceMethod\":\"Foo.Sum\",\"Seq\":1,\"Error\":\"\"}\n2\n");
+        free(got);
+        tl_kill(p, SIGTERM);
+        cr_assert_eq(tl_wait_exit(p, 20 * USEC_PER_SEC), 0);
+        tl_proc_free(p);
+        free(addr);
+        snprintf(listen, sizeof listen, "%s/s.sock", dir);
+        unlink(listen);
+        rmdir(dir);
+}
+
 /* ---- bad and idle HTTP ----------------------------------------------------- */
 
 typedef struct Caller {
