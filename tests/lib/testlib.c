@@ -18,6 +18,13 @@
 #include "geerpc/client.h"
 #include "testlib.h"
 
+void tl_server_attach_private(geerpc_server *s) {
+        sd_event *e;
+        TL_ASSERT(sd_event_new(&e) >= 0, "cannot make an event loop");
+        TL_ASSERT(geerpc_server_attach_event(s, e, 0) >= 0, "cannot attach the server to its loop");
+        sd_event_unref(e);
+}
+
 
 int tl_free_port(void) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -85,8 +85,6 @@ int http_server_add_listener(HttpServer *s, int fd, bool owned);
  * them, under the same limits. The socket belongs to MHD from here on and
  * is closed by it, on failure too (e.g. past the connection limits). */
 int http_server_add_connection(HttpServer *s, int fd);
-unsigned http_server_n_listeners(HttpServer *s);
-int http_server_listener_fd(HttpServer *s, unsigned i);
 
 /* Open connections; may be called from any thread. */
 unsigned http_server_n_connections(HttpServer *s);

@@ -14,6 +14,7 @@
 
 #include "basic/buffer.h"
 #include "basic/histogram.h"
+#include "basic/list.h"
 #include "codec/codec.h"
 #include "geerpc/server.h"
 #include "codec/json-scanner.h"
@@ -74,7 +75,7 @@ typedef struct Listener {
         geerpc_server *server;
         int fd;
         sd_event_source *source;
-        struct Listener *next;
+        LIST_FIELDS(struct Listener, listeners);
 } Listener;
 
 typedef enum ConnState {
@@ -100,8 +101,8 @@ struct Conn {
         Codec *codec;
         usec_t handle_timeout;  /* from the Option; 0 = none */
         unsigned n_unanswered;  /* calls received, reply not yet queued */
-        ServerCall *calls;      /* blocking calls handed to workers */
-        Conn *prev, *next;
+        LIST_HEAD(ServerCall, calls); /* blocking calls handed to workers */
+        LIST_FIELDS(Conn, conns);
 };
 
 struct ServerCall {
@@ -109,6 +110,10 @@ struct ServerCall {
         atomic_uint n_ref;
         geerpc_server *server;
         Conn *conn; /* NULL once the connection is gone */
+        /* Copied from the method table: a worker abandoned at the server's
+         * end must not look into the table, which is freed then. */
+        geerpc_method_handler handler;
+        /* Loop thread only, for counting: the worker never touches it. */
         Method *method;
         void *userdata;
         char *service_method;
@@ -123,8 +128,8 @@ struct ServerCall {
         uint64_t start; /* when the request was read, CLOCK_MONOTONIC ns */
         bool answered;
         bool counted; /* its code is in the statistics */
-        ServerCall *prev, *next; /* in conn->calls */
-        ServerCall *done_next;   /* in the server's done queue */
+        LIST_FIELDS(ServerCall, calls); /* in conn->calls */
+        LIST_FIELDS(ServerCall, done);  /* in the server's done queue */
 };
 
 typedef enum ServerState {
@@ -141,11 +146,12 @@ struct geerpc_server {
         Service *services;
         size_t n_services;
 
-        Listener *listeners;
+        LIST_HEAD(Listener, listeners);
         bool listeners_paused;
         sd_event_source *accept_retry; /* after EMFILE */
-        Conn *conns;
-        /* Atomic so that other threads may read them (the stats API). */
+        LIST_HEAD(Conn, conns);
+        /* Written on the loop thread; atomic because the observability
+         * getters may read them from any thread. */
         atomic_uint n_conns;
         atomic_uint n_unanswered;
 
@@ -164,7 +170,7 @@ struct geerpc_server {
 
         /* Worker -> loop hand-back, and cross-thread stop requests. */
         pthread_mutex_t lock;
-        ServerCall *done_head, *done_tail;
+        LIST_HEAD(ServerCall, done); /* finished on a worker, not yet answered */
         int wake_fd;
         sd_event_source *wake_source;
         bool stop_requested;
