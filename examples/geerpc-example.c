@@ -35,6 +35,7 @@ typedef struct Args {
         usec_t idle_timeout;    /* 0: the library's default */
         usec_t message_timeout;
         unsigned max_connections_per_ip;
+        bool no_http;
 } Args;
 
 static void help(void) {
@@ -63,6 +64,8 @@ static void help(void) {
                "                         0: no limit)\n"
                "     --max-connections-per-ip=N  connections from one address (default %u;\n"
                "                         0: no limit)\n"
+               "     --no-http           serve RPC only: no HTTP on the port (no CONNECT,\n"
+               "                         /metrics or /debug/geerpc)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n"
@@ -82,6 +85,7 @@ enum {
         ARG_TOKEN_FILE,
         ARG_GRACE,
         ARG_WORKERS,
+        ARG_NO_HTTP,
         ARG_LOG_LEVEL,
         ARG_IDLE_TIMEOUT,
         ARG_MESSAGE_TIMEOUT,
@@ -140,6 +144,9 @@ static int parse_option(int c, void *userdata) {
                         return -EINVAL;
                 a->workers = (unsigned) n;
                 return 0;
+        case ARG_NO_HTTP:
+                a->no_http = true;
+                return 0;
         case ARG_LOG_LEVEL:
                 return cli_parse_log_level(optarg);
         case ARG_IDLE_TIMEOUT:
@@ -164,6 +171,7 @@ static const struct option options[] = {
         { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
         { "grace", required_argument, NULL, ARG_GRACE },
         { "workers", required_argument, NULL, ARG_WORKERS },
+        { "no-http", no_argument, NULL, ARG_NO_HTTP },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
         { "message-timeout", required_argument, NULL, ARG_MESSAGE_TIMEOUT },
@@ -364,6 +372,8 @@ int main(int argc, char **argv) {
         r = geerpc_server_new(&d.server);
         if (r >= 0 && a.workers)
                 r = geerpc_server_set_worker_threads(d.server, a.workers);
+        if (r >= 0 && a.no_http)
+                r = geerpc_server_set_http(d.server, false);
         if (r >= 0)
                 r = geerpc_server_set_idle_timeout(d.server, a.idle_timeout);
         if (r >= 0)

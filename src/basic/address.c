@@ -13,6 +13,7 @@ static const char *const protocol_names[] = {
         [ADDRESS_TCP4] = "tcp4",
         [ADDRESS_TCP6] = "tcp6",
         [ADDRESS_UNIX] = "unix",
+        [ADDRESS_HTTP] = "http",
 };
 
 /* Each step returns NULL or why s is not an address. */
@@ -48,7 +49,7 @@ static const char *parse_protocol(const char *s, AddressProtocol *ret, const cha
                         *ret_rest = at + 1;
                         return NULL;
                 }
-        return "unknown protocol (expected tcp, tcp4, tcp6 or unix)";
+        return "unknown protocol (expected tcp, tcp4, tcp6, unix or http)";
 }
 
 /* An absolute path, in one spelling: repeated slashes are folded, and "."
@@ -106,7 +107,8 @@ static bool hostname_valid(const char *h) {
 }
 
 /* [IPv6]: one spelling (RFC 5952, as inet_ntop() writes it); an
- * IPv4-mapped address under "tcp" is the IPv4 address it maps. */
+ * IPv4-mapped address under "tcp" (or "http") is the IPv4 address it
+ * maps. */
 static const char *parse_ipv6(const char *rest, Address *a, const char **ret_colon) {
         const char *close = strchr(rest, ']');
         if (!close)
@@ -124,7 +126,7 @@ static const char *parse_ipv6(const char *rest, Address *a, const char **ret_col
                 return "tcp4 address with an IPv6 host";
         if (close[1] != ':')
                 return "missing port";
-        if (a->protocol == ADDRESS_TCP && IN6_IS_ADDR_V4MAPPED(&in6))
+        if ((a->protocol == ADDRESS_TCP || a->protocol == ADDRESS_HTTP) && IN6_IS_ADDR_V4MAPPED(&in6))
                 (void) inet_ntop(AF_INET, in6.s6_addr + 12, a->host, sizeof a->host);
         else
                 (void) inet_ntop(AF_INET6, &in6, a->host, sizeof a->host);

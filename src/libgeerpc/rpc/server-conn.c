@@ -39,29 +39,53 @@ int conn_new(geerpc_server *s, int fd, PeerCount *peer, Conn **ret) {
                 return -ENOMEM;
         c->server = s;
         c->fd = fd;
-        c->state = CONN_OPTION;
-        c->events = EPOLLIN;
         c->io_on = true;
         c->accepted = loop_now(s);
         c->partial_since = c->unread_since = c->idle_since = c->probed_at = USEC_INFINITY;
+        /* Edge-triggered while sniffing: peeking leaves the bytes unread,
+         * so a level-triggered source would fire again at once while too
+         * few of them have come to decide. */
+        c->state = s->http_enabled ? CONN_SNIFF : CONN_OPTION;
+        c->events = s->http_enabled ? EPOLLIN | EPOLLRDHUP | EPOLLET : EPOLLIN;
         json_scanner_init(&c->option_scanner, OPTION_SIZE_MAX);
 
         int one = 1;
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_io, c);
+        r = sd_event_add_io(s->event, &c->io, fd, c->events, conn_io, c);
         if (r < 0) {
                 free(c);
                 return r;
         }
         (void) sd_event_source_set_priority(c->io, s->priority);
         c->peer = peer;
+        /* Until it is an RPC connection with its Option taken. */
         timer_wheel_set(s->deadlines, &c->deadline, usec_add(c->accepted, CONN_OPTION_TIMEOUT_USEC));
 
         LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
+        if (c->state == CONN_OPTION)
+                counter_inc(&s->stats.accepted[CONN_KIND_RPC]);
         *ret = c;
         return 0;
+}
+
+int conn_release_fd(Conn *c) {
+        int fd = c->fd;
+        /* Before the socket changes hands: sd-event must not watch it. */
+        c->io = sd_event_source_disable_unref(c->io);
+        c->fd = -EBADF;
+        conn_close(c);
+        return fd;
+}
+
+void conn_set_events(Conn *c, uint32_t events) {
+        if (events != c->events)
+                (void) sd_event_source_set_io_events(c->io, events);
+        if (!c->io_on)
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        c->events = events;
+        c->io_on = true;
 }
 
 void conn_close(Conn *c) {
@@ -110,6 +134,7 @@ static int conn_flush(Conn *c) {
                                 break;
                         return negative_errno();
                 }
+                counter_add(&c->server->stats.bytes_out, (uint64_t) n);
                 buffer_consume(&c->out, (size_t) n);
                 progress = 1;
         }
@@ -119,13 +144,13 @@ static int conn_flush(Conn *c) {
 /* Backpressure: stop taking requests while too many are unanswered or too
  * much output waits for the peer to read it. */
 static bool conn_may_decode(Conn *c) {
-        return c->state == CONN_OPTION ||
+        return c->state == CONN_OPTION || c->state == CONN_CONNECT ||
                (c->state == CONN_RUNNING && c->n_unanswered < c->server->max_pending &&
                 buffer_len(&c->out) < CONN_OUTPUT_HIGH_WATER);
 }
 
 static bool conn_may_read(Conn *c) {
-        return !c->eof && conn_may_decode(c);
+        return !c->eof && !c->close_after_flush && conn_may_decode(c);
 }
 
 /* The peer stopped sending while calls it made run: whether it is still
@@ -187,7 +212,8 @@ typedef enum ConnWait {
 /* The connection's next deadline, and what it is for. */
 static ConnWait conn_deadline(Conn *c, usec_t *ret) {
         geerpc_server *s = c->server;
-        if (c->state == CONN_OPTION) {
+        if (!IN_SET(c->state, CONN_RUNNING, CONN_DRAINING)) {
+                /* Sniffed, through CONNECT, or not: the Option within 10 s. */
                 *ret = usec_add(c->accepted, CONN_OPTION_TIMEOUT_USEC);
                 return CONN_WAIT_OPTION;
         }
@@ -289,7 +315,8 @@ static int conn_handle_option(Conn *c) {
 }
 
 static bool conn_finished(Conn *c) {
-        return (c->state == CONN_DRAINING || c->input_done) && c->n_unanswered == 0 && buffer_len(&c->out) == 0;
+        return (c->state == CONN_DRAINING || c->input_done || c->close_after_flush) && c->n_unanswered == 0 &&
+               buffer_len(&c->out) == 0;
 }
 
 void conn_process(Conn *c) {
@@ -299,6 +326,13 @@ void conn_process(Conn *c) {
         char peer[128];
         int r;
 
+        if (c->state == CONN_CONNECT) {
+                r = server_http_connect(c);
+                if (r < 0)
+                        c->close_after_flush = true;
+                else if (r == 0 && c->eof)
+                        goto close;
+        }
         if (c->state == CONN_OPTION) {
                 r = conn_handle_option(c);
                 if (r < 0 || (r == 0 && c->eof))
@@ -345,7 +379,7 @@ close:
 }
 
 void conn_start_draining(Conn *c) {
-        if (c->state == CONN_OPTION) {
+        if (c->state == CONN_SNIFF || c->state == CONN_CONNECT || c->state == CONN_OPTION) {
                 conn_close(c);
                 return;
         }
@@ -376,6 +410,7 @@ static int conn_read(Conn *c) {
                         c->eof = true;
                         return 0;
                 }
+                counter_add(&c->server->stats.bytes_in, (uint64_t) n);
                 buffer_advance_end(&c->in, (size_t) n);
                 return 0;
         }
@@ -384,6 +419,9 @@ static int conn_read(Conn *c) {
 static int conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
         char peer[128];
+
+        if (c->state == CONN_SNIFF && server_http_sniff(c, revents) <= 0)
+                return 0;
 
         if (revents & EPOLLIN) {
                 /* At EOF the peer has nothing more to say: what it already
