@@ -501,39 +501,6 @@ Test(http_face, unix_socket_serves_http_too) {
 
 /* ---- bad and idle HTTP ----------------------------------------------------- */
 
-typedef struct Caller {
-        const char *addr;
-        atomic_bool stop;
-        atomic_int ok, failed;
-        usec_t slowest;
-} Caller;
-
-static void *caller(void *userdata) {
-        Caller *k = userdata;
-        geerpc_client *c;
-        if (geerpc_client_dial(&c, k->addr) < 0) {
-                atomic_fetch_add(&k->failed, 1);
-                return NULL;
-        }
-        for (int i = 0; !atomic_load(&k->stop); i++) {
-                json_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", 1), *reply = NULL;
-                usec_t t0 = now_usec(CLOCK_MONOTONIC);
-                int r = geerpc_client_call(c, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
-                usec_t took = now_usec(CLOCK_MONOTONIC) - t0;
-                k->slowest = MAX(k->slowest, took);
-                if (r == 0 && json_integer_value(reply) == i + 1)
-                        atomic_fetch_add(&k->ok, 1);
-                else
-                        atomic_fetch_add(&k->failed, 1);
-                json_decref(args);
-                if (reply)
-                        json_decref(reply);
-                tl_sleep(2 * USEC_PER_MSEC);
-        }
-        geerpc_client_unref(c);
-        return NULL;
-}
-
 #define IDLE 1000
 
 Test(http_face, bad_big_and_idle_http_leave_rpc_alone, .timeout = 240) {
@@ -546,9 +513,7 @@ Test(http_face, bad_big_and_idle_http_leave_rpc_alone, .timeout = 240) {
         /* All from 127.0.0.1: past the default cap of connections per
          * address, which would refuse the RPC client below. */
         Example e = example_start((const char *[]) { "--log-level=info", "--max-connections-per-ip=0", NULL });
-        Caller k = { .addr = e.addr };
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, caller, &k), 0);
+        TlCaller *k = tl_caller_start(e.addr, 2 * USEC_PER_MSEC);
 
         /* Garbage that looks like HTTP, and headers far too large. */
         const char *garbage[] = { "XYZZY\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "G\x01\x02\x03 / HTTP/1.1\r\n\r\n",
@@ -587,11 +552,12 @@ Test(http_face, bad_big_and_idle_http_leave_rpc_alone, .timeout = 240) {
         geerpc_client_unref(c);
         tl_sleep(1 * USEC_PER_SEC);
 
-        atomic_store(&k.stop, true);
-        pthread_join(t, NULL);
-        cr_assert_eq(atomic_load(&k.failed), 0, "%d RPC calls failed", atomic_load(&k.failed));
-        cr_assert_gt(atomic_load(&k.ok), 100);
-        cr_assert_lt(k.slowest, 2 * USEC_PER_SEC, "an RPC call took %" PRIu64 " µs", k.slowest);
+        unsigned ok, failed;
+        usec_t slowest;
+        tl_caller_stop(k, &ok, &failed, &slowest);
+        cr_assert_eq(failed, 0, "%u RPC calls failed", failed);
+        cr_assert_gt(ok, 100);
+        cr_assert_lt(slowest, 2 * USEC_PER_SEC, "an RPC call took %" PRIu64 " µs", slowest);
 
         for (int i = 0; i < IDLE; i++)
                 close(fds[i]);

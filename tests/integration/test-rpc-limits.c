@@ -107,35 +107,6 @@ Test(rpc_limits, one_connection_cannot_take_every_worker) {
 
 /* ---- slow clients ---------------------------------------------------------- */
 
-typedef struct Caller {
-        const char *addr;
-        bool stop;
-        unsigned calls, failures;
-        usec_t worst;
-} Caller;
-
-/* The good client: a call every 50 ms until told to stop. */
-static void *caller(void *userdata) {
-        Caller *c = userdata;
-        geerpc_client *client = NULL;
-        cr_assert_eq(geerpc_client_dial(&client, c->addr), 0);
-        while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-                json_t *args = json_pack("{s:i,s:i}", "Num1", 1, "Num2", 2), *reply = NULL;
-                usec_t t0 = now_usec(CLOCK_MONOTONIC);
-                int r = geerpc_client_call(client, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
-                usec_t took = now_usec(CLOCK_MONOTONIC) - t0;
-                json_decref(args);
-                c->calls++;
-                if (r < 0 || json_integer_value(reply) != 3)
-                        c->failures++;
-                c->worst = MAX(c->worst, took);
-                json_decref(reply);
-                tl_sleep(50 * USEC_PER_MSEC);
-        }
-        geerpc_client_unref(client);
-        return NULL;
-}
-
 /* Whether the server closed fd (EOF or reset), without waiting. */
 static bool closed_by_server(int fd) {
         char buf[256];
@@ -159,9 +130,7 @@ Test(rpc_limits, trickling_and_silent_connections_are_closed) {
         TlProc *p = tl_start_example((const char *[]) { "--idle-timeout=2s", "--message-timeout=2s",
                                                         "--max-connections-per-ip=0", NULL },
                                      NULL, &addr);
-        Caller good = { .addr = addr };
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, caller, &good), 0);
+        TlCaller *good = tl_caller_start(addr, 50 * USEC_PER_MSEC);
 
         static int trickle[TRICKLERS], silent[SILENT];
         for (int i = 0; i < TRICKLERS; i++)
@@ -193,16 +162,17 @@ Test(rpc_limits, trickling_and_silent_connections_are_closed) {
         }
         usec_t took = now_usec(CLOCK_MONOTONIC) - t0;
 
-        __atomic_store_n(&good.stop, true, __ATOMIC_RELEASE);
-        pthread_join(t, NULL);
+        unsigned ok, failed;
+        usec_t slowest;
+        tl_caller_stop(good, &ok, &failed, &slowest);
         fprintf(stderr, "%zu of %d slow connections still open after %llu ms; the good client: %u calls, %u failed, "
-                        "worst %llu ms\n",
-                n_open, TRICKLERS + SILENT, (unsigned long long) (took / USEC_PER_MSEC), good.calls, good.failures,
-                (unsigned long long) (good.worst / USEC_PER_MSEC));
+                        "slowest %llu ms\n",
+                n_open, TRICKLERS + SILENT, (unsigned long long) (took / USEC_PER_MSEC), ok + failed, failed,
+                (unsigned long long) (slowest / USEC_PER_MSEC));
         cr_assert_eq(n_open, 0, "%zu slow connections kept", n_open);
-        cr_assert_gt(good.calls, 20);
-        cr_assert_eq(good.failures, 0);
-        cr_assert_lt(good.worst, 5 * USEC_PER_SEC);
+        cr_assert_gt(ok, 20);
+        cr_assert_eq(failed, 0);
+        cr_assert_lt(slowest, 5 * USEC_PER_SEC);
 
         for (int i = 0; i < TRICKLERS; i++)
                 close(trickle[i]);

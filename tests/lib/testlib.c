@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
 #include <sys/prctl.h>
@@ -540,4 +541,58 @@ bool tl_wait_eof(int fd, usec_t timeout) {
                 if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
                         return true;
         }
+}
+
+/* ---- a good client ---------------------------------------------------------- */
+
+struct TlCaller {
+        pthread_t thread;
+        char *addr;
+        usec_t interval;
+        atomic_bool stop;
+        unsigned ok, failed; /* the thread's until joined */
+        usec_t slowest;
+};
+
+static void *caller_main(void *userdata) {
+        TlCaller *k = userdata;
+        geerpc_client *c;
+        if (geerpc_client_dial(&c, k->addr) < 0) {
+                k->failed++;
+                return NULL;
+        }
+        for (int i = 0; !atomic_load(&k->stop); i++) {
+                json_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", 1), *reply = NULL;
+                usec_t t0 = now_usec(CLOCK_MONOTONIC);
+                int r = geerpc_client_call(c, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
+                k->slowest = MAX(k->slowest, now_usec(CLOCK_MONOTONIC) - t0);
+                if (r == 0 && json_integer_value(reply) == i + 1)
+                        k->ok++;
+                else
+                        k->failed++;
+                json_decref(args);
+                if (reply)
+                        json_decref(reply);
+                tl_sleep(k->interval);
+        }
+        geerpc_client_unref(c);
+        return NULL;
+}
+
+TlCaller *tl_caller_start(const char *addr, usec_t interval) {
+        TlCaller *k = calloc(1, sizeof *k);
+        TL_ASSERT(k && (k->addr = strdup(addr)), "out of memory");
+        k->interval = interval;
+        TL_ASSERT(pthread_create(&k->thread, NULL, caller_main, k) == 0, "pthread_create failed");
+        return k;
+}
+
+void tl_caller_stop(TlCaller *k, unsigned *ret_ok, unsigned *ret_failed, usec_t *ret_slowest) {
+        atomic_store(&k->stop, true);
+        pthread_join(k->thread, NULL);
+        *ret_ok = k->ok;
+        *ret_failed = k->failed;
+        *ret_slowest = k->slowest;
+        free(k->addr);
+        free(k);
 }

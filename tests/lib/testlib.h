@@ -139,5 +139,15 @@ bool tl_wait_eof(int fd, usec_t timeout);
  * a number up front (systemd-socket-activate). */
 int tl_free_port(void);
 
+/* ---- a good client ---------------------------------------------------------- */
+
+/* Calls Foo.Sum on addr every interval from a thread of its own, until
+ * stopped: what a server under attack must go on serving. */
+typedef struct TlCaller TlCaller;
+TlCaller *tl_caller_start(const char *addr, usec_t interval);
+/* Stops it and frees it; reports the calls that succeeded (right sum),
+ * those that failed (a failed dial counts as one) and the slowest. */
+void tl_caller_stop(TlCaller *k, unsigned *ret_ok, unsigned *ret_failed, usec_t *ret_slowest);
+
 /* Sleeps for usec. */
 void tl_sleep(usec_t usec);
