@@ -152,6 +152,7 @@ json_t *json_text(const char *s) {
         return t ? json_string(t) : NULL;
 }
 
+static void vnote(const char *fmt, va_list ap) _printf_(1, 0);
 static void vnote(const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL, *escaped = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
@@ -167,6 +168,8 @@ void output_note(const char *fmt, ...) {
         va_end(ap);
 }
 
+static int vfailure(const Output *o, int status, json_t *extra, const char *error, const char *fmt, va_list ap)
+        _printf_(5, 0);
 static int vfailure(const Output *o, int status, json_t *extra, const char *error, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
