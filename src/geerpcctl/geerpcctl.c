@@ -33,6 +33,7 @@ typedef struct Args {
         usec_t timeout; /* 0: none */
         usec_t deadline; /* CLOCK_MONOTONIC, from timeout; USEC_INFINITY: none */
         bool json;
+        const char *codec; /* NULL: per server (auto) */
         const char *command;
         const char *method;
         json_t *call_args;
@@ -59,6 +60,8 @@ static void help(void) {
                "                              the same server while the servers stay the same)\n"
                "  -t --timeout=DURATION       deadline for the whole command (default 10s;\n"
                "                              0: none); calls still running then are cancelled\n"
+               "  -c --codec=CODEC            json, gob, or auto (default): JSON where a server\n"
+               "                              answers in it, gob for Go GeeRPC servers\n"
                "     --json                   machine-readable output on stdout\n"
                "     --log-level=LEVEL        err (default), warning, notice, info or debug\n"
                "  -h --help                   show this help\n"
@@ -75,7 +78,7 @@ static void help(void) {
                "Exit status:\n"
                "  0  success\n"
                "  1  the call returned a remote error (its text on stderr)\n"
-               "  2  usage error, or ARGS_JSON is not valid JSON\n"
+               "  2  usage error, or ARGS_JSON is not valid JSON (or has no form in gob)\n"
                "  3  no server or registry reachable (an empty list included), or the\n"
                "     deadline passed\n",
                program_invocation_short_name);
@@ -105,6 +108,18 @@ static int parse_servers(Args *a, const char *value) {
         }
         if (a->n_servers == 0)
                 return cli_usage_error("--server needs at least one address");
+        return 0;
+}
+
+static int parse_codec(Args *a, const char *value) {
+        if (streq(value, "json"))
+                a->codec = GEERPC_CODEC_JSON;
+        else if (streq(value, "gob"))
+                a->codec = GEERPC_CODEC_GOB;
+        else if (streq(value, "auto"))
+                a->codec = NULL;
+        else
+                return cli_usage_error("invalid --codec: '%s' (json, gob or auto)", value);
         return 0;
 }
 
@@ -154,6 +169,7 @@ static int parse_args(int argc, char **argv, Args *a) {
                 { "server", required_argument, NULL, 's' },
                 { "mode", required_argument, NULL, 'm' },
                 { "timeout", required_argument, NULL, 't' },
+                { "codec", required_argument, NULL, 'c' },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
@@ -164,7 +180,7 @@ static int parse_args(int argc, char **argv, Args *a) {
 
         /* "+": options end at the command, so that ARGS_JSON may start
          * with a dash (a negative number). */
-        while ((c = getopt_long(argc, argv, "+r:s:m:t:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+r:s:m:t:c:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'r':
                         a->registry = optarg;
@@ -179,6 +195,10 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case 't':
                         if (cli_parse_duration("timeout", optarg, &a->timeout) < 0)
+                                return -EINVAL;
+                        break;
+                case 'c':
+                        if (parse_codec(a, optarg) < 0)
                                 return -EINVAL;
                         break;
                 case ARG_JSON:
@@ -216,6 +236,8 @@ static const char *error_text(int r, const char *remote) {
         switch (r) {
         case -EREMOTEIO:
                 return strempty(remote);
+        case -EINVAL: /* the arguments have no form in the codec: it says why */
+                return remote ?: strerror(EINVAL);
         case -ENXIO:
                 return "rpc discovery: no available servers";
         case -ETIMEDOUT:
@@ -243,7 +265,7 @@ static uint64_t remaining(const Args *a) {
 }
 
 static int exit_status(int r) {
-        return r == 0 ? EXIT_OK : r == -EREMOTEIO ? EXIT_REMOTE : EXIT_UNREACHABLE;
+        return r == 0 ? EXIT_OK : r == -EREMOTEIO ? EXIT_REMOTE : r == -EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE;
 }
 
 static void print_json(json_t *v) {
@@ -403,6 +425,12 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", program_invocation_short_name, strerror(-r));
                 status = EXIT_UNREACHABLE;
+                goto finish;
+        }
+        r = geerpc_xclient_set_codec(x, a.codec);
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", program_invocation_short_name, strerror(-r));
+                status = EXIT_USAGE;
                 goto finish;
         }
         status = streq(a.command, "call") ? cmd_call(&a, x) : cmd_broadcast(&a, x);
