@@ -278,6 +278,64 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* ---- Go ------------------------------------------------------------------- */
+
+const char *tl_go(void) {
+        static char path[4096];
+        const char *dirs = getenv("PATH");
+        if (!dirs)
+                dirs = "/usr/local/bin:/usr/bin:/bin";
+        for (const char *p = dirs; *p;) {
+                size_t l = strcspn(p, ":");
+                snprintf(path, sizeof path, "%.*s/go", (int) l, p);
+                if (l > 0 && access(path, X_OK) == 0)
+                        return path;
+                p += l + (p[l] == ':');
+        }
+        return NULL;
+}
+
+void tl_strv_free(char **v) {
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+char **tl_go_env(const char *dir) {
+        const char *cache = getenv("GEERPC_GO_CACHE");
+        char **env = calloc(9, sizeof(char *));
+        size_t n = 0;
+        TL_ASSERT(env, "out of memory");
+        if (isempty(cache))
+                TL_ASSERT(asprintf(&env[n++], "GOCACHE=%s/cache", dir) > 0, "out of memory");
+        else
+                TL_ASSERT(asprintf(&env[n++], "GOCACHE=%s", cache) > 0, "out of memory");
+        TL_ASSERT(asprintf(&env[n++], "GOPATH=%s/gopath", dir) > 0, "out of memory");
+        TL_ASSERT(asprintf(&env[n++], "HOME=%s", dir) > 0, "out of memory");
+        const char *fixed[] = { "GO111MODULE=off", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=0" };
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                env[n++] = strdup(fixed[i]);
+        return env;
+}
+
+char *tl_go_build(const char *name, const char *dir) {
+        const char *go = tl_go(), *sources = getenv("GEERPC_GO_SOURCE_DIR");
+        TL_ASSERT(go, "no go command on $PATH (Debian: golang-go)");
+        TL_ASSERT(sources, "$GEERPC_GO_SOURCE_DIR is not set (run the tests through meson test)");
+        char *out, *src;
+        TL_ASSERT(asprintf(&out, "%s/%s", dir, name) > 0 && asprintf(&src, "%s/%s.go", sources, name) > 0,
+                  "out of memory");
+        char **env = tl_go_env(dir);
+        const char *argv[] = { go, "build", "-o", out, src, NULL };
+        char *err = NULL;
+        int status = tl_run(argv, (const char *const *) env, 300 * USEC_PER_SEC, NULL, &err);
+        TL_ASSERT(status == 0, "go build %s failed (%d): %s", src, status, err);
+        free(err);
+        free(src);
+        tl_strv_free(env);
+        return out;
+}
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 struct TlNotify {
@@ -471,10 +529,14 @@ char *tl_read_until_eof(int fd, usec_t timeout, size_t *ret_len) {
                         break;
                 (void) buffer_append(&b, buf, (size_t) k);
         }
+        size_t len = buffer_len(&b);
         if (ret_len)
-                *ret_len = buffer_len(&b);
-        (void) buffer_append(&b, "", 1);
-        char *s = strdup(buffer_data(&b));
+                *ret_len = len;
+        /* Binary safe: the bytes may hold NULs (gob). */
+        char *s = malloc(len + 1);
+        TL_ASSERT(s, "out of memory");
+        memcpy(s, buffer_data(&b), len);
+        s[len] = 0;
         buffer_done(&b);
         return s;
 }

@@ -58,6 +58,19 @@ TlProc *tl_start_example(const char *const *extra_args, const char *const *envp,
  * status (or -ETIMEDOUT) and, if wanted, its stdout and stderr. */
 int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, char **ret_stdout, char **ret_stderr);
 
+/* ---- Go ------------------------------------------------------------------- */
+
+/* The go command on $PATH, or NULL. */
+const char *tl_go(void);
+/* The environment for go commands run from dir: no modules, no proxy (the
+ * tests have no network: standard library only), the build cache in
+ * $GEERPC_GO_CACHE (kept between runs) or under dir. NULL-terminated;
+ * free with tl_strv_free(). */
+char **tl_go_env(const char *dir);
+/* Builds tests/go/NAME.go into dir/NAME; returns its path (malloc'd). */
+char *tl_go_build(const char *name, const char *dir);
+void tl_strv_free(char **v);
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 typedef struct TlNotify TlNotify;
