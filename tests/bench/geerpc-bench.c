@@ -9,6 +9,7 @@
  *             as a Foo.Sum call and its reply)
  *   seq       one caller, Foo.Sum on an in-process server thread
  *   conc16    16 callers through one client (one connection)
+ *   gob       seq and conc16 again with the gob codec (JSON above)
  *   xclient   16 callers through an xclient over 2 servers (round-robin)
  *   registry  GET (100 servers registered) and POST heartbeats per second
  *             against a geeregistry process, 16 keep-alive connections
@@ -233,10 +234,15 @@ static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
 
 static size_t seq_calls;
 
-static size_t seq_run(const char *address, usec_t duration, uint64_t *samples, size_t cap) {
+static geerpc_client *dial(const char *address, const char *codec) {
         geerpc_client *c;
-        if (geerpc_client_dial(&c, address) < 0)
+        if (geerpc_client_new(&c) < 0 || geerpc_client_set_codec(c, codec) < 0 || geerpc_client_connect(c, address) < 0)
                 abort();
+        return c;
+}
+
+static size_t seq_run(const char *address, const char *codec, usec_t duration, uint64_t *samples, size_t cap) {
+        geerpc_client *c = dial(address, codec);
         size_t n = 0;
         usec_t end = now() + duration;
         while (now() < end) {
@@ -306,10 +312,8 @@ static double xclient_run(const char *const *addresses, size_t n, int threads, u
         return rate;
 }
 
-static double conc_run(const char *address, int threads, usec_t duration) {
-        geerpc_client *c;
-        if (geerpc_client_dial(&c, address) < 0)
-                abort();
+static double conc_run(const char *address, const char *codec, int threads, usec_t duration) {
+        geerpc_client *c = dial(address, codec);
         double rate = bench_concurrent(c, client_call, threads, duration);
         geerpc_client_unref(c);
         return rate;
@@ -325,8 +329,10 @@ static void help(void) {
                "figure and, last, the ratios:\n"
                "  ratio seq_p50_vs_floor=R1 conc16_vs_floor_rate=R2\n"
                "R1 = geerpc sequential p50 / floor p50; R2 = geerpc 16-caller calls/s /\n"
-               "floor round trips/s. --quick finishes in well under 20 s.\n"
-               "--only floor|seq|conc16|xclient|registry runs one part (for profiling).\n",
+               "floor round trips/s (both with JSON); and gob's against JSON's:\n"
+               "  ratio gob_vs_json seq_p50=R3 conc16_rate=R4\n"
+               "--quick finishes in well under 20 s.\n"
+               "--only floor|seq|conc16|gob|xclient|registry runs one part (for profiling).\n",
                program_invocation_short_name);
 }
 
@@ -372,7 +378,7 @@ int main(int argc, char **argv) {
 
         enum { CAP = 2000000 };
         uint64_t *fs = malloc(CAP * sizeof *fs), *gs = malloc(CAP * sizeof *gs);
-        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64];
+        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64], b50[64], b99[64], b16[64];
 
         Srv *srv, *srv2;
         bench_server_start(&srv);
@@ -381,24 +387,31 @@ int main(int argc, char **argv) {
 
         for (unsigned long r = 0; r < rounds; r++) {
                 size_t n;
-                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = NAN;
+                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = b50[r] = b99[r] = b16[r] = NAN;
                 if (!only || streq(only, "floor")) {
                         n = floor_run(duration, fs, CAP, &frate[r]);
                         f50[r] = bench_percentile(fs, n, 50) / 1000.0;
                         f99[r] = bench_percentile(fs, n, 99) / 1000.0;
                 }
                 if (!only || streq(only, "seq")) {
-                        n = seq_run(bench_server_address(srv), duration, gs, CAP);
+                        n = seq_run(bench_server_address(srv), GEERPC_CODEC_JSON, duration, gs, CAP);
                         g50[r] = bench_percentile(gs, n, 50) / 1000.0;
                         g99[r] = bench_percentile(gs, n, 99) / 1000.0;
                 }
                 if (!only || streq(only, "conc16"))
-                        c16[r] = conc_run(bench_server_address(srv), 16, duration);
+                        c16[r] = conc_run(bench_server_address(srv), GEERPC_CODEC_JSON, 16, duration);
+                if (!only || streq(only, "gob")) {
+                        n = seq_run(bench_server_address(srv), GEERPC_CODEC_GOB, duration, gs, CAP);
+                        b50[r] = bench_percentile(gs, n, 50) / 1000.0;
+                        b99[r] = bench_percentile(gs, n, 99) / 1000.0;
+                        b16[r] = conc_run(bench_server_address(srv), GEERPC_CODEC_GOB, 16, duration);
+                }
                 if (!only || streq(only, "xclient"))
                         x16[r] = xclient_run(both, 2, 16, duration);
                 fprintf(stderr,
-                        "round %lu: floor p50 %.1fus rate %.0f/s | seq p50 %.1fus | conc16 %.0f/s | xclient16 %.0f/s\n",
-                        r + 1, f50[r], frate[r], g50[r], c16[r], x16[r]);
+                        "round %lu: floor p50 %.1fus rate %.0f/s | seq p50 %.1fus | conc16 %.0f/s | gob seq p50 %.1fus "
+                        "conc16 %.0f/s | xclient16 %.0f/s\n",
+                        r + 1, f50[r], frate[r], g50[r], c16[r], b50[r], b16[r], x16[r]);
         }
         bench_server_stop(srv);
         bench_server_stop(srv2);
@@ -413,10 +426,12 @@ int main(int argc, char **argv) {
          * the median: the loopback floor itself moves by a factor of two or
          * three between rounds on a shared VM, depending on where the
          * scheduler puts the two threads. */
-        double r1[64], r2[64];
+        double r1[64], r2[64], r3[64], r4[64];
         for (unsigned long r = 0; r < rounds; r++) {
                 r1[r] = g50[r] / f50[r];
                 r2[r] = c16[r] / frate[r];
+                r3[r] = b50[r] / g50[r];
+                r4[r] = b16[r] / c16[r];
         }
         double F50 = bench_median(f50, rounds), F99 = bench_median(f99, rounds), FR = bench_median(frate, rounds);
         double G50 = bench_median(g50, rounds), G99 = bench_median(g99, rounds), C16 = bench_median(c16, rounds);
@@ -431,6 +446,8 @@ int main(int argc, char **argv) {
         printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", F50, F99, FR);
         printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", G50, G99);
         printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", C16);
+        printf("geerpc gob seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(b50, rounds), bench_median(b99, rounds));
+        printf("geerpc gob conc16_one_connection_calls_per_s=%.0f\n", bench_median(b16, rounds));
         printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(x16, rounds));
         printf("registry get_100_servers_per_s=%.0f post_heartbeats_per_s=%.0f (16 keep-alive connections, %lu failed)\n",
                rget, rpost, rfailed);
@@ -439,6 +456,7 @@ int main(int argc, char **argv) {
         printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&mismatches));
         fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
         printf("ratio seq_p50_vs_floor=%.2f conc16_vs_floor_rate=%.2f\n", R1, R2);
+        printf("ratio gob_vs_json seq_p50=%.2f conc16_rate=%.2f\n", bench_median(r3, rounds), bench_median(r4, rounds));
         free(fs);
         free(gs);
         return atomic_load(&mismatches) == 0 && rfailed == 0 ? 0 : 1;

@@ -128,9 +128,14 @@ static int64_t next_id(GobEncoder *e) {
 
 /* Frames msg as one message at the end of out and empties msg. */
 static int frame(Buffer *out, Buffer *msg) {
-        int r = gob_append_uint(out, buffer_len(msg));
-        if (r >= 0)
-                r = buffer_append(out, buffer_data(msg), buffer_len(msg));
+        size_t n = buffer_len(msg);
+        int r = buffer_reserve(out, GOB_UINT_MAX_LEN + n);
+        if (r >= 0) {
+                uint8_t *w = (uint8_t *) buffer_tail(out);
+                size_t k = gob_put_uint(w, n);
+                memcpy(w + k, buffer_data(msg), n);
+                buffer_advance_end(out, k + n);
+        }
         buffer_clear(msg);
         return r;
 }
@@ -162,14 +167,18 @@ static int key_begin(GobEncoder *e, const char *prefix) {
         return buffer_append(&e->key, prefix, strlen(prefix));
 }
 
-static int key_printf(GobEncoder *e, const char *fmt, ...) _printf_(2, 3);
-static int key_printf(GobEncoder *e, const char *fmt, ...) {
-        char buf[64];
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        return buffer_append(&e->key, buf, (size_t) MIN(n, (int) sizeof buf - 1));
+/* A number and a separator: keys are built on every value's path, so
+ * without printf. */
+static int key_number(GobEncoder *e, int64_t v, char sep) {
+        char buf[24], *p = buf + sizeof buf;
+        uint64_t u = v < 0 ? -(uint64_t) v : (uint64_t) v;
+        *--p = sep;
+        do
+                *--p = (char) ('0' + u % 10);
+        while ((u /= 10) > 0);
+        if (v < 0)
+                *--p = '-';
+        return buffer_append(&e->key, p, (size_t) (buf + sizeof buf - p));
 }
 
 /* A struct type with these fields (names copied), found or defined. */
@@ -177,11 +186,11 @@ static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const Gob
                          int64_t *ret_id) {
         int r = key_begin(e, name ? name : "{");
         for (size_t i = 0; i < n && r >= 0; i++) {
-                r = key_printf(e, "%zu\"", fields[i].name_len);
+                r = key_number(e, (int64_t) fields[i].name_len, '"');
                 if (r >= 0)
                         r = buffer_append(&e->key, fields[i].name, fields[i].name_len);
                 if (r >= 0)
-                        r = key_printf(e, "%" PRId64 ";", fields[i].id);
+                        r = key_number(e, fields[i].id, ';');
         }
         if (r < 0)
                 return r;
@@ -212,7 +221,7 @@ static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const Gob
 
 static int intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_id) {
         int r = key_begin(e, "[]");
-        if (r < 0 || (r = key_printf(e, "%" PRId64, elem)) < 0)
+        if (r < 0 || (r = key_number(e, elem, ';')) < 0)
                 return r;
         if ((*ret_id = key_find(e, buffer_data(&e->key), buffer_len(&e->key))) > 0)
                 return 0;
@@ -252,11 +261,19 @@ typedef struct ArenaBlock {
         max_align_t data[];
 } ArenaBlock;
 
+/* The first block is inline: a small value needs no malloc() at all. */
 typedef struct Arena {
         ArenaBlock *blocks;
         char *p;
         size_t left;
+        max_align_t first[512 / sizeof(max_align_t)];
 } Arena;
+
+static void arena_init(Arena *a) {
+        a->blocks = NULL;
+        a->p = (char *) a->first;
+        a->left = sizeof a->first;
+}
 
 static void *arena_alloc(Arena *a, size_t n) {
         n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
@@ -466,9 +483,11 @@ static int intern_shape(GobEncoder *e, Buffer *out, const Shape *s, int64_t *ret
                         return r;
                 return intern_slice(e, out, id, ret_id);
         case GOB_STRUCT: {
-                _cleanup_free_ GobField *fields = calloc(MAX(s->n_fields, (size_t) 1), sizeof(GobField));
+                GobField small[16];
+                _cleanup_free_ GobField *heap = NULL;
+                GobField *fields = small;
                 size_t n = 0;
-                if (!fields)
+                if (s->n_fields > ELEMENTSOF(small) && !(fields = heap = calloc(s->n_fields, sizeof(GobField))))
                         return -ENOMEM;
                 for (size_t i = 0; i < s->n_fields; i++) {
                         if (shape_is_void(s->fields[i].shape))
@@ -489,7 +508,7 @@ static int intern_shape(GobEncoder *e, Buffer *out, const Shape *s, int64_t *ret
 
 static int tmpl_key(GobEncoder *e, int64_t src) {
         int r = key_begin(e, "T");
-        return r < 0 ? r : key_printf(e, "%" PRId64, src);
+        return r < 0 ? r : key_number(e, src, ';');
 }
 
 /* Our id for the decoder's type src: predefined ids are everyone's;
@@ -758,25 +777,36 @@ static int header_message(GobEncoder *e, Buffer *out, const char *service_method
          * out, so the deltas depend on which fields are there. */
         Buffer *b = &e->msg;
         size_t sm = strlen(strempty(service_method)), el = strlen(strempty(error));
-        if (r >= 0)
-                r = gob_append_int(b, e->header_id);
-        if (r >= 0 && sm > 0 && (r = gob_append_uint(b, 1)) >= 0)
-                r = gob_append_bytes(b, service_method, sm);
-        if (r >= 0 && seq != 0 && (r = gob_append_uint(b, sm > 0 ? 1 : 2)) >= 0)
-                r = gob_append_uint(b, seq);
-        if (r >= 0 && el > 0 && (r = gob_append_uint(b, seq != 0 ? 1 : sm > 0 ? 2 : 3)) >= 0)
-                r = gob_append_bytes(b, error, el);
-        if (r >= 0 && (r = gob_append_uint(b, 0)) >= 0)
-                r = frame(out, b);
-        return r;
+        if (r < 0 || (r = buffer_reserve(b, 5 * GOB_UINT_MAX_LEN + sm + el + 1)) < 0)
+                return r;
+        uint8_t *w0 = (uint8_t *) buffer_tail(b), *w = w0;
+        w += gob_put_uint(w, gob_int_to_uint(e->header_id));
+        if (sm > 0) {
+                *w++ = 1;
+                w += gob_put_uint(w, sm);
+                w = mempcpy(w, service_method, sm);
+        }
+        if (seq != 0) {
+                *w++ = sm > 0 ? 1 : 2;
+                w += gob_put_uint(w, seq);
+        }
+        if (el > 0) {
+                *w++ = seq != 0 ? 1 : sm > 0 ? 2 : 3;
+                w += gob_put_uint(w, el);
+                w = mempcpy(w, error, el);
+        }
+        *w++ = 0;
+        buffer_advance_end(b, (size_t) (w - w0));
+        return frame(out, b);
 }
 
 static int value_message(GobEncoder *e, Buffer *out, json_t *v) {
-        Arena a = {};
+        Arena a;
         Shape *s = NULL;
         int64_t id;
         int r;
 
+        arena_init(&a);
         if (!v || json_is_null(v)) {
                 /* What Go GeeRPC sends where there is no body: struct{}{}. */
                 r = intern_struct(e, out, NULL, NULL, 0, &id);
