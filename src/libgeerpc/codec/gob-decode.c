@@ -538,6 +538,9 @@ int gob_decode_value(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *r
         size_t n_types = d->types.n;
         k = end_value(&r, ret, read_top(&r, id, &v), n_types);
         if (k <= 0) {
+                /* Read whole but followed by stray bytes: v is dropped. */
+                if (v)
+                        json_decref(v);
                 free(r.soft);
                 return k;
         }

@@ -85,8 +85,8 @@ static uint64_t hash_text(const char *s, size_t n) {
 }
 
 static void key_index(GobEncoder *e, size_t i) {
-        const char *k = e->types.types[i]->key_text;
-        size_t s = hash_text(k, strlen(k)) & (e->n_keys - 1);
+        const GobType *t = e->types.types[i];
+        size_t s = hash_text(t->key_text, t->key_len) & (e->n_keys - 1);
         while (e->keys[s] != 0)
                 s = (s + 1) & (e->n_keys - 1);
         e->keys[s] = (uint32_t) (i + 1);
@@ -113,7 +113,7 @@ static int64_t key_find(GobEncoder *e, const char *key, size_t len) {
                 if (v == 0)
                         return 0;
                 const GobType *t = e->types.types[v - 1];
-                if (strlen(t->key_text) == len && memcmp(t->key_text, key, len) == 0)
+                if (t->key_len == len && memcmp(t->key_text, key, len) == 0)
                         return t->id;
         }
 }
@@ -146,7 +146,8 @@ static int define(GobEncoder *e, Buffer *out, GobType *t, const char *key, size_
         if (e->types.n >= GOB_MAX_TYPES)
                 return fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
         t->id = next_id(e);
-        t->key_text = strndup(key, key_len);
+        t->key_text = gob_memdup(key, key_len);
+        t->key_len = key_len;
         if (!t->key_text)
                 return -ENOMEM;
         int r = gob_type_append(&e->msg, t);
@@ -208,7 +209,7 @@ static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const Gob
         }
         for (; t->n_fields < n; t->n_fields++) {
                 GobField *f = &t->fields[t->n_fields];
-                f->name = strndup(fields[t->n_fields].name, fields[t->n_fields].name_len);
+                f->name = gob_memdup(fields[t->n_fields].name, fields[t->n_fields].name_len);
                 f->name_len = fields[t->n_fields].name_len;
                 f->id = fields[t->n_fields].id;
                 if (!f->name) {
@@ -572,7 +573,7 @@ static int tmpl_import(GobEncoder *e, Buffer *out, int64_t src, int64_t *ret_id)
                 }
                 for (; c->n_fields < t->n_fields; c->n_fields++) {
                         const GobField *f = &t->fields[c->n_fields];
-                        c->fields[c->n_fields] = (GobField) { strndup(f->name, f->name_len), f->name_len,
+                        c->fields[c->n_fields] = (GobField) { gob_memdup(f->name, f->name_len), f->name_len,
                                                               tmpl_translate(e, f->id, pending + i, n - i) };
                         if (!c->fields[c->n_fields].name) {
                                 gob_type_free(c);

@@ -41,6 +41,16 @@ const char *gob_kind_name(GobKind kind) {
         return kind < _GOB_KIND_MAX ? names[kind] : "?";
 }
 
+char *gob_memdup(const char *p, size_t n) {
+        char *s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        if (n > 0)
+                memcpy(s, p, n);
+        s[n] = 0;
+        return s;
+}
+
 GobType *gob_type_free(GobType *t) {
         if (!t)
                 return NULL;
@@ -84,11 +94,9 @@ static int read_string(GobCursor *c, char **ret, size_t *ret_len, const char **r
         size_t n;
         if (gob_read_bytes(c, &p, &n) < 0)
                 return fail(ret_why, "type definition cut short");
-        char *s = malloc(n + 1);
+        char *s = gob_memdup((const char *) p, n);
         if (!s)
                 return -ENOMEM;
-        memcpy(s, p, n);
-        s[n] = 0;
         free(*ret);
         *ret = s;
         if (ret_len)

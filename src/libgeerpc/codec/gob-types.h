@@ -67,8 +67,12 @@ typedef struct GobType {
         int64_t len;  /* array */
         GobField *fields;
         size_t n_fields;
-        char *key_text; /* the encoder's interning key; NULL in a decoder */
+        char *key_text; /* the encoder's interning key (binary); NULL in a decoder */
+        size_t key_len;
 } GobType;
+
+/* A copy of n bytes (which may hold NULs) with a NUL after them. */
+char *gob_memdup(const char *p, size_t n);
 
 /* The predefined type with this id (1..8), or NULL. */
 const GobType *gob_builtin_type(int64_t id);
