@@ -275,6 +275,27 @@ Test(gob, round_trip_table, .timeout = 240) {
         go_done(&g);
 }
 
+Test(gob, xclient_remembers_the_last_1024_servers) {
+        geerpc_discovery *d;
+        const char *list[] = { "tcp@127.0.0.1:1" };
+        cr_assert_eq(geerpc_discovery_new_static(&d, list, 1), 0);
+        geerpc_xclient *x = xclient_for(d);
+        char addr[64];
+        for (unsigned i = 0; i <= GEERPC_XCLIENT_CODECS_MAX; i++) {
+                snprintf(addr, sizeof addr, "tcp@127.0.0.1:%u", 10000 + i);
+                xclient_codec_remember(x, addr, i % 2 ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON);
+        }
+        xclient_codec_remember(x, addr, GEERPC_CODEC_JSON); /* known: kept as it was */
+        cr_assert_null(xclient_codec_known(x, "tcp@127.0.0.1:10000"));
+        cr_assert_str_eq(xclient_codec_known(x, "tcp@127.0.0.1:10001"), GEERPC_CODEC_GOB);
+        cr_assert_str_eq(xclient_codec_known(x, addr), GEERPC_CODEC_JSON);
+        cr_assert_eq(x->n_codecs, GEERPC_XCLIENT_CODECS_MAX);
+        cr_assert_eq(geerpc_xclient_set_codec(x, "application/xml"), -EPROTONOSUPPORT);
+        cr_assert_eq(geerpc_xclient_set_codec(x, GEERPC_CODEC_GOB), 0);
+        cr_assert_eq(geerpc_xclient_set_codec(x, NULL), 0);
+        geerpc_xclient_unref(x);
+}
+
 /* ---- malformed streams ---------------------------------------------------------- */
 
 static const char option_gob[] = "{\"MagicNumber\":3927900,\"CodecType\":\"application/gob\"}\n";

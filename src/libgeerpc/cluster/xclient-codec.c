@@ -43,7 +43,14 @@ static const char *codec_known_locked(geerpc_xclient *x, const char *addr) {
         return NULL;
 }
 
-static void codec_remember(geerpc_xclient *x, const char *addr, const char *codec) {
+const char *xclient_codec_known(geerpc_xclient *x, const char *addr) {
+        pthread_mutex_lock(&x->lock);
+        const char *codec = codec_known_locked(x, addr);
+        pthread_mutex_unlock(&x->lock);
+        return codec;
+}
+
+void xclient_codec_remember(geerpc_xclient *x, const char *addr, const char *codec) {
         char *copy = strdup(addr);
         if (!copy)
                 return; /* then it is found out again next time */
@@ -103,7 +110,7 @@ int xclient_dial(geerpc_xclient *x, const char *addr, usec_t timeout, geerpc_cli
         usec_t left = deadline == USEC_INFINITY ? 0 : MAX(deadline - MIN(now_usec(CLOCK_MONOTONIC), deadline), (usec_t) 1);
         r = geerpc_client_call(c, PROBE_METHOD, NULL, left, NULL, NULL);
         if (r == 0 || r == -EREMOTEIO) {
-                codec_remember(x, addr, GEERPC_CODEC_JSON);
+                xclient_codec_remember(x, addr, GEERPC_CODEC_JSON);
                 *ret = c;
                 return 0;
         }
@@ -121,7 +128,7 @@ int xclient_dial(geerpc_xclient *x, const char *addr, usec_t timeout, geerpc_cli
         r = dial_with(addr, GEERPC_CODEC_GOB, timeout, handle_timeout, &c);
         if (r < 0)
                 return r;
-        codec_remember(x, addr, GEERPC_CODEC_GOB);
+        xclient_codec_remember(x, addr, GEERPC_CODEC_GOB);
         *ret = c;
         return 0;
 }

@@ -61,4 +61,8 @@ bool xclient_call_broke_connection(geerpc_client *c, int r);
  * addr is known to speak, or found out (JSON if the server answers in it,
  * else gob). Bounded by timeout (USEC_INFINITY: none). */
 int xclient_dial(geerpc_xclient *x, const char *addr, usec_t timeout, geerpc_client **ret);
+/* The codec addr was found to speak, or NULL; and remembering one (the
+ * oldest of GEERPC_XCLIENT_CODECS_MAX is forgotten). */
+const char *xclient_codec_known(geerpc_xclient *x, const char *addr);
+void xclient_codec_remember(geerpc_xclient *x, const char *addr, const char *codec);
 void xclient_codecs_free(geerpc_xclient *x);
