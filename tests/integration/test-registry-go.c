@@ -4,7 +4,6 @@
  * sends the Go server's heartbeat and runs the Go client's discovery,
  * unchanged, with the Go toolchain (exit 77 when it is not installed). */
 
-#include <criterion/options.h>
 
 #include "registry-util.h"
 
@@ -70,14 +69,5 @@ Test(registry_go, empty_registry_gives_an_empty_list) {
 }
 
 int main(int argc, char *argv[]) {
-        if (!tl_go()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        return result;
+        return tl_main_with_go(argc, argv);
 }

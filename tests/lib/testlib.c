@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -334,6 +335,19 @@ char *tl_go_build(const char *name, const char *dir) {
         free(src);
         tl_strv_free(env);
         return out;
+}
+
+int tl_main_with_go(int argc, char *argv[]) {
+        if (!tl_go()) {
+                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
+                return 77;
+        }
+        struct criterion_test_set *tests = criterion_initialize();
+        int result = 0;
+        if (criterion_handle_args(argc, argv, true))
+                result = !criterion_run_all_tests(tests);
+        criterion_finalize(tests);
+        return result;
 }
 
 /* ---- sd_notify ------------------------------------------------------------ */

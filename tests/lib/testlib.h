@@ -70,6 +70,9 @@ char **tl_go_env(const char *dir);
 /* Builds tests/go/NAME.go into dir/NAME; returns its path (malloc'd). */
 char *tl_go_build(const char *name, const char *dir);
 void tl_strv_free(char **v);
+/* main() for a criterion program that needs Go: exits 77 (skipped) and
+ * says why when there is no go command, else runs the tests. */
+int tl_main_with_go(int argc, char *argv[]);
 
 /* ---- sd_notify ------------------------------------------------------------ */
 

@@ -112,45 +112,61 @@ Test(gob_decode, every_prefix_waits_and_says_what_it_needs) {
         }
 }
 
-Test(gob_decode, go_struct_with_every_kind_of_field_left_out) {
-        /* Outer{I Inner; P *Inner; S []int; M map[string]int; Ar [2]int;
-         * X interface{}}, zero: Go sends I (a struct) and Ar (an array). */
-        static const char wire[] =
-                "\x3d\xff\x85\x03\x01\x01\x05\x4f\x75\x74\x65\x72\x01\xff\x86\x00\x01\x06\x01\x01\x49\x01\xff\x88"
-                "\x00\x01\x01\x50\x01\xff\x88\x00\x01\x01\x53\x01\xff\x8a\x00\x01\x01\x4d\x01\xff\x8c\x00\x01\x02"
-                "\x41\x72\x01\xff\x8e\x00\x01\x01\x58\x01\x10\x00\x00\x00\x19\xff\x87\x03\x01\x01\x05\x49\x6e\x6e"
-                "\x65\x72\x01\xff\x88\x00\x01\x01\x01\x01\x41\x01\x04\x00\x00\x00\x13\xff\x89\x02\x01\x01\x05\x5b"
-                "\x5d\x69\x6e\x74\x01\xff\x8a\x00\x01\x04\x00\x00\x1e\xff\x8b\x04\x01\x01\x0e\x6d\x61\x70\x5b\x73"
-                "\x74\x72\x69\x6e\x67\x5d\x69\x6e\x74\x01\xff\x8c\x00\x01\x0c\x01\x04\x00\x00\x16\xff\x8d\x01\x01"
-                "\x01\x06\x5b\x32\x5d\x69\x6e\x74\x01\xff\x8e\x00\x01\x04\x01\x04\x00\x00\x09\xff\x86\x01\x00\x04"
-                "\x02\x00\x00\x00";
-        GobDecoder *d = new_decoder();
-        Values vs = decode_all(d, wire, sizeof wire - 1);
-        cr_assert_eq(vs.r, 0, "%s", vs.why);
-        cr_assert_eq(vs.n, 1);
-        assert_json(vs.v[0], "{\"I\":{\"A\":0},\"P\":null,\"S\":[],\"M\":null,\"Ar\":[0,0],\"X\":null}");
-        values_done(&vs);
-        gob_decoder_free(d);
-}
-
-/* Outer{X: Point{1, 2}} then Outer{X: 5}: the first value's message ends
- * after Point's definition and goes on in the next message. */
-static const char go_iface[] =
+/* Go's definitions of Outer{I Inner; P *Inner; S []int; M map[string]int;
+ * Ar [2]int; X interface{}} and of the types in it (ids 66 to 71). */
+static const char outer_defs[] =
         "\x3d\xff\x85\x03\x01\x01\x05\x4f\x75\x74\x65\x72\x01\xff\x86\x00\x01\x06\x01\x01\x49\x01\xff\x88"
         "\x00\x01\x01\x50\x01\xff\x88\x00\x01\x01\x53\x01\xff\x8a\x00\x01\x01\x4d\x01\xff\x8c\x00\x01\x02"
         "\x41\x72\x01\xff\x8e\x00\x01\x01\x58\x01\x10\x00\x00\x00\x19\xff\x87\x03\x01\x01\x05\x49\x6e\x6e"
         "\x65\x72\x01\xff\x88\x00\x01\x01\x01\x01\x41\x01\x04\x00\x00\x00\x13\xff\x89\x02\x01\x01\x05\x5b"
         "\x5d\x69\x6e\x74\x01\xff\x8a\x00\x01\x04\x00\x00\x1e\xff\x8b\x04\x01\x01\x0e\x6d\x61\x70\x5b\x73"
         "\x74\x72\x69\x6e\x67\x5d\x69\x6e\x74\x01\xff\x8c\x00\x01\x0c\x01\x04\x00\x00\x16\xff\x8d\x01\x01"
-        "\x01\x06\x5b\x32\x5d\x69\x6e\x74\x01\xff\x8e\x00\x01\x04\x01\x04\x00\x00\x33\xff\x86\x01\x00\x04"
-        "\x02\x00\x00\x01\x0a\x6d\x61\x69\x6e\x2e\x50\x6f\x69\x6e\x74\xff\x8f\x03\x01\x01\x05\x50\x6f\x69"
-        "\x6e\x74\x01\xff\x90\x00\x01\x02\x01\x01\x58\x01\x04\x00\x01\x01\x59\x01\x04\x00\x00\x00\x09\xff"
-        "\x90\x05\x01\x02\x01\x04\x00\x00\x12\xff\x86\x01\x00\x04\x02\x00\x00\x01\x03\x69\x6e\x74\x04\x02"
-        "\x00\x0a\x00";
+        "\x01\x06\x5b\x32\x5d\x69\x6e\x74\x01\xff\x8e\x00\x01\x04\x01\x04\x00\x00";
+
+/* outer_defs and then the value messages. */
+static Buffer outer_stream(const char *values, size_t n) {
+        Buffer b = {};
+        cr_assert_eq(buffer_append(&b, outer_defs, sizeof outer_defs - 1), 0);
+        cr_assert_eq(buffer_append(&b, values, n), 0);
+        return b;
+}
+
+static Values decode_outer(GobDecoder *d, const char *values, size_t n) {
+        Buffer b = outer_stream(values, n);
+        Values vs = decode_all(d, buffer_data(&b), buffer_len(&b));
+        buffer_done(&b);
+        return vs;
+}
+
+/* outer_defs and one value, which must decode to the JSON want. */
+static void assert_outer(const char *value, size_t n, const char *want) {
+        GobDecoder *d = new_decoder();
+        Values vs = decode_outer(d, value, n);
+        cr_assert_eq(vs.r, 0, "%s", vs.why);
+        cr_assert_eq(vs.n, 1);
+        assert_json(vs.v[0], want);
+        values_done(&vs);
+        gob_decoder_free(d);
+}
+
+Test(gob_decode, go_struct_with_every_kind_of_field_left_out) {
+        /* Outer{I Inner; P *Inner; S []int; M map[string]int; Ar [2]int;
+         * X interface{}}, zero: Go sends I (a struct) and Ar (an array). */
+        static const char value[] = "\x09\xff\x86\x01\x00\x04\x02\x00\x00\x00";
+        assert_outer(value, sizeof value - 1, "{\"I\":{\"A\":0},\"P\":null,\"S\":[],\"M\":null,\"Ar\":[0,0],\"X\":null}");
+}
+
+/* Outer{X: Point{1, 2}} then Outer{X: 5}: the first value's message ends
+ * after Point's definition and goes on in the next message. */
+static const char go_iface[] =
+        "\x33\xff\x86\x01\x00\x04\x02\x00\x00\x01\x0a\x6d\x61\x69\x6e\x2e\x50\x6f\x69\x6e\x74\xff\x8f\x03"
+        "\x01\x01\x05\x50\x6f\x69\x6e\x74\x01\xff\x90\x00\x01\x02\x01\x01\x58\x01\x04\x00\x01\x01\x59\x01"
+        "\x04\x00\x00\x00\x09\xff\x90\x05\x01\x02\x01\x04\x00\x00\x12\xff\x86\x01\x00\x04\x02\x00\x00\x01"
+        "\x03\x69\x6e\x74\x04\x02\x00\x0a\x00";
 
 Test(gob_decode, go_interface_values_across_messages) {
         GobDecoder *d = new_decoder();
-        Values vs = decode_all(d, go_iface, sizeof go_iface - 1);
+        Values vs = decode_outer(d, go_iface, sizeof go_iface - 1);
         cr_assert_eq(vs.r, 0, "%s", vs.why);
         cr_assert_eq(vs.n, 2);
         assert_json(json_object_get(vs.v[0], "X"), "{\"X\":1,\"Y\":2}");
@@ -163,49 +179,38 @@ Test(gob_decode, value_cut_between_its_messages_is_read_again_whole) {
         /* Up to the end of the first value's first message: Point's
          * definition is in it, and must be forgotten until the value can be
          * read whole, or the second try would see it "defined twice". */
-        size_t first = 0x3e + 0x1a + 0x14 + 0x1f + 0x17 + 0x34;
+        Buffer b = outer_stream(go_iface, sizeof go_iface - 1);
+        const char *all = buffer_data(&b);
+        size_t defs = sizeof outer_defs - 1, first = defs + 0x34;
         GobDecoder *d = new_decoder();
-        Values vs = decode_all(d, go_iface, first);
+        Values vs = decode_all(d, all, first);
         cr_assert_eq(vs.r, 0);
         cr_assert_eq(vs.n, 0);
         cr_assert_eq(gob_decoder_types(d)->n, 5); /* Outer, Inner, []int, map, [2]int: not Point */
         GobDecoded got;
-        size_t defs = first - 0x34;
-        cr_assert_eq(gob_decode_value(d, (const uint8_t *) go_iface + defs, first - defs, &got), 0);
+        cr_assert_eq(gob_decode_value(d, (const uint8_t *) all + defs, first - defs, &got), 0);
         cr_assert_eq(got.consumed, 0);
         cr_assert_eq(got.need, 0x34 + 1); /* the next message's length, at least */
-        cr_assert_eq(gob_decode_value(d, (const uint8_t *) go_iface + defs, first + 1 - defs, &got), 0);
+        cr_assert_eq(gob_decode_value(d, (const uint8_t *) all + defs, first + 1 - defs, &got), 0);
         cr_assert_eq(got.need, 0x34 + 10);
-        cr_assert_eq(gob_decode_value(d, (const uint8_t *) go_iface + defs, sizeof go_iface - 1 - defs, &got), 1,
-                     "%s", gob_decoder_why(d));
+        cr_assert_eq(gob_decode_value(d, (const uint8_t *) all + defs, buffer_len(&b) - defs, &got), 1, "%s",
+                     gob_decoder_why(d));
         assert_json(json_object_get(got.value, "X"), "{\"X\":1,\"Y\":2}");
         json_decref(got.value);
         values_done(&vs);
         gob_decoder_free(d);
+        buffer_done(&b);
 }
 
 Test(gob_decode, go_nested_interfaces_empty_map_and_empty_slice) {
         /* Outer{S: []int{}, M: map[string]int{}, X: []interface{}{Point{1, 2}, "s"}} */
-        static const char wire[] =
-                "\x3d\xff\x85\x03\x01\x01\x05\x4f\x75\x74\x65\x72\x01\xff\x86\x00\x01\x06\x01\x01\x49\x01\xff\x88"
-                "\x00\x01\x01\x50\x01\xff\x88\x00\x01\x01\x53\x01\xff\x8a\x00\x01\x01\x4d\x01\xff\x8c\x00\x01\x02"
-                "\x41\x72\x01\xff\x8e\x00\x01\x01\x58\x01\x10\x00\x00\x00\x19\xff\x87\x03\x01\x01\x05\x49\x6e\x6e"
-                "\x65\x72\x01\xff\x88\x00\x01\x01\x01\x01\x41\x01\x04\x00\x00\x00\x13\xff\x89\x02\x01\x01\x05\x5b"
-                "\x5d\x69\x6e\x74\x01\xff\x8a\x00\x01\x04\x00\x00\x1e\xff\x8b\x04\x01\x01\x0e\x6d\x61\x70\x5b\x73"
-                "\x74\x72\x69\x6e\x67\x5d\x69\x6e\x74\x01\xff\x8c\x00\x01\x0c\x01\x04\x00\x00\x16\xff\x8d\x01\x01"
-                "\x01\x06\x5b\x32\x5d\x69\x6e\x74\x01\xff\x8e\x00\x01\x04\x01\x04\x00\x00\x26\xff\x86\x01\x00\x03"
-                "\x00\x01\x02\x00\x00\x01\x0e\x5b\x5d\x69\x6e\x74\x65\x72\x66\x61\x63\x65\x20\x7b\x7d\xff\x91\x02"
-                "\x01\x02\xff\x92\x00\x01\x10\x00\x00\x45\xff\x92\x2c\x00\x02\x0a\x6d\x61\x69\x6e\x2e\x50\x6f\x69"
-                "\x6e\x74\xff\x8f\x03\x01\x01\x05\x50\x6f\x69\x6e\x74\x01\xff\x90\x00\x01\x02\x01\x01\x58\x01\x04"
-                "\x00\x01\x01\x59\x01\x04\x00\x00\x00\x14\xff\x90\x05\x01\x02\x01\x04\x00\x06\x73\x74\x72\x69\x6e"
-                "\x67\x0c\x03\x00\x01\x73\x00";
-        GobDecoder *d = new_decoder();
-        Values vs = decode_all(d, wire, sizeof wire - 1);
-        cr_assert_eq(vs.r, 0, "%s", vs.why);
-        cr_assert_eq(vs.n, 1);
-        assert_json(vs.v[0], "{\"I\":{\"A\":0},\"P\":null,\"S\":[],\"M\":{},\"Ar\":[0,0],\"X\":[{\"X\":1,\"Y\":2},\"s\"]}");
-        values_done(&vs);
-        gob_decoder_free(d);
+        static const char value[] = "\x26\xff\x86\x01\x00\x03\x00\x01\x02\x00\x00\x01\x0e\x5b\x5d\x69\x6e\x74\x65\x72\x66\x61\x63\x65"
+                "\x20\x7b\x7d\xff\x91\x02\x01\x02\xff\x92\x00\x01\x10\x00\x00\x45\xff\x92\x2c\x00\x02\x0a\x6d\x61"
+                "\x69\x6e\x2e\x50\x6f\x69\x6e\x74\xff\x8f\x03\x01\x01\x05\x50\x6f\x69\x6e\x74\x01\xff\x90\x00\x01"
+                "\x02\x01\x01\x58\x01\x04\x00\x01\x01\x59\x01\x04\x00\x00\x00\x14\xff\x90\x05\x01\x02\x01\x04\x00"
+                "\x06\x73\x74\x72\x69\x6e\x67\x0c\x03\x00\x01\x73\x00";
+        assert_outer(value, sizeof value - 1,
+                     "{\"I\":{\"A\":0},\"P\":null,\"S\":[],\"M\":{},\"Ar\":[0,0],\"X\":[{\"X\":1,\"Y\":2},\"s\"]}");
 }
 
 Test(gob_decode, go_gob_encoder_and_integer_map_keys) {
@@ -426,10 +431,10 @@ Test(gob_decode, limit_elements) {
         GobWriter w = {};
         gw_def(&w, GOB_SLICE, 65, GOB_ID_INT, 0, 0);
         gw_int(&w, 65), gw_uint(&w, 0), gw_uint(&w, GOB_MAX_ELEMENTS + 1), gw_end(&w);
-        assert_fails(&w, -EMSGSIZE, "1048577 elements, more than the limit");
+        assert_fails(&w, -EMSGSIZE, "slice of 1048577 elements, more than the limit of 1048576");
         gw_def(&w, GOB_MAP, 65, GOB_ID_STRING, GOB_ID_INT, 0);
         gw_int(&w, 65), gw_uint(&w, 0), gw_uint(&w, GOB_MAX_ELEMENTS + 1), gw_end(&w);
-        assert_fails(&w, -EMSGSIZE, "map of 1048577 entries");
+        assert_fails(&w, -EMSGSIZE, "map of 1048577 elements");
 }
 
 Test(gob_decode, limit_json_values_with_zero_fields_filled_in) {
@@ -482,12 +487,14 @@ Test(gob_decode, limit_messages_per_value) {
 
 Test(gob_decode, truncated_stream_never_fails) {
         /* Every prefix of a stream is "more, please", never an error. */
-        for (size_t cut = 0; cut < sizeof go_iface - 1; cut++) {
+        Buffer b = outer_stream(go_iface, sizeof go_iface - 1);
+        for (size_t cut = 0; cut < buffer_len(&b); cut++) {
                 GobDecoder *d = new_decoder();
-                Values vs = decode_all(d, go_iface, cut);
+                Values vs = decode_all(d, buffer_data(&b), cut);
                 cr_assert_eq(vs.r, 0, "cut at %zu: %s", cut, vs.why);
                 cr_assert_leq(vs.n, 1);
                 values_done(&vs);
                 gob_decoder_free(d);
         }
+        buffer_done(&b);
 }

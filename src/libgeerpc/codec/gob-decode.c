@@ -129,6 +129,22 @@ static int enter(Reader *r) {
         return 0;
 }
 
+/* Leaves a struct, list or map with its outcome k: v is handed over, or
+ * dropped on failure. */
+static int leave(Reader *r, int k, json_t *v, json_t **ret) {
+        if (k < 0) {
+                json_decref(v);
+                return k;
+        }
+        r->depth--;
+        *ret = v;
+        return 0;
+}
+
+static int set_member(json_t *o, const char *key, size_t len, json_t *v) {
+        return json_object_setn_new_nocheck(o, key, len, v) < 0 ? -ENOMEM : 0;
+}
+
 /* ---- framing and type definitions ------------------------------------------ */
 
 static int need(Reader *r, size_t offset) {
@@ -226,6 +242,19 @@ static int zero_value(Reader *r, int64_t id, json_t **ret) {
         }
 }
 
+/* Steps to the next field of a struct of type t: 1 with *field set, 0 at
+ * the struct's end. */
+static int next_field(Reader *r, const GobType *t, int64_t *field) {
+        uint64_t delta;
+        int k = get_uint(r, &delta);
+        if (k < 0 || delta == 0)
+                return k;
+        if (delta > (uint64_t) ((int64_t) t->n_fields - 1 - *field))
+                return bad(r, -EBADMSG, "field number out of range for struct type %" PRId64, t->id);
+        *field += (int64_t) delta;
+        return 1;
+}
+
 typedef struct FieldValues {
         json_t *small[16];
         json_t **v;
@@ -249,64 +278,53 @@ static int read_struct(Reader *r, const GobType *t, json_t **ret) {
         if (!f.v)
                 return -ENOMEM;
 
-        for (int64_t field = -1;;) {
-                uint64_t delta;
-                if ((k = get_uint(r, &delta)) < 0)
-                        return k;
-                if (delta == 0)
-                        break;
-                if (delta > (uint64_t) ((int64_t) f.n - 1 - field))
-                        return bad(r, -EBADMSG, "field number out of range for struct type %" PRId64, t->id);
-                field += (int64_t) delta;
+        int64_t field = -1;
+        while ((k = next_field(r, t, &field)) > 0)
                 if ((k = read_value(r, t->fields[field].id, &f.v[field])) < 0)
                         return k;
-        }
+        if (k < 0)
+                return k;
 
         json_t *o;
         if ((k = new_value(r, json_object(), &o)) < 0)
                 return k;
-        for (size_t i = 0; i < f.n; i++) {
+        for (size_t i = 0; i < f.n && k >= 0; i++) {
                 json_t *v = TAKE_PTR(f.v[i]);
-                if (!v && (k = zero_value(r, t->fields[i].id, &v)) < 0)
-                        break;
-                if (json_object_setn_new_nocheck(o, t->fields[i].name, t->fields[i].name_len, v) < 0) {
-                        k = -ENOMEM;
-                        break;
-                }
+                if (v || (k = zero_value(r, t->fields[i].id, &v)) >= 0)
+                        k = set_member(o, t->fields[i].name, t->fields[i].name_len, v);
         }
-        if (k < 0) {
-                json_decref(o);
+        return leave(r, k, o, ret);
+}
+
+/* Enters a slice, array or map: its count, within the limit. */
+static int read_count(Reader *r, const GobType *t, uint64_t *ret) {
+        int k = enter(r);
+        if (k < 0 || (k = get_uint(r, ret)) < 0)
                 return k;
-        }
-        r->depth--;
-        *ret = o;
+        if (*ret > GOB_MAX_ELEMENTS)
+                return bad(r, -EMSGSIZE, "%s of %" PRIu64 " elements, more than the limit of %u", gob_kind_name(t->kind),
+                           *ret, GOB_MAX_ELEMENTS);
         return 0;
 }
 
 /* Slices and arrays: a count, then every element. */
 static int read_list(Reader *r, const GobType *t, json_t **ret) {
         uint64_t n;
-        int k = enter(r);
-        if (k < 0 || (k = get_uint(r, &n)) < 0)
+        int k = read_count(r, t, &n);
+        if (k < 0)
                 return k;
-        if (n > GOB_MAX_ELEMENTS)
-                return bad(r, -EMSGSIZE, "%" PRIu64 " elements, more than the limit of %u", n, GOB_MAX_ELEMENTS);
         if (t->kind == GOB_ARRAY && n != (uint64_t) t->len)
                 return bad(r, -EBADMSG, "array of %" PRId64 " elements sent with %" PRIu64, t->len, n);
 
         json_t *a;
         if ((k = new_value(r, json_array(), &a)) < 0)
                 return k;
-        for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t i = 0; i < n && k >= 0; i++) {
                 json_t *v;
-                if ((k = read_value(r, t->elem, &v)) < 0 || (k = json_array_append_new(a, v) < 0 ? -ENOMEM : 0) < 0) {
-                        json_decref(a);
-                        return k;
-                }
+                if ((k = read_value(r, t->elem, &v)) >= 0)
+                        k = json_array_append_new(a, v) < 0 ? -ENOMEM : 0;
         }
-        r->depth--;
-        *ret = a;
-        return 0;
+        return leave(r, k, a, ret);
 }
 
 /* A map key as a JSON object key: strings as they are, integers in
@@ -336,11 +354,9 @@ static int read_key(Reader *r, const GobType *kt, char buf[static 32], const cha
 
 static int read_map(Reader *r, const GobType *t, json_t **ret) {
         uint64_t n;
-        int k = enter(r);
-        if (k < 0 || (k = get_uint(r, &n)) < 0)
+        int k = read_count(r, t, &n);
+        if (k < 0)
                 return k;
-        if (n > GOB_MAX_ELEMENTS)
-                return bad(r, -EMSGSIZE, "map of %" PRIu64 " entries, more than the limit of %u", n, GOB_MAX_ELEMENTS);
         const GobType *kt = find_type(r, t->key);
         if (!kt)
                 return -EBADMSG;
@@ -348,27 +364,19 @@ static int read_map(Reader *r, const GobType *t, json_t **ret) {
         json_t *o;
         if ((k = new_value(r, json_object(), &o)) < 0)
                 return k;
-        for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t i = 0; i < n && k >= 0; i++) {
                 char buf[32];
                 const char *key;
                 size_t len = 0;
                 json_t *v = NULL;
                 if ((k = read_key(r, kt, buf, &key, &len)) < 0 || (k = read_value(r, t->elem, &v)) < 0)
                         break;
-                if (!key)
+                if (key)
+                        k = set_member(o, key, len, v);
+                else
                         json_decref(v);
-                else if (json_object_setn_new_nocheck(o, key, len, v) < 0) {
-                        k = -ENOMEM;
-                        break;
-                }
         }
-        if (k < 0) {
-                json_decref(o);
-                return k;
-        }
-        r->depth--;
-        *ret = o;
-        return 0;
+        return leave(r, k, o, ret);
 }
 
 static int read_top(Reader *r, int64_t id, json_t **ret);
@@ -525,34 +533,6 @@ static int end_value(Reader *r, GobDecoded *ret, int k, size_t n_types) {
         return 1;
 }
 
-int gob_decode_value(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *ret) {
-        Reader r = { .d = d, .base = data, .next = data, .end = data + n };
-        json_t *v = NULL;
-        int64_t id;
-
-        *ret = (GobDecoded) {};
-        d->why[0] = 0;
-        int k = begin_value(&r, ret, &id);
-        if (k <= 0)
-                return k;
-        size_t n_types = d->types.n;
-        k = end_value(&r, ret, read_top(&r, id, &v), n_types);
-        if (k <= 0) {
-                /* Read whole but followed by stray bytes: v is dropped. */
-                if (v)
-                        json_decref(v);
-                free(r.soft);
-                return k;
-        }
-        if (r.soft) {
-                json_decref(v);
-                ret->error = r.soft;
-        } else
-                ret->value = v;
-        ret->type_id = id;
-        return 1;
-}
-
 /* ---- headers ------------------------------------------------------------- */
 
 static bool field_is(const GobField *f, const char *name) {
@@ -605,15 +585,8 @@ static int read_header(Reader *r, int64_t id, Message *m) {
                 return bad(r, -EBADMSG, "header of type %s, not a struct", gob_kind_name(t->kind));
 
         int k;
-        for (int64_t field = -1;;) {
-                uint64_t delta;
-                if ((k = get_uint(r, &delta)) < 0)
-                        return k;
-                if (delta == 0)
-                        break;
-                if (delta > (uint64_t) ((int64_t) t->n_fields - 1 - field))
-                        return bad(r, -EBADMSG, "field number out of range for the header's type");
-                field += (int64_t) delta;
+        int64_t field = -1;
+        while ((k = next_field(r, t, &field)) > 0) {
                 const GobField *f = &t->fields[field];
                 json_t *other;
                 if (field_is(f, "ServiceMethod"))
@@ -627,15 +600,19 @@ static int read_header(Reader *r, int64_t id, Message *m) {
                 if (k < 0)
                         return k;
         }
+        if (k < 0)
+                return k;
         if ((!m->service_method && !(m->service_method = strdup(""))) || (!m->error && !(m->error = strdup(""))))
                 return -ENOMEM;
         return 0;
 }
 
-int gob_decode_header(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *ret, Message *ret_header) {
+/* One value, or one header when header is not NULL. */
+static int decode(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *ret, Message *header) {
         Reader r = { .d = d, .base = data, .next = data, .end = data + n };
         Message m = {};
-        int64_t id;
+        json_t *v = NULL;
+        int64_t id = 0;
 
         *ret = (GobDecoded) {};
         d->why[0] = 0;
@@ -643,13 +620,32 @@ int gob_decode_header(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *
         if (k <= 0)
                 return k;
         size_t n_types = d->types.n;
-        k = end_value(&r, ret, read_header(&r, id, &m), n_types);
-        free(r.soft); /* a field the header does not use */
-        if (k <= 0) {
-                message_done(&m);
-                return k;
-        }
+        k = end_value(&r, ret, header ? read_header(&r, id, &m) : read_top(&r, id, &v), n_types);
+        if (k <= 0 || header) {
+                /* On failure, what was read is dropped (a value whole but
+                 * followed by stray bytes too); a header's unused fields
+                 * may have left a soft error: it does not matter. */
+                if (v)
+                        json_decref(v);
+                free(r.soft);
+                if (k <= 0) {
+                        message_done(&m);
+                        return k;
+                }
+                *header = m;
+        } else if (r.soft) {
+                json_decref(v);
+                ret->error = r.soft;
+        } else
+                ret->value = v;
         ret->type_id = id;
-        *ret_header = m;
         return 1;
+}
+
+int gob_decode_value(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *ret) {
+        return decode(d, data, n, ret, NULL);
+}
+
+int gob_decode_header(GobDecoder *d, const uint8_t *data, size_t n, GobDecoded *ret, Message *ret_header) {
+        return decode(d, data, n, ret, ret_header);
 }

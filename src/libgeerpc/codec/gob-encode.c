@@ -13,9 +13,7 @@
  * everything it appended and every type it defined. */
 
 struct GobEncoder {
-        GobTypeTable types; /* ours; the id of types[i] is GOB_ID_FIRST_USER + i */
-        uint32_t *keys;     /* open addressing on key_text: index + 1 */
-        size_t n_keys;      /* slots, a power of two */
+        GobTypeTable types; /* ours, by key; the id of types[i] is GOB_ID_FIRST_USER + i */
         int64_t header_id;  /* 0 until the header's type is sent */
         const GobTypeTable *tmpl;
         Buffer msg; /* the message being written */
@@ -35,7 +33,6 @@ GobEncoder *gob_encoder_free(GobEncoder *e) {
         if (!e)
                 return NULL;
         gob_table_done(&e->types);
-        free(e->keys);
         buffer_done(&e->msg);
         buffer_done(&e->key);
         free(e);
@@ -77,45 +74,12 @@ static const char *json_kind(json_t *v) {
 
 /* ---- the interned types ----------------------------------------------------- */
 
-static uint64_t hash_text(const char *s, size_t n) {
-        uint64_t h = UINT64_C(14695981039346656037);
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (uint8_t) s[i]) * UINT64_C(1099511628211);
-        return h;
-}
-
-static void key_index(GobEncoder *e, size_t i) {
-        const GobType *t = e->types.types[i];
-        size_t s = hash_text(t->key_text, t->key_len) & (e->n_keys - 1);
-        while (e->keys[s] != 0)
-                s = (s + 1) & (e->n_keys - 1);
-        e->keys[s] = (uint32_t) (i + 1);
-}
-
-static int keys_rebuild(GobEncoder *e, size_t n_slots) {
-        uint32_t *k = calloc(n_slots, sizeof(uint32_t));
-        if (!k)
-                return -ENOMEM;
-        free(e->keys);
-        e->keys = k;
-        e->n_keys = n_slots;
-        for (size_t i = 0; i < e->types.n; i++)
-                key_index(e, i);
-        return 0;
-}
-
-/* The id of the type with this key, or 0. */
-static int64_t key_find(GobEncoder *e, const char *key, size_t len) {
-        if (e->n_keys == 0)
-                return 0;
-        for (size_t s = hash_text(key, len) & (e->n_keys - 1);; s = (s + 1) & (e->n_keys - 1)) {
-                uint32_t v = e->keys[s];
-                if (v == 0)
-                        return 0;
-                const GobType *t = e->types.types[v - 1];
-                if (t->key_len == len && memcmp(t->key_text, key, len) == 0)
-                        return t->id;
-        }
+/* Whether the type keyed by e->key is defined; its id then. */
+static bool key_found(GobEncoder *e, int64_t *ret_id) {
+        const GobType *t = gob_table_find_key(&e->types, buffer_data(&e->key), buffer_len(&e->key));
+        if (t)
+                *ret_id = t->id;
+        return t;
 }
 
 static const GobType *our_type(GobEncoder *e, int64_t id) {
@@ -140,25 +104,21 @@ static int frame(Buffer *out, Buffer *msg) {
         return r;
 }
 
-/* Gives t (taken) the next id and the key, and sends its definition. */
-static int define(GobEncoder *e, Buffer *out, GobType *t, const char *key, size_t key_len, int64_t *ret_id) {
+/* Gives t (taken) the next id and the key built in e->key, and sends its
+ * definition. */
+static int define(GobEncoder *e, Buffer *out, GobType *t, int64_t *ret_id) {
         _cleanup_(gob_type_freep) GobType *owned = t;
         if (e->types.n >= GOB_MAX_TYPES)
                 return fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
         t->id = next_id(e);
-        t->key_text = gob_memdup(key, key_len);
-        t->key_len = key_len;
+        t->key_len = buffer_len(&e->key);
+        t->key_text = gob_memdup(buffer_data(&e->key), t->key_len);
         if (!t->key_text)
                 return -ENOMEM;
         int r = gob_type_append(&e->msg, t);
-        if (r < 0 || (r = frame(out, &e->msg)) < 0)
-                return r;
-        if ((e->types.n + 1) * 2 > e->n_keys && (r = keys_rebuild(e, MAX(e->n_keys * 2, (size_t) 32))) < 0)
-                return r;
-        if ((r = gob_table_add(&e->types, t)) < 0)
+        if (r < 0 || (r = frame(out, &e->msg)) < 0 || (r = gob_table_add(&e->types, t)) < 0)
                 return r;
         TAKE_PTR(owned);
-        key_index(e, e->types.n - 1);
         *ret_id = t->id;
         return 0;
 }
@@ -182,7 +142,29 @@ static int key_number(GobEncoder *e, int64_t v, char sep) {
         return buffer_append(&e->key, p, (size_t) (buf + sizeof buf - p));
 }
 
-/* A struct type with these fields (names copied), found or defined. */
+/* A new type of this kind: a struct with these fields (copied). */
+static GobType *new_type(GobKind kind, const char *name, const GobField *fields, size_t n) {
+        _cleanup_(gob_type_freep) GobType *t = calloc(1, sizeof *t);
+        if (!t)
+                return NULL;
+        t->kind = kind;
+        if (name && !(t->name = strdup(name)))
+                return NULL;
+        if (kind != GOB_STRUCT)
+                return TAKE_PTR(t);
+        if (!(t->fields = calloc(MAX(n, (size_t) 1), sizeof(GobField))))
+                return NULL;
+        for (; t->n_fields < n; t->n_fields++) {
+                GobField *f = &t->fields[t->n_fields];
+                *f = (GobField) { gob_memdup(fields[t->n_fields].name, fields[t->n_fields].name_len),
+                                  fields[t->n_fields].name_len, fields[t->n_fields].id };
+                if (!f->name)
+                        return NULL;
+        }
+        return TAKE_PTR(t);
+}
+
+/* A struct type with these fields, found or defined. */
 static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const GobField *fields, size_t n,
                          int64_t *ret_id) {
         int r = key_begin(e, name ? name : "{");
@@ -193,45 +175,21 @@ static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const Gob
                 if (r >= 0)
                         r = key_number(e, fields[i].id, ';');
         }
-        if (r < 0)
+        if (r < 0 || key_found(e, ret_id))
                 return r;
-        if ((*ret_id = key_find(e, buffer_data(&e->key), buffer_len(&e->key))) > 0)
-                return 0;
-
-        GobType *t = calloc(1, sizeof *t);
-        if (!t)
-                return -ENOMEM;
-        t->kind = GOB_STRUCT;
-        t->fields = calloc(MAX(n, (size_t) 1), sizeof(GobField));
-        if (!t->fields || (name && !(t->name = strdup(name)))) {
-                gob_type_free(t);
-                return -ENOMEM;
-        }
-        for (; t->n_fields < n; t->n_fields++) {
-                GobField *f = &t->fields[t->n_fields];
-                f->name = gob_memdup(fields[t->n_fields].name, fields[t->n_fields].name_len);
-                f->name_len = fields[t->n_fields].name_len;
-                f->id = fields[t->n_fields].id;
-                if (!f->name) {
-                        gob_type_free(t);
-                        return -ENOMEM;
-                }
-        }
-        return define(e, out, t, buffer_data(&e->key), buffer_len(&e->key), ret_id);
+        GobType *t = new_type(GOB_STRUCT, name, fields, n);
+        return t ? define(e, out, t, ret_id) : -ENOMEM;
 }
 
 static int intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_id) {
         int r = key_begin(e, "[]");
-        if (r < 0 || (r = key_number(e, elem, ';')) < 0)
+        if (r < 0 || (r = key_number(e, elem, ';')) < 0 || key_found(e, ret_id))
                 return r;
-        if ((*ret_id = key_find(e, buffer_data(&e->key), buffer_len(&e->key))) > 0)
-                return 0;
-        GobType *t = calloc(1, sizeof *t);
+        GobType *t = new_type(GOB_SLICE, NULL, NULL, 0);
         if (!t)
                 return -ENOMEM;
-        t->kind = GOB_SLICE;
         t->elem = elem;
-        return define(e, out, t, buffer_data(&e->key), buffer_len(&e->key), ret_id);
+        return define(e, out, t, ret_id);
 }
 
 /* ---- inferring a type from a JSON value ----------------------------------- */
@@ -521,9 +479,8 @@ static int64_t tmpl_translate(GobEncoder *e, int64_t src, const int64_t *pending
         for (size_t i = 0; i < n_pending; i++)
                 if (pending[i] == src)
                         return next_id(e) + (int64_t) i;
-        if (tmpl_key(e, src) < 0)
-                return 0;
-        return key_find(e, buffer_data(&e->key), buffer_len(&e->key));
+        int64_t id;
+        return tmpl_key(e, src) >= 0 && key_found(e, &id) ? id : 0;
 }
 
 /* Collects the types reachable from src that are not imported yet. */
@@ -559,30 +516,16 @@ static int tmpl_import(GobEncoder *e, Buffer *out, int64_t src, int64_t *ret_id)
         /* Defined in the order collected, so each gets the id promised. */
         for (size_t i = 0; i < n; i++) {
                 const GobType *t = gob_table_find(e->tmpl, pending[i]);
-                GobType *c = calloc(1, sizeof *c);
+                GobType *c = new_type(t->kind, t->name, t->fields, t->n_fields);
                 if (!c)
                         return -ENOMEM;
-                *c = (GobType) { .kind = t->kind, .len = t->len };
-                c->name = t->name ? strdup(t->name) : NULL;
+                c->len = t->len;
                 c->elem = t->elem ? tmpl_translate(e, t->elem, pending + i, n - i) : 0;
                 c->key = t->key ? tmpl_translate(e, t->key, pending + i, n - i) : 0;
-                c->fields = calloc(MAX(t->n_fields, (size_t) 1), sizeof(GobField));
-                if (!c->fields || (t->name && !c->name)) {
-                        gob_type_free(c);
-                        return -ENOMEM;
-                }
-                for (; c->n_fields < t->n_fields; c->n_fields++) {
-                        const GobField *f = &t->fields[c->n_fields];
-                        c->fields[c->n_fields] = (GobField) { gob_memdup(f->name, f->name_len), f->name_len,
-                                                              tmpl_translate(e, f->id, pending + i, n - i) };
-                        if (!c->fields[c->n_fields].name) {
-                                gob_type_free(c);
-                                return -ENOMEM;
-                        }
-                }
+                for (size_t k = 0; k < c->n_fields; k++)
+                        c->fields[k].id = tmpl_translate(e, c->fields[k].id, pending + i, n - i);
                 int64_t id;
-                if ((r = tmpl_key(e, pending[i])) < 0 ||
-                    (r = define(e, out, c, buffer_data(&e->key), buffer_len(&e->key), &id)) < 0)
+                if ((r = tmpl_key(e, pending[i])) < 0 || (r = define(e, out, c, &id)) < 0)
                         return r;
         }
         *ret_id = tmpl_translate(e, src, NULL, 0);
@@ -735,14 +678,9 @@ static Mark mark(GobEncoder *e, Buffer *out) {
 static int rollback(GobEncoder *e, Buffer *out, Mark m, int r) {
         out->end = out->start + m.out_len;
         buffer_clear(&e->msg);
-        if (e->types.n > m.n_types) {
-                gob_table_truncate(&e->types, m.n_types);
-                memset(e->keys, 0, e->n_keys * sizeof(uint32_t));
-                for (size_t i = 0; i < e->types.n; i++)
-                        key_index(e, i);
-                if (e->header_id >= next_id(e))
-                        e->header_id = 0;
-        }
+        gob_table_truncate(&e->types, m.n_types);
+        if (e->header_id >= next_id(e))
+                e->header_id = 0;
         return r;
 }
 

@@ -311,39 +311,72 @@ int gob_type_append(Buffer *out, const GobType *t) {
 
 /* ---- the table ------------------------------------------------------------- */
 
-static size_t slot_of(int64_t id, size_t n_slots) {
-        return (size_t) (((uint64_t) id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
+static uint64_t hash_id(int64_t id) {
+        return (uint64_t) id * UINT64_C(0x9E3779B97F4A7C15) >> 32;
+}
+
+static uint64_t hash_key(const char *key, size_t len) {
+        uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (uint8_t) key[i]) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Finds by id, or by key when key is not NULL. */
+static const GobType *probe(const GobTypeTable *t, const GobIndex *ix, uint64_t h, int64_t id, const char *key,
+                            size_t len) {
+        if (ix->n_slots == 0)
+                return NULL;
+        for (size_t s = h & (ix->n_slots - 1);; s = (s + 1) & (ix->n_slots - 1)) {
+                uint32_t v = ix->slots[s];
+                if (v == 0)
+                        return NULL;
+                const GobType *x = t->types[v - 1];
+                if (key ? x->key_len == len && memcmp(x->key_text, key, len) == 0 : x->id == id)
+                        return x;
+        }
 }
 
 const GobType *gob_table_find(const GobTypeTable *t, int64_t id) {
         const GobType *b = gob_builtin_type(id);
-        if (b || t->n_slots == 0)
-                return b;
-        for (size_t s = slot_of(id, t->n_slots);; s = (s + 1) & (t->n_slots - 1)) {
-                uint32_t v = t->slots[s];
-                if (v == 0)
-                        return NULL;
-                if (t->types[v - 1]->id == id)
-                        return t->types[v - 1];
+        return b ?: probe(t, &t->by_id, hash_id(id), id, NULL, 0);
+}
+
+const GobType *gob_table_find_key(const GobTypeTable *t, const char *key, size_t len) {
+        return probe(t, &t->by_key, hash_key(key, len), 0, key, len);
+}
+
+static void index_put(GobIndex *ix, uint64_t h, size_t pos) {
+        size_t s = h & (ix->n_slots - 1);
+        while (ix->slots[s] != 0)
+                s = (s + 1) & (ix->n_slots - 1);
+        ix->slots[s] = (uint32_t) (pos + 1);
+}
+
+static void table_put(GobTypeTable *t, size_t i) {
+        const GobType *x = t->types[i];
+        index_put(&t->by_id, hash_id(x->id), i);
+        if (x->key_text)
+                index_put(&t->by_key, hash_key(x->key_text, x->key_len), i);
+}
+
+/* Rebuilds both indexes, with n_slots slots (0: as they are). */
+static int table_reindex(GobTypeTable *t, size_t n_slots) {
+        GobIndex *ixs[] = { &t->by_id, &t->by_key };
+        for (size_t k = 0; k < ELEMENTSOF(ixs); k++) {
+                GobIndex *ix = ixs[k];
+                if (n_slots > 0 && n_slots != ix->n_slots) {
+                        uint32_t *slots = calloc(n_slots, sizeof(uint32_t));
+                        if (!slots)
+                                return -ENOMEM;
+                        free(ix->slots);
+                        ix->slots = slots;
+                        ix->n_slots = n_slots;
+                } else if (ix->slots)
+                        memset(ix->slots, 0, ix->n_slots * sizeof(uint32_t));
         }
-}
-
-static void table_index(GobTypeTable *t, size_t i) {
-        size_t s = slot_of(t->types[i]->id, t->n_slots);
-        while (t->slots[s] != 0)
-                s = (s + 1) & (t->n_slots - 1);
-        t->slots[s] = (uint32_t) (i + 1);
-}
-
-static int table_rehash(GobTypeTable *t, size_t n_slots) {
-        uint32_t *slots = calloc(n_slots, sizeof(uint32_t));
-        if (!slots)
-                return -ENOMEM;
-        free(t->slots);
-        t->slots = slots;
-        t->n_slots = n_slots;
         for (size_t i = 0; i < t->n; i++)
-                table_index(t, i);
+                table_put(t, i);
         return 0;
 }
 
@@ -358,13 +391,13 @@ int gob_table_add(GobTypeTable *t, GobType *type) {
                 t->types = v;
                 t->allocated = k;
         }
-        if ((t->n + 1) * 2 > t->n_slots) {
-                int r = table_rehash(t, MAX(t->n_slots * 2, (size_t) 32));
+        if ((t->n + 1) * 2 > t->by_id.n_slots) {
+                int r = table_reindex(t, MAX(t->by_id.n_slots * 2, (size_t) 32));
                 if (r < 0)
                         return r;
         }
         t->types[t->n] = type;
-        table_index(t, t->n++);
+        table_put(t, t->n++);
         return 0;
 }
 
@@ -374,15 +407,14 @@ void gob_table_truncate(GobTypeTable *t, size_t n) {
         while (t->n > n)
                 gob_type_free(t->types[--t->n]);
         /* Rare (a value that was cut short, an encode that failed): the
-         * index is simply rebuilt. */
-        memset(t->slots, 0, t->n_slots * sizeof(uint32_t));
-        for (size_t i = 0; i < t->n; i++)
-                table_index(t, i);
+         * indexes are simply rebuilt. */
+        (void) table_reindex(t, 0);
 }
 
 void gob_table_done(GobTypeTable *t) {
         gob_table_truncate(t, 0);
         free(t->types);
-        free(t->slots);
+        free(t->by_id.slots);
+        free(t->by_key.slots);
         *t = (GobTypeTable) {};
 }

@@ -92,16 +92,25 @@ int gob_type_parse(GobCursor *c, int64_t id, GobType **ret, const char **ret_why
 /* Appends -id and the wireType of t: a type definition message's body. */
 int gob_type_append(Buffer *out, const GobType *t);
 
-/* The types one direction of a stream has defined, by id. */
+/* Open addressing over the positions of the table's array: a slot holds
+ * position + 1, 0 is free. */
+typedef struct GobIndex {
+        uint32_t *slots;
+        size_t n_slots; /* a power of two, at least twice the entries */
+} GobIndex;
+
+/* The types one direction of a stream has defined, by id, and (for an
+ * encoder, which interns types by their structure) by key_text. */
 typedef struct GobTypeTable {
         GobType **types; /* in the order defined */
         size_t n, allocated;
-        uint32_t *slots; /* open addressing on the id: index + 1, 0 = free */
-        size_t n_slots;  /* a power of two, at least twice n */
+        GobIndex by_id, by_key;
 } GobTypeTable;
 
 /* A predefined type, or one the table holds; NULL for an unknown id. */
 const GobType *gob_table_find(const GobTypeTable *t, int64_t id);
+/* The type with this key_text, or NULL. */
+const GobType *gob_table_find_key(const GobTypeTable *t, const char *key, size_t len);
 /* Takes ownership of type on success. -EEXIST when its id is taken. */
 int gob_table_add(GobTypeTable *t, GobType *type);
 /* Forgets every type defined after the first n. */

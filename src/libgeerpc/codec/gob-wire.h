@@ -53,11 +53,7 @@ static inline uint64_t gob_int_to_uint(int64_t i) {
 
 static inline int gob_read_int(GobCursor *c, int64_t *ret) {
         uint64_t u;
-        int r = gob_read_uint(c, &u);
-        if (r < 0)
-                return r;
-        *ret = gob_uint_to_int(u);
-        return 0;
+        return gob_read_uint(c, &u) < 0 ? -EBADMSG : (*ret = gob_uint_to_int(u), 0);
 }
 
 static inline double gob_uint_to_float(uint64_t u) {
@@ -75,11 +71,7 @@ static inline uint64_t gob_float_to_uint(double d) {
 
 static inline int gob_read_float(GobCursor *c, double *ret) {
         uint64_t u;
-        int r = gob_read_uint(c, &u);
-        if (r < 0)
-                return r;
-        *ret = gob_uint_to_float(u);
-        return 0;
+        return gob_read_uint(c, &u) < 0 ? -EBADMSG : (*ret = gob_uint_to_float(u), 0);
 }
 
 /* A string or []byte: borrowed from the message. */

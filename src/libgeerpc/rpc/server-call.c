@@ -144,6 +144,11 @@ void server_call_detach(ServerCall *call) {
         }
 }
 
+void server_call_drop(ServerCall *call) {
+        server_call_detach(call);
+        call_unref(call); /* the worker's reference */
+}
+
 static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         ServerCall *call = userdata;
         Conn *c = call->conn;

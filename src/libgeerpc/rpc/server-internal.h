@@ -148,6 +148,9 @@ const char *conn_peer(Conn *c, char *buf, size_t size);
 /* server-call.c */
 void server_dispatch(Conn *c, Message *m);
 void server_call_detach(ServerCall *call); /* the connection closes */
+/* A call a worker finished but the loop never took back (the server is
+ * freed): detached, and the worker's reference dropped. */
+void server_call_drop(ServerCall *call);
 int server_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* server.c */

@@ -56,7 +56,7 @@ static void server_free(geerpc_server *s) {
         for (ServerCall *c = s->done_head, *n; c; c = n) {
                 n = c->done_next;
                 c->done_next = NULL;
-                server_call_detach(c);
+                server_call_drop(c);
         }
 
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
