@@ -6,7 +6,22 @@
 #include <criterion/criterion.h>
 #include <stdarg.h>
 
+#include "codec/gob-encode.h"
 #include "codec/gob-types.h"
+
+static inline GobEncoder *new_encoder(void) {
+        GobEncoder *e;
+        cr_assert_eq(gob_encoder_new(&e), 0);
+        return e;
+}
+
+/* A JSON text (NULs allowed) as a jansson value. */
+static inline json_t *parse(const char *text) {
+        json_error_t err;
+        json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        cr_assert_not_null(v, "%s: %s", text, err.text);
+        return v;
+}
 
 /* A stream under construction: msg is the message being written, out the
  * stream so far. */

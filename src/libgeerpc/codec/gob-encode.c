@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "codec/gob-encode.h"
+#include "codec/gob-infer.h"
 
 /* A value is written in two steps: its type is found (inferred from the
  * JSON value, or imported from a decoder's table), sending the
@@ -43,8 +44,7 @@ const char *gob_encoder_why(const GobEncoder *e) {
         return e->why;
 }
 
-static int fail(GobEncoder *e, int err, const char *fmt, ...) _printf_(3, 4);
-static int fail(GobEncoder *e, int err, const char *fmt, ...) {
+int gob_encoder_fail(GobEncoder *e, int err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         int k = snprintf(e->why, sizeof e->why, "gob: ");
@@ -109,7 +109,7 @@ static int frame(Buffer *out, Buffer *msg) {
 static int define(GobEncoder *e, Buffer *out, GobType *t, int64_t *ret_id) {
         _cleanup_(gob_type_freep) GobType *owned = t;
         if (e->types.n >= GOB_MAX_TYPES)
-                return fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
+                return gob_encoder_fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
         t->id = next_id(e);
         t->key_len = buffer_len(&e->key);
         t->key_text = gob_memdup(buffer_data(&e->key), t->key_len);
@@ -165,8 +165,8 @@ static GobType *new_type(GobKind kind, const char *name, const GobField *fields,
 }
 
 /* A struct type with these fields, found or defined. */
-static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const GobField *fields, size_t n,
-                         int64_t *ret_id) {
+int gob_encoder_intern_struct(GobEncoder *e, Buffer *out, const char *name, const GobField *fields, size_t n,
+                              int64_t *ret_id) {
         int r = key_begin(e, name ? name : "{");
         for (size_t i = 0; i < n && r >= 0; i++) {
                 r = key_number(e, (int64_t) fields[i].name_len, '"');
@@ -181,7 +181,7 @@ static int intern_struct(GobEncoder *e, Buffer *out, const char *name, const Gob
         return t ? define(e, out, t, ret_id) : -ENOMEM;
 }
 
-static int intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_id) {
+int gob_encoder_intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_id) {
         int r = key_begin(e, "[]");
         if (r < 0 || (r = key_number(e, elem, ';')) < 0 || key_found(e, ret_id))
                 return r;
@@ -190,277 +190,6 @@ static int intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_i
                 return -ENOMEM;
         t->elem = elem;
         return define(e, out, t, ret_id);
-}
-
-/* ---- inferring a type from a JSON value ----------------------------------- */
-
-/* The shape of a JSON value, before its types are interned. Shapes live
- * in an arena for one call. */
-#define SHAPE_UNKNOWN (-1) /* the element of arrays that are all empty */
-
-typedef struct Shape Shape;
-typedef struct ShapeField {
-        const char *name;
-        size_t len;
-        Shape *shape;
-} ShapeField;
-
-struct Shape {
-        int kind; /* a GobKind or SHAPE_UNKNOWN */
-        Shape *elem;
-        ShapeField *fields;
-        size_t n_fields, allocated;
-};
-
-static Shape shape_bool = { .kind = GOB_BOOL }, shape_int = { .kind = GOB_INT }, shape_float = { .kind = GOB_FLOAT },
-             shape_string = { .kind = GOB_STRING }, shape_unknown = { .kind = SHAPE_UNKNOWN };
-
-typedef struct ArenaBlock {
-        struct ArenaBlock *next;
-        max_align_t data[];
-} ArenaBlock;
-
-/* The first block is inline: a small value needs no malloc() at all. */
-typedef struct Arena {
-        ArenaBlock *blocks;
-        char *p;
-        size_t left;
-        max_align_t first[512 / sizeof(max_align_t)];
-} Arena;
-
-static void arena_init(Arena *a) {
-        a->blocks = NULL;
-        a->p = (char *) a->first;
-        a->left = sizeof a->first;
-}
-
-static void *arena_alloc(Arena *a, size_t n) {
-        n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-        if (n > a->left) {
-                size_t size = MAX(n, (size_t) 4096);
-                ArenaBlock *b = malloc(sizeof(ArenaBlock) + size);
-                if (!b)
-                        return NULL;
-                b->next = a->blocks;
-                a->blocks = b;
-                a->p = (char *) b->data;
-                a->left = size;
-        }
-        void *p = a->p;
-        a->p += n;
-        a->left -= n;
-        return memset(p, 0, n);
-}
-
-static void arena_done(Arena *a) {
-        while (a->blocks) {
-                ArenaBlock *b = a->blocks;
-                a->blocks = b->next;
-                free(b);
-        }
-}
-
-static int add_field(Arena *a, Shape *s, const char *name, size_t len, Shape *shape) {
-        if (s->n_fields == s->allocated) {
-                size_t k = MAX(s->allocated * 2, (size_t) 4);
-                ShapeField *f = arena_alloc(a, k * sizeof(ShapeField));
-                if (!f)
-                        return -ENOMEM;
-                if (s->n_fields > 0)
-                        memcpy(f, s->fields, s->n_fields * sizeof(ShapeField));
-                s->fields = f;
-                s->allocated = k;
-        }
-        s->fields[s->n_fields++] = (ShapeField) { name, len, shape };
-        return 0;
-}
-
-/* Go's gob matches struct fields by name, and only exported ones. */
-static bool is_exported_identifier(const char *s, size_t n) {
-        if (n == 0 || s[0] < 'A' || s[0] > 'Z')
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9')))
-                        return false;
-        return true;
-}
-
-static int unify(GobEncoder *e, Arena *a, Shape *x, Shape *y, Shape **ret);
-
-static const char *shape_name(const Shape *s) {
-        return s->kind == SHAPE_UNKNOWN ? "?" : s->kind == GOB_STRUCT ? "objects" : s->kind == GOB_SLICE ? "arrays"
-               : s->kind == GOB_STRING                                 ? "strings"
-               : s->kind == GOB_BOOL                                   ? "booleans"
-                                                                       : "numbers";
-}
-
-/* Objects in one array share a struct type: the union of their fields, in
- * the order they first appear. */
-static int unify_fields(GobEncoder *e, Arena *a, Shape *x, Shape *y) {
-        for (size_t i = 0; i < y->n_fields; i++) {
-                const ShapeField *f = &y->fields[i];
-                size_t j = i < x->n_fields && x->fields[i].len == f->len && memcmp(x->fields[i].name, f->name, f->len) == 0 ? i : 0;
-                for (; j < x->n_fields; j++)
-                        if (x->fields[j].len == f->len && memcmp(x->fields[j].name, f->name, f->len) == 0)
-                                break;
-                int r = j < x->n_fields ? unify(e, a, x->fields[j].shape, f->shape, &x->fields[j].shape)
-                                        : add_field(a, x, f->name, f->len, f->shape);
-                if (r < 0)
-                        return r;
-        }
-        if (x->n_fields > GOB_MAX_FIELDS)
-                return fail(e, -EMSGSIZE, "objects in one array have more than %u keys together", GOB_MAX_FIELDS);
-        return 0;
-}
-
-/* The shape that values of shapes x and y share; x may be changed. */
-static int unify(GobEncoder *e, Arena *a, Shape *x, Shape *y, Shape **ret) {
-        if (x->kind == SHAPE_UNKNOWN || x == y) {
-                *ret = y;
-                return 0;
-        }
-        if (y->kind == SHAPE_UNKNOWN) {
-                *ret = x;
-                return 0;
-        }
-        if ((x->kind == GOB_INT && y->kind == GOB_FLOAT) || (x->kind == GOB_FLOAT && y->kind == GOB_INT)) {
-                *ret = &shape_float;
-                return 0;
-        }
-        if (x->kind != y->kind)
-                return fail(e, -EINVAL, "an array mixes %s and %s: a Go slice holds one type", shape_name(x),
-                            shape_name(y));
-        int r = 0;
-        if (x->kind == GOB_SLICE)
-                r = unify(e, a, x->elem, y->elem, &x->elem);
-        else if (x->kind == GOB_STRUCT)
-                r = unify_fields(e, a, x, y);
-        if (r < 0)
-                return r;
-        *ret = x;
-        return 0;
-}
-
-static int infer(GobEncoder *e, Arena *a, json_t *v, unsigned depth, Shape **ret);
-
-static int infer_object(GobEncoder *e, Arena *a, json_t *v, unsigned depth, Shape **ret) {
-        Shape *s = arena_alloc(a, sizeof(Shape));
-        if (!s)
-                return -ENOMEM;
-        s->kind = GOB_STRUCT;
-        const char *key;
-        size_t len;
-        json_t *value;
-        json_object_keylen_foreach(v, key, len, value) {
-                if (json_is_null(value))
-                        continue; /* left out, as gob leaves out zero values */
-                if (!is_exported_identifier(key, len))
-                        return fail(e, -EINVAL,
-                                    "key \"%.*s\" is not an exported Go identifier (an ASCII capital letter, then "
-                                    "letters, digits or _): Go could not store it",
-                                    (int) MIN(len, (size_t) 64), key);
-                Shape *f;
-                int r = infer(e, a, value, depth + 1, &f);
-                if (r < 0 || (r = add_field(a, s, key, len, f)) < 0)
-                        return r;
-        }
-        if (s->n_fields > GOB_MAX_FIELDS)
-                return fail(e, -EMSGSIZE, "an object with more than %u keys", GOB_MAX_FIELDS);
-        *ret = s;
-        return 0;
-}
-
-static int infer_array(GobEncoder *e, Arena *a, json_t *v, unsigned depth, Shape **ret) {
-        Shape *s = arena_alloc(a, sizeof(Shape));
-        if (!s)
-                return -ENOMEM;
-        s->kind = GOB_SLICE;
-        s->elem = &shape_unknown;
-        size_t i;
-        json_t *x;
-        if (json_array_size(v) > GOB_MAX_ELEMENTS)
-                return fail(e, -EMSGSIZE, "an array of more than %u elements", GOB_MAX_ELEMENTS);
-        json_array_foreach(v, i, x) {
-                if (json_is_null(x))
-                        return fail(e, -EINVAL, "null at index %zu of an array: a Go slice holds no nil", i);
-                Shape *el;
-                int r = infer(e, a, x, depth + 1, &el);
-                if (r < 0 || (r = unify(e, a, s->elem, el, &s->elem)) < 0)
-                        return r;
-        }
-        *ret = s;
-        return 0;
-}
-
-/* depth: the objects and arrays around v (as the decoder counts them). */
-static int infer(GobEncoder *e, Arena *a, json_t *v, unsigned depth, Shape **ret) {
-        if ((json_is_object(v) || json_is_array(v)) && depth >= GOB_MAX_DEPTH)
-                return fail(e, -EMSGSIZE, "value nested deeper than %u", GOB_MAX_DEPTH);
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return infer_object(e, a, v, depth, ret);
-        case JSON_ARRAY:
-                return infer_array(e, a, v, depth, ret);
-        case JSON_STRING:
-                *ret = &shape_string;
-                return 0;
-        case JSON_INTEGER:
-                *ret = &shape_int;
-                return 0;
-        case JSON_REAL:
-                *ret = &shape_float;
-                return 0;
-        case JSON_TRUE:
-        case JSON_FALSE:
-                *ret = &shape_bool;
-                return 0;
-        default:
-                return fail(e, -EINVAL, "null has no gob form here");
-        }
-}
-
-/* A field that can only hold empty arrays is always left out: it gets no
- * type (Go keeps its nil slice). */
-static bool shape_is_void(const Shape *s) {
-        return s->kind == GOB_SLICE && s->elem->kind == SHAPE_UNKNOWN;
-}
-
-static int intern_shape(GobEncoder *e, Buffer *out, const Shape *s, int64_t *ret_id) {
-        static const int64_t scalar_ids[] = {
-                [GOB_BOOL] = GOB_ID_BOOL, [GOB_INT] = GOB_ID_INT, [GOB_FLOAT] = GOB_ID_FLOAT, [GOB_STRING] = GOB_ID_STRING,
-        };
-        int64_t id;
-        int r;
-
-        switch (s->kind) {
-        case SHAPE_UNKNOWN:
-                *ret_id = GOB_ID_INTERFACE;
-                return 0;
-        case GOB_SLICE:
-                if ((r = intern_shape(e, out, s->elem, &id)) < 0)
-                        return r;
-                return intern_slice(e, out, id, ret_id);
-        case GOB_STRUCT: {
-                GobField small[16];
-                _cleanup_free_ GobField *heap = NULL;
-                GobField *fields = small;
-                size_t n = 0;
-                if (s->n_fields > ELEMENTSOF(small) && !(fields = heap = calloc(s->n_fields, sizeof(GobField))))
-                        return -ENOMEM;
-                for (size_t i = 0; i < s->n_fields; i++) {
-                        if (shape_is_void(s->fields[i].shape))
-                                continue;
-                        if ((r = intern_shape(e, out, s->fields[i].shape, &id)) < 0)
-                                return r;
-                        fields[n++] = (GobField) { (char *) s->fields[i].name, s->fields[i].len, id };
-                }
-                return intern_struct(e, out, NULL, fields, n, ret_id);
-        }
-        default:
-                *ret_id = scalar_ids[s->kind];
-                return 0;
-        }
 }
 
 /* ---- importing a decoder's type ---------------------------------------------- */
@@ -489,9 +218,9 @@ static int tmpl_collect(GobEncoder *e, int64_t src, int64_t **pending, size_t *n
                 return 0;
         const GobType *t = gob_table_find(e->tmpl, src);
         if (!t)
-                return fail(e, -EINVAL, "type %" PRId64 " is not in the template table", src);
+                return gob_encoder_fail(e, -EINVAL, "type %" PRId64 " is not in the template table", src);
         if (*n + e->types.n >= GOB_MAX_TYPES)
-                return fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
+                return gob_encoder_fail(e, -EMSGSIZE, "more than %u types sent on this connection", GOB_MAX_TYPES);
         int64_t *p = reallocarray(*pending, *n + 1, sizeof(int64_t));
         if (!p)
                 return -ENOMEM;
@@ -537,7 +266,7 @@ static int tmpl_import(GobEncoder *e, Buffer *out, int64_t src, int64_t *ret_id)
 static int write_value(GobEncoder *e, Buffer *b, int64_t id, json_t *v);
 
 static int mismatch(GobEncoder *e, json_t *v, const GobType *t) {
-        return fail(e, -EINVAL, "%s cannot be sent as a gob %s", json_kind(v), gob_kind_name(t->kind));
+        return gob_encoder_fail(e, -EINVAL, "%s cannot be sent as a gob %s", json_kind(v), gob_kind_name(t->kind));
 }
 
 /* Whether a struct field is left out: gob sends no zero values; empty
@@ -582,7 +311,7 @@ static int write_list(GobEncoder *e, Buffer *b, const GobType *t, json_t *v) {
                 return mismatch(e, v, t);
         size_t n = json_array_size(v), i;
         if (t->kind == GOB_ARRAY && n != (size_t) t->len)
-                return fail(e, -EINVAL, "an array of %zu elements cannot be sent as a Go array of %" PRId64, n, t->len);
+                return gob_encoder_fail(e, -EINVAL, "an array of %zu elements cannot be sent as a Go array of %" PRId64, n, t->len);
         json_t *x;
         int r = gob_append_uint(b, n);
         json_array_foreach(v, i, x) {
@@ -610,7 +339,7 @@ static int write_key(GobEncoder *e, Buffer *b, const GobType *kt, const char *ke
                                 return gob_append_uint(b, x);
                 }
         }
-        return fail(e, -EINVAL, "key \"%.*s\" cannot be sent as a gob map key of type %s", (int) MIN(len, (size_t) 64),
+        return gob_encoder_fail(e, -EINVAL, "key \"%.*s\" cannot be sent as a gob map key of type %s", (int) MIN(len, (size_t) 64),
                     key, gob_kind_name(kt->kind));
 }
 
@@ -643,11 +372,11 @@ static int write_value(GobEncoder *e, Buffer *b, int64_t id, json_t *v) {
         case GOB_FLOAT:
                 return json_is_number(v) ? gob_append_float(b, json_number_value(v)) : mismatch(e, v, t);
         case GOB_COMPLEX:
-                return fail(e, -EINVAL, "complex numbers cannot be sent from JSON");
+                return gob_encoder_fail(e, -EINVAL, "complex numbers cannot be sent from JSON");
         case GOB_INTERFACE:
                 if (json_is_null(v))
                         return gob_append_uint(b, 0); /* a nil interface */
-                return fail(e, -EINVAL, "interface values cannot be sent (%s for an interface{})", json_kind(v));
+                return gob_encoder_fail(e, -EINVAL, "interface values cannot be sent (%s for an interface{})", json_kind(v));
         case GOB_STRUCT:
                 return write_struct(e, b, t, v);
         case GOB_ARRAY:
@@ -710,7 +439,7 @@ static int header_message(GobEncoder *e, Buffer *out, const char *service_method
                         { (char *) "Seq", 3, GOB_ID_UINT },
                         { (char *) "Error", 5, GOB_ID_STRING },
                 };
-                r = intern_struct(e, out, "Header", fields, ELEMENTSOF(fields), &e->header_id);
+                r = gob_encoder_intern_struct(e, out, "Header", fields, ELEMENTSOF(fields), &e->header_id);
         }
         /* Written by hand: it is on every call's path. Zero fields are left
          * out, so the deltas depend on which fields are there. */
@@ -740,19 +469,14 @@ static int header_message(GobEncoder *e, Buffer *out, const char *service_method
 }
 
 static int value_message(GobEncoder *e, Buffer *out, json_t *v) {
-        Arena a;
-        Shape *s = NULL;
         int64_t id;
         int r;
-
-        arena_init(&a);
         if (!v || json_is_null(v)) {
                 /* What Go GeeRPC sends where there is no body: struct{}{}. */
-                r = intern_struct(e, out, NULL, NULL, 0, &id);
+                r = gob_encoder_intern_struct(e, out, NULL, NULL, 0, &id);
                 v = NULL;
-        } else if ((r = infer(e, &a, v, 0, &s)) >= 0)
-                r = intern_shape(e, out, s, &id);
-        arena_done(&a);
+        } else
+                r = gob_infer(e, out, v, &id);
         return r < 0 ? r : write_message(e, out, id, v);
 }
 

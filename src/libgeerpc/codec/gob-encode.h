@@ -39,3 +39,10 @@ int gob_encode_value_as(GobEncoder *e, Buffer *out, json_t *v, const GobTypeTabl
 
 /* Why the last call failed. */
 const char *gob_encoder_why(const GobEncoder *e);
+
+/* For gob-infer.c: a failure with its reason; the struct and slice types
+ * (found, or defined and sent to out). */
+int gob_encoder_fail(GobEncoder *e, int err, const char *fmt, ...) _printf_(3, 4);
+int gob_encoder_intern_struct(GobEncoder *e, Buffer *out, const char *name, const GobField *fields, size_t n,
+                              int64_t *ret_id);
+int gob_encoder_intern_slice(GobEncoder *e, Buffer *out, int64_t elem, int64_t *ret_id);
