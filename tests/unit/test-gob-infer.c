@@ -126,3 +126,43 @@ Test(gob_infer, limit_depth) {
         deep[2 * (GOB_MAX_DEPTH + 1)] = 0;
         assert_refused(deep, -EMSGSIZE, "nested deeper than 100");
 }
+
+/* Objects of scalar members take a short path: the same keys in the same
+ * order with the same member types are the same struct; any difference is
+ * another struct. */
+Test(gob_infer, flat_objects_share_types) {
+        static const char *const in[] = {
+                "{\"A\":1,\"B\":\"x\"}", "{\"A\":2,\"B\":\"y\"}", "{\"A\":\"s\",\"B\":\"y\"}", "{\"B\":1,\"A\":1}",
+                "{\"A\":3,\"B\":\"z\"}", "{\"A\":3}",           "{\"A\":0.5,\"B\":\"\"}",
+        };
+        static const char *const want[] = {
+                "{\"A\":1,\"B\":\"x\"}", "{\"A\":2,\"B\":\"y\"}", "{\"A\":\"s\",\"B\":\"y\"}", "{\"B\":1,\"A\":1}",
+                "{\"A\":3,\"B\":\"z\"}", "{\"A\":3}",           "{\"A\":0.5,\"B\":\"\"}",
+        };
+        GobEncoder *e = new_encoder();
+        Buffer out = {};
+        for (size_t i = 0; i < ELEMENTSOF(in); i++) {
+                json_t *v = parse(in[i]);
+                cr_assert_eq(gob_encode_value(e, &out, v), 0);
+                json_decref(v);
+        }
+        GobDecoder *d;
+        cr_assert_eq(gob_decoder_new(1 << 24, &d), 0);
+        const uint8_t *p = (const uint8_t *) buffer_data(&out);
+        size_t len = buffer_len(&out);
+        for (size_t i = 0; i < ELEMENTSOF(in); i++) {
+                GobDecoded got;
+                cr_assert_eq(gob_decode_value(d, p, len, &got), 1);
+                char *s = dump(got.value);
+                cr_assert_str_eq(s, want[i]);
+                free(s);
+                json_decref(got.value);
+                p += got.consumed, len -= got.consumed;
+        }
+        /* {A int, B string}, {A string, B string}, {B int, A int}, {A int},
+         * {A float64, B string}: five definitions for seven values. */
+        cr_assert_eq(gob_decoder_types(d)->n, 5);
+        gob_decoder_free(d);
+        gob_encoder_free(e);
+        buffer_done(&out);
+}

@@ -16,6 +16,7 @@
 struct GobEncoder {
         GobTypeTable types; /* ours, by key; the id of types[i] is GOB_ID_FIRST_USER + i */
         int64_t header_id;  /* 0 until the header's type is sent */
+        int64_t flat_hint;  /* gob_infer()'s */
         const GobTypeTable *tmpl;
         Buffer msg; /* the message being written */
         Buffer key;
@@ -82,7 +83,7 @@ static bool key_found(GobEncoder *e, int64_t *ret_id) {
         return t;
 }
 
-static const GobType *our_type(GobEncoder *e, int64_t id) {
+const GobType *gob_encoder_type(GobEncoder *e, int64_t id) {
         return gob_table_find(&e->types, id);
 }
 
@@ -295,7 +296,7 @@ static int write_struct(GobEncoder *e, Buffer *b, const GobType *t, json_t *v) {
         int64_t last = -1;
         for (size_t i = 0; i < t->n_fields; i++) {
                 json_t *f = json_object_getn(v, t->fields[i].name, t->fields[i].name_len);
-                const GobType *ft = our_type(e, t->fields[i].id);
+                const GobType *ft = gob_encoder_type(e, t->fields[i].id);
                 if (left_out(ft, f))
                         continue;
                 int r = gob_append_uint(b, (uint64_t) ((int64_t) i - last));
@@ -346,7 +347,7 @@ static int write_key(GobEncoder *e, Buffer *b, const GobType *kt, const char *ke
 static int write_map(GobEncoder *e, Buffer *b, const GobType *t, json_t *v) {
         if (!json_is_object(v))
                 return mismatch(e, v, t);
-        const GobType *kt = our_type(e, t->key);
+        const GobType *kt = gob_encoder_type(e, t->key);
         const char *key;
         size_t len;
         json_t *x;
@@ -359,7 +360,7 @@ static int write_map(GobEncoder *e, Buffer *b, const GobType *t, json_t *v) {
 }
 
 static int write_value(GobEncoder *e, Buffer *b, int64_t id, json_t *v) {
-        const GobType *t = our_type(e, id);
+        const GobType *t = gob_encoder_type(e, id);
         switch (t->kind) {
         case GOB_BOOL:
                 return json_is_boolean(v) ? gob_append_uint(b, json_is_true(v)) : mismatch(e, v, t);
@@ -420,7 +421,7 @@ static int write_message(GobEncoder *e, Buffer *out, int64_t id, json_t *v) {
         int r = gob_append_int(b, id);
         if (r < 0)
                 return r;
-        const GobType *t = our_type(e, id);
+        const GobType *t = gob_encoder_type(e, id);
         if (!v)
                 v = json_null();
         if (t->kind == GOB_STRUCT)
@@ -476,7 +477,7 @@ static int value_message(GobEncoder *e, Buffer *out, json_t *v) {
                 r = gob_encoder_intern_struct(e, out, NULL, NULL, 0, &id);
                 v = NULL;
         } else
-                r = gob_infer(e, out, v, &id);
+                r = gob_infer(e, out, v, &e->flat_hint, &id);
         return r < 0 ? r : write_message(e, out, id, v);
 }
 

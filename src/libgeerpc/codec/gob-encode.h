@@ -40,8 +40,9 @@ int gob_encode_value_as(GobEncoder *e, Buffer *out, json_t *v, const GobTypeTabl
 /* Why the last call failed. */
 const char *gob_encoder_why(const GobEncoder *e);
 
-/* For gob-infer.c: a failure with its reason; the struct and slice types
- * (found, or defined and sent to out). */
+/* For gob-infer.c: a failure with its reason; a type defined by e (or
+ * NULL); the struct and slice types (found, or defined and sent to out). */
+const GobType *gob_encoder_type(GobEncoder *e, int64_t id);
 int gob_encoder_fail(GobEncoder *e, int err, const char *fmt, ...) _printf_(3, 4);
 int gob_encoder_intern_struct(GobEncoder *e, Buffer *out, const char *name, const GobField *fields, size_t n,
                               int64_t *ret_id);

@@ -275,7 +275,55 @@ static int intern_shape(GobEncoder *e, Buffer *out, const Shape *s, int64_t *ret
         }
 }
 
-int gob_infer(GobEncoder *e, Buffer *out, json_t *v, int64_t *ret_id) {
+/* The builtin type of a scalar member, 0 for anything else. */
+static int64_t scalar_id(json_t *v) {
+        switch (json_typeof(v)) {
+        case JSON_INTEGER:
+                return GOB_ID_INT;
+        case JSON_REAL:
+                return GOB_ID_FLOAT;
+        case JSON_STRING:
+                return GOB_ID_STRING;
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return GOB_ID_BOOL;
+        default:
+                return 0;
+        }
+}
+
+/* The hot path: an object of scalar members with the keys, in order, and
+ * the member types of the last such object has its type. Checked against
+ * the table itself, so a hint left by a call that failed is harmless. */
+static bool same_flat_type(GobEncoder *e, json_t *v, int64_t hint) {
+        const GobType *t = hint > 0 ? gob_encoder_type(e, hint) : NULL;
+        if (!t || t->kind != GOB_STRUCT || t->n_fields != json_object_size(v))
+                return false;
+        const char *key;
+        size_t len, i = 0;
+        json_t *m;
+        json_object_keylen_foreach(v, key, len, m) {
+                const GobField *f = &t->fields[i++];
+                if (f->name_len != len || memcmp(f->name, key, len) != 0 || f->id != scalar_id(m))
+                        return false;
+        }
+        return true;
+}
+
+static bool is_flat(json_t *v) {
+        const char *key;
+        json_t *m;
+        json_object_foreach(v, key, m)
+                if (!scalar_id(m))
+                        return false;
+        return true;
+}
+
+int gob_infer(GobEncoder *e, Buffer *out, json_t *v, int64_t *hint, int64_t *ret_id) {
+        if (json_is_object(v) && same_flat_type(e, v, *hint)) {
+                *ret_id = *hint;
+                return 0;
+        }
         Arena a;
         Shape *s;
         arena_init(&a);
@@ -283,5 +331,7 @@ int gob_infer(GobEncoder *e, Buffer *out, json_t *v, int64_t *ret_id) {
         if (r >= 0)
                 r = intern_shape(e, out, s, ret_id);
         arena_done(&a);
+        if (r >= 0 && json_is_object(v) && is_flat(v))
+                *hint = *ret_id;
         return r;
 }
