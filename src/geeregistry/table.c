@@ -6,7 +6,7 @@
 
 struct Table {
         void *root; /* tsearch tree of TableEntry *, by address */
-        TableEntry *oldest, *newest;
+        LIST_HEAD(TableEntry, by_heartbeat); /* the oldest first, the newest its LIST_TAIL */
         size_t n;
         size_t max;
         usec_t timeout;
@@ -41,10 +41,8 @@ Table *table_free(Table *t) {
                 return NULL;
         /* The list owns the entries; the tree only points at them. */
         tdestroy(t->root, free_nothing);
-        for (TableEntry *e = t->oldest, *next; e; e = next) {
-                next = e->newer;
+        LIST_FOREACH_SAFE(by_heartbeat, e, n, t->by_heartbeat)
                 free(e);
-        }
         buffer_done(&t->joined);
         free(t);
         return NULL;
@@ -71,34 +69,13 @@ static void set_changed(Table *t) {
         t->joined_valid = false;
 }
 
-static void list_unlink(Table *t, TableEntry *e) {
-        if (e->older)
-                e->older->newer = e->newer;
-        else
-                t->oldest = e->newer;
-        if (e->newer)
-                e->newer->older = e->older;
-        else
-                t->newest = e->older;
-        e->older = e->newer = NULL;
-}
-
 /* Links e in heartbeat order, searching from the newest end: heartbeats
  * (and a state file written oldest first) land there at once. */
 static void list_link(Table *t, TableEntry *e) {
-        TableEntry *after = t->newest;
+        TableEntry *after = LIST_TAIL(by_heartbeat, t->by_heartbeat);
         while (after && after->last > e->last)
-                after = after->older;
-        e->older = after;
-        e->newer = after ? after->newer : t->oldest;
-        if (e->newer)
-                e->newer->older = e;
-        else
-                t->newest = e;
-        if (after)
-                after->newer = e;
-        else
-                t->oldest = e;
+                after = LIST_PREV(by_heartbeat, t->by_heartbeat, after);
+        LIST_INSERT_AFTER(by_heartbeat, t->by_heartbeat, after, e);
 }
 
 const TableEntry *table_find(const Table *t, const char *addr) {
@@ -136,8 +113,8 @@ int table_heartbeat(Table *t, const char *addr, usec_t now) {
                 return entry_add(t, addr, now);
         /* now is never older than a stored time: the entry goes last. */
         e->last = MAX(e->last, now);
-        if (e != t->newest) {
-                list_unlink(t, e);
+        if (e != LIST_TAIL(by_heartbeat, t->by_heartbeat)) {
+                LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 list_link(t, e);
         }
         return 0;
@@ -148,7 +125,7 @@ int table_restore(Table *t, const char *addr, usec_t last) {
         if (!e)
                 return entry_add(t, addr, last);
         if (last > e->last) {
-                list_unlink(t, e);
+                LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 e->last = last;
                 list_link(t, e);
         }
@@ -157,7 +134,7 @@ int table_restore(Table *t, const char *addr, usec_t last) {
 
 static void entry_remove(Table *t, TableEntry *e) {
         (void) tdelete(e, &t->root, entry_compare);
-        list_unlink(t, e);
+        LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
         free(e);
         t->n--;
         set_changed(t);
@@ -177,23 +154,23 @@ bool table_entry_dead(const Table *t, const TableEntry *e, usec_t now) {
 
 size_t table_expire(Table *t, usec_t now, table_expired_t cb, void *userdata) {
         size_t n = 0;
-        while (t->oldest && table_entry_dead(t, t->oldest, now)) {
+        while (t->by_heartbeat && table_entry_dead(t, t->by_heartbeat, now)) {
                 if (cb)
-                        cb(t->oldest, now, userdata);
-                entry_remove(t, t->oldest);
+                        cb(t->by_heartbeat, now, userdata);
+                entry_remove(t, t->by_heartbeat);
                 n++;
         }
         return n;
 }
 
 usec_t table_next_expiry(const Table *t) {
-        if (!t->oldest || t->timeout == 0)
+        if (!t->by_heartbeat || t->timeout == 0)
                 return USEC_INFINITY;
-        return usec_add(t->oldest->last, t->timeout);
+        return usec_add(t->by_heartbeat->last, t->timeout);
 }
 
 const TableEntry *table_oldest(const Table *t) {
-        return t->oldest;
+        return t->by_heartbeat;
 }
 
 typedef struct Walk {

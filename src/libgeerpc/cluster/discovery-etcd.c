@@ -10,6 +10,7 @@
 #include "codec/json-scanner.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "basic/sort-util.h"
 
 /* Discovery from etcd: a range over PREFIX/ gives the list and its
  * revision; a watch from revision + 1 keeps it current, so a server whose
@@ -62,10 +63,6 @@ typedef struct EtcdDiscovery {
 
 /* ---- the watched set ------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 static void set_clear_locked(EtcdDiscovery *e) {
         for (size_t i = 0; i < e->n_addrs; i++)
                 free(e->addrs[i]);
@@ -74,27 +71,17 @@ static void set_clear_locked(EtcdDiscovery *e) {
         e->n_addrs = 0;
 }
 
-static ssize_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
-        size_t lo = 0, hi = e->n_addrs;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(e->addrs[mid], addr);
-                if (c == 0) {
-                        *found = true;
-                        return (ssize_t) mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return (ssize_t) lo;
+static int addr_compare(const void *addr, const void *element) {
+        return strcmp(addr, *(char *const *) element);
+}
+
+static size_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
+        return sorted_search(addr, e->addrs, e->n_addrs, sizeof(char *), addr_compare, found);
 }
 
 static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
         bool found;
-        ssize_t i = set_find(e, addr, &found);
+        size_t i = set_find(e, addr, &found);
         if (found || e->n_addrs >= GEERPC_DISCOVERY_MAX_SERVERS)
                 return false;
         char *copy = strdup(addr);
@@ -106,7 +93,7 @@ static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
                 return false;
         }
         e->addrs = v;
-        memmove(v + i + 1, v + i, (e->n_addrs - (size_t) i) * sizeof(char *));
+        memmove(v + i + 1, v + i, (e->n_addrs - i) * sizeof(char *));
         v[i] = copy;
         e->n_addrs++;
         return true;
@@ -114,11 +101,11 @@ static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
 
 static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
         bool found;
-        ssize_t i = set_find(e, addr, &found);
+        size_t i = set_find(e, addr, &found);
         if (!found)
                 return false;
         free(e->addrs[i]);
-        memmove(e->addrs + i, e->addrs + i + 1, (e->n_addrs - (size_t) i - 1) * sizeof(char *));
+        memmove(e->addrs + i, e->addrs + i + 1, (e->n_addrs - i - 1) * sizeof(char *));
         e->n_addrs--;
         return true;
 }
@@ -187,7 +174,7 @@ static int parse_range(const EtcdTarget *t, json_t *resp, char ***ret, size_t *r
                 if (a)
                         v[k++] = a;
         }
-        qsort(v, k, sizeof(char *), cmp_str);
+        qsort(v, k, sizeof(char *), strptr_compare);
         *ret = v;
         *ret_n = k;
         *ret_revision = rev;

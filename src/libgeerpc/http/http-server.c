@@ -5,8 +5,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "http/http-server.h"
+#include "basic/list.h"
 #include "basic/log.h"
+#include "http/http-server.h"
 
 /* MHD keeps a request's headers and builds the response's headers in one
  * per-connection memory pool; this is what it needs beyond the two. */
@@ -36,7 +37,7 @@ typedef struct Listener {
 typedef struct Conn {
         HttpServer *server;
         Listener *listener;
-        struct Conn *prev, *next;
+        LIST_FIELDS(struct Conn, conns);
         int fd;
         /* Since when the connection waits for a request's headers;
          * USEC_INFINITY while a request is being answered. */
@@ -58,7 +59,7 @@ struct HttpServer {
 
         Listener **listeners;
         unsigned n_listeners;
-        Conn *conns;
+        LIST_HEAD(Conn, conns);
         unsigned n_conns;
 
         bool stopping;
@@ -132,12 +133,7 @@ static int on_hangup(sd_event_source *es, int fd, uint32_t revents, void *userda
 
 static void conn_free(Conn *c) {
         HttpServer *s = c->server;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(conns, s->conns, c);
         s->n_conns--;
         sd_event_source_disable_unref(c->deadline);
         sd_event_source_disable_unref(c->hangup);
@@ -178,10 +174,7 @@ static Conn *conn_new(Listener *l, struct MHD_Connection *mc) {
                 free(c);
                 return NULL;
         }
-        c->next = s->conns;
-        if (s->conns)
-                s->conns->prev = c;
-        s->conns = c;
+        LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
         return c;
 }
@@ -454,14 +447,6 @@ int http_server_add_listener(HttpServer *s, int fd, bool owned) {
         return 0;
 }
 
-unsigned http_server_n_listeners(HttpServer *s) {
-        return s->n_listeners;
-}
-
-int http_server_listener_fd(HttpServer *s, unsigned i) {
-        return i < s->n_listeners ? s->listeners[i]->fd : -EBADF;
-}
-
 unsigned http_server_n_connections(HttpServer *s) {
         return s->n_conns;
 }
@@ -525,7 +510,7 @@ int http_server_stop(HttpServer *s, http_stopped_t done, void *userdata) {
                 if (l->owned)
                         l->fd = safe_close(l->fd);
         }
-        for (Conn *c = s->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, s->conns)
                 if (c->waiting_since != USEC_INFINITY)
                         conn_shutdown(c, "stopping");
 
