@@ -10,6 +10,8 @@
  *   seq       one caller, Foo.Sum on an in-process server thread
  *   conc16    16 callers through one client (one connection)
  *   gob       seq and conc16 again with the gob codec (JSON above)
+ *   codec     the codecs alone, no sockets: a Foo.Sum request and its reply
+ *             encoded and decoded, per call, JSON and gob
  *   xclient   16 callers through an xclient over 2 servers (round-robin)
  *   registry  GET (100 servers registered) and POST heartbeats per second
  *             against a geeregistry process, 16 keep-alive connections
@@ -28,6 +30,7 @@
 
 #include "basic/address.h"
 #include "bench.h"
+#include "codec/codec.h"
 #include "shared/cli.h"
 #include "foo.h"
 #include "geerpc/client.h"
@@ -323,6 +326,44 @@ static double conc_run(const char *address, const char *codec, int threads, usec
         return rate;
 }
 
+/* ---- the codecs alone ------------------------------------------------------ */
+
+/* A client's and a server's codec of one connection, as they work on every
+ * call: the request encoded, decoded, the reply encoded, decoded. Returns
+ * ns per call. */
+static double codec_run(const char *name, usec_t duration) {
+        Codec *client, *server;
+        Buffer wire = {};
+        if (codec_new(codec_type_find(name), GEERPC_MAX_MESSAGE_SIZE_DEFAULT, &client) < 0 ||
+            codec_new(codec_type_find(name), GEERPC_MAX_MESSAGE_SIZE_DEFAULT, &server) < 0)
+                abort();
+        size_t n = 0;
+        uint64_t start = now_ns();
+        usec_t end = now() + duration;
+        while (now() < end)
+                for (int k = 0; k < 256; k++, n++) {
+                        json_t *args = json_pack("{s:I,s:I}", "Num1", (json_int_t) n, "Num2", (json_int_t) 5678);
+                        Message m;
+                        if (codec_encode(client, &wire, "Foo.Sum", n + 1, NULL, args) < 0 ||
+                            codec_decode(server, &wire, &m) != 1)
+                                abort();
+                        json_t *reply = json_integer(json_integer_value(json_object_get(m.body, "Num1")) + 5678);
+                        if (codec_encode(server, &wire, m.service_method, m.seq, NULL, reply) < 0)
+                                abort();
+                        message_done(&m);
+                        if (codec_decode(client, &wire, &m) != 1 || json_integer_value(m.body) != (json_int_t) n + 5678)
+                                atomic_fetch_add(&mismatches, 1);
+                        message_done(&m);
+                        json_decref(reply);
+                        json_decref(args);
+                }
+        double ns = (double) (now_ns() - start) / (double) n;
+        codec_free(client);
+        codec_free(server);
+        buffer_done(&wire);
+        return ns;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static void help(void) {
@@ -334,9 +375,9 @@ static void help(void) {
                "  ratio seq_p50_vs_floor=R1 conc16_vs_floor_rate=R2\n"
                "R1 = geerpc sequential p50 / floor p50; R2 = geerpc 16-caller calls/s /\n"
                "floor round trips/s (both with JSON); and gob's against JSON's:\n"
-               "  ratio gob_vs_json seq_p50=R3 conc16_rate=R4\n"
+               "  ratio gob_vs_json seq_p50=R3 conc16_rate=R4 codec_ns=R5\n"
                "--quick finishes in well under 20 s.\n"
-               "--only floor|seq|conc16|gob|xclient|registry runs one part (for profiling).\n",
+               "--only floor|seq|conc16|gob|codec|xclient|registry runs one part (for profiling).\n",
                program_invocation_short_name);
 }
 
@@ -382,7 +423,7 @@ int main(int argc, char **argv) {
 
         enum { CAP = 2000000 };
         uint64_t *fs = malloc(CAP * sizeof *fs), *gs = malloc(CAP * sizeof *gs);
-        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64], b50[64], b99[64], b16[64];
+        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64], b50[64], b99[64], b16[64], cj[64], cg[64];
 
         Srv *srv, *srv2;
         bench_server_start(&srv);
@@ -391,7 +432,12 @@ int main(int argc, char **argv) {
 
         for (unsigned long r = 0; r < rounds; r++) {
                 size_t n;
-                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = b50[r] = b99[r] = b16[r] = NAN;
+                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = b50[r] = b99[r] = b16[r] = cj[r] = cg[r] = NAN;
+                if (!only || streq(only, "codec"))
+                        for (int k = 0; k < 2; k++) {
+                                bool gob = (k + r) % 2 == 1;
+                                (gob ? cg : cj)[r] = codec_run(gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, duration / 4);
+                        }
                 if (!only || streq(only, "floor")) {
                         n = floor_run(duration, fs, CAP, &frate[r]);
                         f50[r] = bench_percentile(fs, n, 50) / 1000.0;
@@ -434,12 +480,13 @@ int main(int argc, char **argv) {
          * the median: the loopback floor itself moves by a factor of two or
          * three between rounds on a shared VM, depending on where the
          * scheduler puts the two threads. */
-        double r1[64], r2[64], r3[64], r4[64];
+        double r1[64], r2[64], r3[64], r4[64], r5[64];
         for (unsigned long r = 0; r < rounds; r++) {
                 r1[r] = g50[r] / f50[r];
                 r2[r] = c16[r] / frate[r];
                 r3[r] = b50[r] / g50[r];
                 r4[r] = b16[r] / c16[r];
+                r5[r] = cg[r] / cj[r];
         }
         double F50 = bench_median(f50, rounds), F99 = bench_median(f99, rounds), FR = bench_median(frate, rounds);
         double G50 = bench_median(g50, rounds), G99 = bench_median(g99, rounds), C16 = bench_median(c16, rounds);
@@ -457,6 +504,8 @@ int main(int argc, char **argv) {
         printf("geerpc gob seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(b50, rounds), bench_median(b99, rounds));
         printf("geerpc gob conc16_one_connection_calls_per_s=%.0f\n", bench_median(b16, rounds));
         printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(x16, rounds));
+        printf("codec json_ns_per_call=%.0f gob_ns_per_call=%.0f (request and reply, each encoded and decoded)\n",
+               bench_median(cj, rounds), bench_median(cg, rounds));
         printf("registry get_100_servers_per_s=%.0f post_heartbeats_per_s=%.0f (16 keep-alive connections, %lu failed)\n",
                rget, rpost, rfailed);
         printf("spread over %lu rounds: seq_p50_vs_floor %.2f..%.2f, conc16_vs_floor_rate %.2f..%.2f\n", rounds, r1min,
@@ -464,7 +513,8 @@ int main(int argc, char **argv) {
         printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&mismatches));
         fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
         printf("ratio seq_p50_vs_floor=%.2f conc16_vs_floor_rate=%.2f\n", R1, R2);
-        printf("ratio gob_vs_json seq_p50=%.2f conc16_rate=%.2f\n", bench_median(r3, rounds), bench_median(r4, rounds));
+        printf("ratio gob_vs_json seq_p50=%.2f conc16_rate=%.2f codec_ns=%.2f\n", bench_median(r3, rounds),
+               bench_median(r4, rounds), bench_median(r5, rounds));
         free(fs);
         free(gs);
         return atomic_load(&mismatches) == 0 && rfailed == 0 ? 0 : 1;
