@@ -10,7 +10,8 @@
 //	gob-peer client ADDR             call geerpc-example's Foo at ADDR as Go
 //	                                 GeeRPC's client does, checking every reply
 //	gob-peer server [REGISTRY_URL]   serve Foo.Sum and Foo.Sleep as Go GeeRPC's
-//	                                 server does, on 127.0.0.1:0; print
+//	                                 server does (and Foo.Text: a string that
+//	                                 is not UTF-8), on 127.0.0.1:0; print
 //	                                 "serving on tcp@HOST:PORT"; heartbeat
 //	gob-peer roundtrip ECHO          the round-trip table through ECHO
 //	                                 (tests/integration/gob-echo.c)
@@ -326,7 +327,7 @@ func serveConn(conn net.Conn) {
 			h.Error = "rpc server: service/method request ill-formed: " + h.ServiceMethod
 		case service != "Foo":
 			h.Error = "rpc server: can't find service " + service
-		case method != "Sum" && method != "Sleep":
+		case method != "Sum" && method != "Sleep" && method != "Text":
 			h.Error = "rpc server: can't find method " + method
 		}
 		if h.Error != "" {
@@ -342,21 +343,24 @@ func serveConn(conn net.Conn) {
 		wg.Add(1)
 		go func(h Header, args Args) {
 			defer wg.Done()
-			done := make(chan int, 1)
+			done := make(chan interface{}, 1)
 			go func() {
-				if method == "Sleep" {
+				switch method {
+				case "Sleep":
 					time.Sleep(time.Duration(args.Num1) * time.Second)
+				case "Text":
+					done <- "ok \xff\x00"
+					return
 				}
 				done <- args.Num1 + args.Num2
 			}()
 			if opt.HandleTimeout == 0 {
-				reply := <-done
-				send(h, &reply)
+				send(h, <-done)
 				return
 			}
 			select {
 			case reply := <-done:
-				send(h, &reply)
+				send(h, reply)
 			case <-time.After(opt.HandleTimeout):
 				h.Error = fmt.Sprintf("rpc server: request handle timeout: expect within %s", opt.HandleTimeout)
 				send(h, struct{}{})

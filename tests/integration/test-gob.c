@@ -127,6 +127,10 @@ Test(gob, geerpcctl_and_xclient_call_a_go_server, .timeout = 240) {
         cr_assert_eq(ctl(&out, NULL, (const char *[]) { server, "broadcast", "Foo.Sum", "{\"Num2\":5}", NULL }), 0);
         cr_assert_str_eq(out, "5\n");
         free(out);
+        /* A reply that is not UTF-8, written out as JSON: U+FFFD. */
+        cr_assert_eq(ctl(&out, NULL, (const char *[]) { server, "--codec=gob", "call", "Foo.Text", "{}", NULL }), 0);
+        cr_assert_str_eq(out, "\"ok \\ufffd\\u0000\"\n");
+        free(out);
         /* JSON only: the Go server closes the connection at the Option. */
         cr_assert_eq(ctl(&out, &err, (const char *[]) { server, "--codec=json", "call", "Foo.Sum", "{}", NULL }), 3);
         free(out);
