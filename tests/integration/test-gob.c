@@ -20,28 +20,18 @@
 #include "geerpc/xclient.h"
 #include "testlib.h"
 
-typedef struct Go {
-        char *dir;
-        char *peer; /* the built gob-peer */
-} Go;
+/* Built once by main(), for every test (each runs in its own process). */
+#define GO_BINARY_ENV "GEERPC_TEST_GOB_PEER"
 
-static Go go_setup(void) {
-        Go g = { .dir = strdup("/tmp/geerpc-gob-XXXXXX") };
-        cr_assert_not_null(mkdtemp(g.dir));
-        g.peer = tl_go_build("gob-peer", g.dir);
-        return g;
-}
-
-static void go_done(Go *g) {
-        const char *argv[] = { "/bin/rm", "-rf", g->dir, NULL };
-        (void) tl_run(argv, NULL, 10 * USEC_PER_SEC, NULL, NULL);
-        free(g->dir);
-        free(g->peer);
+static const char *peer(void) {
+        const char *p = getenv(GO_BINARY_ENV);
+        cr_assert_not_null(p);
+        return p;
 }
 
 /* A Go GeeRPC server (heartbeating to registry unless NULL). */
-static TlProc *go_server(Go *g, const char *registry, char **ret_addr) {
-        const char *argv[] = { g->peer, "server", registry, NULL };
+static TlProc *go_server(const char *registry, char **ret_addr) {
+        const char *argv[] = { peer(), "server", registry, NULL };
         TlProc *p = tl_spawn(argv, NULL);
         char *line = tl_wait_line(p, "serving on ", 30 * USEC_PER_SEC);
         cr_assert_not_null(line, "the Go server did not start");
@@ -95,10 +85,9 @@ static geerpc_xclient *xclient_for(geerpc_discovery *d) {
 }
 
 Test(gob, go_client_calls_geerpc_example, .timeout = 240) {
-        Go g = go_setup();
         char *addr;
         TlProc *ex = tl_start_example(NULL, NULL, &addr);
-        const char *argv[] = { g.peer, "client", addr, NULL };
+        const char *argv[] = { peer(), "client", addr, NULL };
         char *out = NULL;
         int status = tl_run(argv, NULL, 120 * USEC_PER_SEC, &out, NULL);
         cr_assert_eq(status, 0, "%s", out);
@@ -111,13 +100,11 @@ Test(gob, go_client_calls_geerpc_example, .timeout = 240) {
         cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
         tl_proc_free(ex);
         free(addr);
-        go_done(&g);
 }
 
 Test(gob, geerpcctl_and_xclient_call_a_go_server, .timeout = 240) {
-        Go g = go_setup();
         char *addr, *out, *err;
-        TlProc *srv = go_server(&g, NULL, &addr);
+        TlProc *srv = go_server(NULL, &addr);
         char server[256];
         snprintf(server, sizeof server, "--server=%s", addr);
 
@@ -198,16 +185,14 @@ Test(gob, geerpcctl_and_xclient_call_a_go_server, .timeout = 240) {
 
         tl_proc_free(srv);
         free(addr);
-        go_done(&g);
 }
 
 Test(gob, mixed_fleet_with_default_settings, .timeout = 400) {
-        Go g = go_setup();
         TlCluster *c = tl_cluster_new(2);
         char *go_addr[2];
         TlProc *go_srv[2];
         for (int i = 0; i < 2; i++) {
-                go_srv[i] = go_server(&g, c->url, &go_addr[i]);
+                go_srv[i] = go_server(c->url, &go_addr[i]);
                 cr_assert(tl_cluster_wait_listed(c, go_addr[i], true, 15 * USEC_PER_SEC), "%s never listed", go_addr[i]);
         }
         char registry[256];
@@ -266,18 +251,15 @@ Test(gob, mixed_fleet_with_default_settings, .timeout = 400) {
                 free(go_addr[i]);
         }
         tl_cluster_free(c);
-        go_done(&g);
 }
 
 Test(gob, round_trip_table, .timeout = 240) {
-        Go g = go_setup();
-        const char *argv[] = { g.peer, "roundtrip", getenv("GEERPC_GOB_ECHO"), NULL };
+        const char *argv[] = { peer(), "roundtrip", getenv("GEERPC_GOB_ECHO"), NULL };
         char *out = NULL;
         int status = tl_run(argv, NULL, 120 * USEC_PER_SEC, &out, NULL);
         cr_assert_eq(status, 0, "%s", out);
         cr_assert(strstr(out, "roundtrip ok\n"), "%s", out);
         free(out);
-        go_done(&g);
 }
 
 Test(gob, xclient_remembers_the_last_1024_servers) {
@@ -409,5 +391,5 @@ Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
 }
 
 int main(int argc, char *argv[]) {
-        return tl_main_with_go(argc, argv);
+        return tl_go_test_main(argc, argv, "gob-peer", GO_BINARY_ENV);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 
 #include "basic/address.h"
 #include "basic/buffer.h"
+#include "geerpc/client.h"
 #include "testlib.h"
 
 void tl_server_attach_private(geerpc_server *s) {
@@ -23,6 +25,25 @@ void tl_server_attach_private(geerpc_server *s) {
         sd_event_unref(e);
 }
 
+
+int tl_free_port(void) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        TL_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof sa) >= 0 &&
+                          getsockname(fd, (struct sockaddr *) &sa, &l) >= 0,
+                  "cannot bind a loopback port: %m");
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+int tl_call_json(geerpc_client *c, const char *method, const char *args_json, json_t **ret_reply, char **ret_error) {
+        json_t *args = json_loads(args_json, JSON_DECODE_ANY, NULL);
+        TL_ASSERT(args, "invalid JSON: %s", args_json);
+        int r = geerpc_client_call(c, method, args, 10 * USEC_PER_SEC, ret_reply, ret_error);
+        json_decref(args);
+        return r;
+}
 
 void tl_sleep(usec_t usec) {
         struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC * 1000) };
@@ -286,75 +307,22 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* ---- Go ------------------------------------------------------------------- */
-
-const char *tl_go(void) {
-        static char path[4096];
-        const char *dirs = getenv("PATH");
-        if (!dirs)
-                dirs = "/usr/local/bin:/usr/bin:/bin";
-        for (const char *p = dirs; *p;) {
-                size_t l = strcspn(p, ":");
-                snprintf(path, sizeof path, "%.*s/go", (int) l, p);
-                if (l > 0 && access(path, X_OK) == 0)
-                        return path;
-                p += l + (p[l] == ':');
-        }
-        return NULL;
-}
-
-void tl_strv_free(char **v) {
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
-char **tl_go_env(const char *dir) {
-        const char *cache = getenv("GEERPC_GO_CACHE");
-        char **env = calloc(9, sizeof(char *));
-        size_t n = 0;
-        TL_ASSERT(env, "out of memory");
-        if (isempty(cache))
-                TL_ASSERT(asprintf(&env[n++], "GOCACHE=%s/cache", dir) > 0, "out of memory");
-        else
-                TL_ASSERT(asprintf(&env[n++], "GOCACHE=%s", cache) > 0, "out of memory");
-        TL_ASSERT(asprintf(&env[n++], "GOPATH=%s/gopath", dir) > 0, "out of memory");
-        TL_ASSERT(asprintf(&env[n++], "HOME=%s", dir) > 0, "out of memory");
-        const char *fixed[] = { "GO111MODULE=off", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=0" };
-        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
-                env[n++] = strdup(fixed[i]);
-        return env;
-}
-
-char *tl_go_build(const char *name, const char *dir) {
-        const char *go = tl_go(), *sources = getenv("GEERPC_GO_SOURCE_DIR");
-        TL_ASSERT(go, "no go command on $PATH (Debian: golang-go)");
-        TL_ASSERT(sources, "$GEERPC_GO_SOURCE_DIR is not set (run the tests through meson test)");
-        char *out, *src;
-        TL_ASSERT(asprintf(&out, "%s/%s", dir, name) > 0 && asprintf(&src, "%s/%s.go", sources, name) > 0,
-                  "out of memory");
-        char **env = tl_go_env(dir);
-        const char *argv[] = { go, "build", "-o", out, src, NULL };
-        char *err = NULL;
-        int status = tl_run(argv, (const char *const *) env, 300 * USEC_PER_SEC, NULL, &err);
-        TL_ASSERT(status == 0, "go build %s failed (%d): %s", src, status, err);
+int tl_promtool_check(const char *text) {
+        const char *promtool = getenv("PROMTOOL");
+        if (isempty(promtool))
+                return -ENOENT;
+        char path[] = "/tmp/geerpc-test-metrics-XXXXXX";
+        int fd = mkostemp(path, O_CLOEXEC);
+        TL_ASSERT(fd >= 0, "mkostemp failed: %m");
+        FILE *f = fdopen(fd, "w");
+        TL_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s: %m", path);
+        const char *argv[] = { "/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", promtool, path, NULL };
+        char *out = NULL, *err = NULL;
+        int status = tl_run(argv, NULL, 60 * USEC_PER_SEC, &out, &err);
+        unlink(path);
+        free(out);
         free(err);
-        free(src);
-        tl_strv_free(env);
-        return out;
-}
-
-int tl_main_with_go(int argc, char *argv[]) {
-        if (!tl_go()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        return result;
+        return status;
 }
 
 /* ---- sd_notify ------------------------------------------------------------ */
