@@ -38,6 +38,7 @@ typedef struct Ctl {
         const char *key; /* --mode=hash:KEY */
         usec_t timeout;  /* 0: none */
         usec_t deadline; /* CLOCK_MONOTONIC, from timeout; USEC_INFINITY: none */
+        const char *codec; /* --codec; NULL: per server (auto) */
         Output out;
 
         /* The command, its own options and arguments. */

@@ -75,6 +75,18 @@ static int parse_mode(Ctl *c, const char *value) {
         return 0;
 }
 
+static int parse_codec(Ctl *c, const char *value) {
+        if (streq(value, "json"))
+                c->codec = GEERPC_CODEC_JSON;
+        else if (streq(value, "gob"))
+                c->codec = GEERPC_CODEC_GOB;
+        else if (streq(value, "auto"))
+                c->codec = NULL;
+        else
+                return cli_usage_error("invalid --codec: '%s' (json, gob or auto)", value);
+        return 0;
+}
+
 static int parse_timeout(Ctl *c, const char *value) {
         return cli_parse_duration("timeout", value, &c->timeout);
 }
@@ -108,6 +120,9 @@ static const CtlOption options[] = {
         { "timeout", 't', "DURATION", "deadline for the whole command\n"
                                       "(default 10s; 0: none); calls still\n"
                                       "running then are cancelled", parse_timeout },
+        { "codec", 'c', "CODEC", "json, gob, or auto (default): JSON where\n"
+                                 "a server answers in it, gob for Go\n"
+                                 "GeeRPC servers", parse_codec },
         { "output", 'o', "MODE", "json, table (default on a terminal) or\n"
                                  "plain (default otherwise: bare values,\n"
                                  "for scripts)", parse_output },
@@ -191,7 +206,7 @@ static void help(void) {
                "  1  the call returned a remote error (its text on stderr), the\n"
                "     registry refused, or a server has no such service or does not\n"
                "     describe itself (describe, list)\n"
-               "  2  usage error, or ARGS_JSON is not valid JSON\n"
+               "  2  usage error, or ARGS_JSON is not valid JSON (or has no gob form)\n"
                "  3  no server or registry reachable (an empty list included), or the\n"
                "     deadline passed\n",
                OUTPUT_TEXT_MAX);

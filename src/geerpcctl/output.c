@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "codec/json-util.h"
+#include "codec/json-writer.h"
 #include "output.h"
 
 static const char *const mode_names[_OUTPUT_MODE_MAX] = {
@@ -46,6 +47,15 @@ void output_json(const Output *o, json_t *v) {
         char *s = json_dumps(v, flags);
         if (s)
                 puts(s);
+        else {
+                /* jansson refuses strings that are not UTF-8, which gob
+                 * replies may carry: written compactly, with each invalid
+                 * byte as U+FFFD (as Go's encoding/json does). */
+                Buffer b = {};
+                if (json_append_value(&b, v) >= 0)
+                        printf("%.*s\n", (int) buffer_len(&b), buffer_data(&b));
+                buffer_done(&b);
+        }
         free(s);
         fflush(stdout);
 }

@@ -11,6 +11,8 @@ const char *ctl_error_text(int r, const char *remote) {
         switch (r) {
         case -EREMOTEIO:
                 return strempty(remote);
+        case -EINVAL: /* the arguments have no form in the codec: it says why */
+                return remote ?: strerror(EINVAL);
         case -ENXIO:
                 return "rpc discovery: no available servers";
         case -ETIMEDOUT:
@@ -29,7 +31,7 @@ const char *ctl_error_text(int r, const char *remote) {
 }
 
 int ctl_exit_status(int r) {
-        return r == 0 ? EXIT_OK : r == -EREMOTEIO ? EXIT_REMOTE : EXIT_UNREACHABLE;
+        return r == 0 ? EXIT_OK : r == -EREMOTEIO ? EXIT_REMOTE : r == -EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE;
 }
 
 uint64_t ctl_remaining(const Ctl *c) {
@@ -83,6 +85,8 @@ int ctl_xclient(Ctl *c, geerpc_xclient **ret) {
                 return r;
         if (!c->xclient) {
                 r = geerpc_xclient_new(&c->xclient, d, c->mode);
+                if (r >= 0)
+                        r = geerpc_xclient_set_codec(c->xclient, c->codec);
                 if (r < 0)
                         return output_failure(&c->out, EXIT_UNREACHABLE, NULL, "%s", strerror(-r));
         }

@@ -9,6 +9,9 @@
  *             as a Foo.Sum call and its reply)
  *   seq       one caller, Foo.Sum on an in-process server thread
  *   conc16    16 callers through one client (one connection)
+ *   gob       seq and conc16 again with the gob codec (JSON above)
+ *   codec     the codecs alone, no sockets: a Foo.Sum request and its reply
+ *             encoded and decoded, per call, JSON and gob
  *   xclient   16 callers through an xclient over 2 servers (round-robin)
  *   registry  GET (100 servers registered) and POST heartbeats per second
  *             against a geeregistry process, 16 keep-alive connections
@@ -27,6 +30,7 @@
 
 #include "basic/address.h"
 #include "bench.h"
+#include "codec/codec.h"
 #include "shared/cli.h"
 #include "foo.h"
 #include "geerpc/client.h"
@@ -237,10 +241,15 @@ static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
 
 static size_t seq_calls;
 
-static size_t seq_run(const char *address, usec_t duration, uint64_t *samples, size_t cap) {
+static geerpc_client *dial(const char *address, const char *codec) {
         geerpc_client *c;
-        if (geerpc_client_dial(&c, address) < 0)
+        if (geerpc_client_new(&c) < 0 || geerpc_client_set_codec(c, codec) < 0 || geerpc_client_connect(c, address) < 0)
                 abort();
+        return c;
+}
+
+static size_t seq_run(const char *address, const char *codec, usec_t duration, uint64_t *samples, size_t cap) {
+        geerpc_client *c = dial(address, codec);
         size_t n = 0;
         usec_t end = now() + duration;
         while (now() < end) {
@@ -310,13 +319,49 @@ static double xclient_run(const char *const *addresses, size_t n, int threads, u
         return rate;
 }
 
-static double conc_run(const char *address, int threads, usec_t duration) {
-        geerpc_client *c;
-        if (geerpc_client_dial(&c, address) < 0)
-                abort();
+static double conc_run(const char *address, const char *codec, int threads, usec_t duration) {
+        geerpc_client *c = dial(address, codec);
         double rate = bench_concurrent(c, client_call, threads, duration);
         geerpc_client_unref(c);
         return rate;
+}
+
+/* ---- the codecs alone ------------------------------------------------------ */
+
+/* A client's and a server's codec of one connection, as they work on every
+ * call: the request encoded, decoded, the reply encoded, decoded. Returns
+ * ns per call. */
+static double codec_run(const char *name, usec_t duration) {
+        Codec *client, *server;
+        Buffer wire = {};
+        if (codec_new(codec_type_find(name), GEERPC_MAX_MESSAGE_SIZE_DEFAULT, &client) < 0 ||
+            codec_new(codec_type_find(name), GEERPC_MAX_MESSAGE_SIZE_DEFAULT, &server) < 0)
+                abort();
+        size_t n = 0;
+        uint64_t start = now_ns();
+        usec_t end = now() + duration;
+        while (now() < end)
+                for (int k = 0; k < 256; k++, n++) {
+                        json_t *args = json_pack("{s:I,s:I}", "Num1", (json_int_t) n, "Num2", (json_int_t) 5678);
+                        Message m;
+                        if (codec_encode(client, &wire, "Foo.Sum", n + 1, NULL, args) < 0 ||
+                            codec_decode(server, &wire, &m) != 1)
+                                abort();
+                        json_t *reply = json_integer(json_integer_value(json_object_get(m.body, "Num1")) + 5678);
+                        if (codec_encode(server, &wire, m.service_method, m.seq, NULL, reply) < 0)
+                                abort();
+                        message_done(&m);
+                        if (codec_decode(client, &wire, &m) != 1 || json_integer_value(m.body) != (json_int_t) n + 5678)
+                                atomic_fetch_add(&mismatches, 1);
+                        message_done(&m);
+                        json_decref(reply);
+                        json_decref(args);
+                }
+        double ns = (double) (now_ns() - start) / (double) n;
+        codec_free(client);
+        codec_free(server);
+        buffer_done(&wire);
+        return ns;
 }
 
 /* ---- main ---------------------------------------------------------------------- */
@@ -329,8 +374,10 @@ static void help(void) {
                "figure and, last, the ratios:\n"
                "  ratio seq_p50_vs_floor=R1 conc16_vs_floor_rate=R2\n"
                "R1 = geerpc sequential p50 / floor p50; R2 = geerpc 16-caller calls/s /\n"
-               "floor round trips/s. --quick finishes in well under 20 s.\n"
-               "--only floor|seq|conc16|xclient|registry runs one part (for profiling).\n",
+               "floor round trips/s (both with JSON); and gob's against JSON's:\n"
+               "  ratio gob_vs_json seq_p50=R3 conc16_rate=R4 codec_ns=R5\n"
+               "--quick finishes in well under 20 s.\n"
+               "--only floor|seq|conc16|gob|codec|xclient|registry runs one part (for profiling).\n",
                program_invocation_short_name);
 }
 
@@ -376,7 +423,7 @@ int main(int argc, char **argv) {
 
         enum { CAP = 2000000 };
         uint64_t *fs = malloc(CAP * sizeof *fs), *gs = malloc(CAP * sizeof *gs);
-        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64];
+        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64], b50[64], b99[64], b16[64], cj[64], cg[64];
 
         Srv *srv, *srv2;
         bench_server_start(&srv);
@@ -385,24 +432,40 @@ int main(int argc, char **argv) {
 
         for (unsigned long r = 0; r < rounds; r++) {
                 size_t n;
-                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = NAN;
+                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = b50[r] = b99[r] = b16[r] = cj[r] = cg[r] = NAN;
+                if (!only || streq(only, "codec"))
+                        for (int k = 0; k < 2; k++) {
+                                bool gob = (k + r) % 2 == 1;
+                                (gob ? cg : cj)[r] = codec_run(gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, duration / 4);
+                        }
                 if (!only || streq(only, "floor")) {
                         n = floor_run(duration, fs, CAP, &frate[r]);
                         f50[r] = bench_percentile(fs, n, 50) / 1000.0;
                         f99[r] = bench_percentile(fs, n, 99) / 1000.0;
                 }
-                if (!only || streq(only, "seq")) {
-                        n = seq_run(bench_server_address(srv), duration, gs, CAP);
-                        g50[r] = bench_percentile(gs, n, 50) / 1000.0;
-                        g99[r] = bench_percentile(gs, n, 99) / 1000.0;
+                /* JSON and gob back to back, each first in every other
+                 * round, so that neither gets the quieter moment. */
+                for (int k = 0; k < 2; k++) {
+                        bool gob = (k + r) % 2 == 1;
+                        const char *codec = gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON;
+                        if (gob ? !only || streq(only, "gob") : !only || streq(only, "seq")) {
+                                n = seq_run(bench_server_address(srv), codec, duration, gs, CAP);
+                                (gob ? b50 : g50)[r] = bench_percentile(gs, n, 50) / 1000.0;
+                                (gob ? b99 : g99)[r] = bench_percentile(gs, n, 99) / 1000.0;
+                        }
                 }
-                if (!only || streq(only, "conc16"))
-                        c16[r] = conc_run(bench_server_address(srv), 16, duration);
+                for (int k = 0; k < 2; k++) {
+                        bool gob = (k + r) % 2 == 1;
+                        if (gob ? !only || streq(only, "gob") : !only || streq(only, "conc16"))
+                                (gob ? b16 : c16)[r] = conc_run(bench_server_address(srv),
+                                                                gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, 16, duration);
+                }
                 if (!only || streq(only, "xclient"))
                         x16[r] = xclient_run(both, 2, 16, duration);
                 fprintf(stderr,
-                        "round %lu: floor p50 %.1fus rate %.0f/s | seq p50 %.1fus | conc16 %.0f/s | xclient16 %.0f/s\n",
-                        r + 1, f50[r], frate[r], g50[r], c16[r], x16[r]);
+                        "round %lu: floor p50 %.1fus rate %.0f/s | seq p50 %.1fus | conc16 %.0f/s | gob seq p50 %.1fus "
+                        "conc16 %.0f/s | xclient16 %.0f/s\n",
+                        r + 1, f50[r], frate[r], g50[r], c16[r], b50[r], b16[r], x16[r]);
         }
         bench_server_stop(srv);
         bench_server_stop(srv2);
@@ -417,10 +480,13 @@ int main(int argc, char **argv) {
          * the median: the loopback floor itself moves by a factor of two or
          * three between rounds on a shared VM, depending on where the
          * scheduler puts the two threads. */
-        double r1[64], r2[64];
+        double r1[64], r2[64], r3[64], r4[64], r5[64];
         for (unsigned long r = 0; r < rounds; r++) {
                 r1[r] = g50[r] / f50[r];
                 r2[r] = c16[r] / frate[r];
+                r3[r] = b50[r] / g50[r];
+                r4[r] = b16[r] / c16[r];
+                r5[r] = cg[r] / cj[r];
         }
         double F50 = bench_median(f50, rounds), F99 = bench_median(f99, rounds), FR = bench_median(frate, rounds);
         double G50 = bench_median(g50, rounds), G99 = bench_median(g99, rounds), C16 = bench_median(c16, rounds);
@@ -435,7 +501,11 @@ int main(int argc, char **argv) {
         printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", F50, F99, FR);
         printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", G50, G99);
         printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", C16);
+        printf("geerpc gob seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(b50, rounds), bench_median(b99, rounds));
+        printf("geerpc gob conc16_one_connection_calls_per_s=%.0f\n", bench_median(b16, rounds));
         printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(x16, rounds));
+        printf("codec json_ns_per_call=%.0f gob_ns_per_call=%.0f (request and reply, each encoded and decoded)\n",
+               bench_median(cj, rounds), bench_median(cg, rounds));
         printf("registry get_100_servers_per_s=%.0f post_heartbeats_per_s=%.0f (16 keep-alive connections, %lu failed)\n",
                rget, rpost, rfailed);
         printf("spread over %lu rounds: seq_p50_vs_floor %.2f..%.2f, conc16_vs_floor_rate %.2f..%.2f\n", rounds, r1min,
@@ -443,6 +513,8 @@ int main(int argc, char **argv) {
         printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&mismatches));
         fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
         printf("ratio seq_p50_vs_floor=%.2f conc16_vs_floor_rate=%.2f\n", R1, R2);
+        printf("ratio gob_vs_json seq_p50=%.2f conc16_rate=%.2f codec_ns=%.2f\n", bench_median(r3, rounds),
+               bench_median(r4, rounds), bench_median(r5, rounds));
         free(fs);
         free(gs);
         return atomic_load(&mismatches) == 0 && rfailed == 0 ? 0 : 1;

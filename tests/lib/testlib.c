@@ -519,10 +519,14 @@ char *tl_read_until_eof(int fd, usec_t timeout, size_t *ret_len) {
                         break;
                 (void) buffer_append(&b, buf, (size_t) k);
         }
+        size_t len = buffer_len(&b);
         if (ret_len)
-                *ret_len = buffer_len(&b);
-        (void) buffer_append(&b, "", 1);
-        char *s = strdup(buffer_data(&b));
+                *ret_len = len;
+        /* Binary safe: the bytes may hold NULs (gob). */
+        char *s = malloc(len + 1);
+        TL_ASSERT(s, "out of memory");
+        memcpy(s, buffer_data(&b), len);
+        s[len] = 0;
         buffer_done(&b);
         return s;
 }

@@ -129,6 +129,7 @@ Test(codec_json, go_zero_values_for_missing_fields) {
 
 Test(codec_json, registry) {
         cr_assert_eq(codec_type_find("application/json"), &codec_json);
-        cr_assert_null(codec_type_find("application/gob"));
+        cr_assert_eq(codec_type_find("application/gob"), &codec_gob);
+        cr_assert_null(codec_type_find("application/xml"));
         cr_assert_null(codec_type_find(NULL));
 }

@@ -13,7 +13,9 @@
  *     deadline passed), -ECONNRESET/-EPIPE (the connection broke; every
  *     pending call fails at once), -ESHUTDOWN (the client was closed),
  *     -ECANCELED (geerpc_client_cancel()), -EBADMSG (undecodable reply),
- *     -EBUSY (too many calls pending), -EINVAL (bad arguments). */
+ *     -EBUSY (too many calls pending), -EINVAL (bad arguments, or args
+ *     that the codec cannot carry: then *ret_error says why, e.g. "gob:
+ *     key \"num\" is not an exported Go identifier ..."). */
 
 #include <jansson.h>
 #include <stddef.h>
@@ -32,7 +34,10 @@ typedef struct geerpc_client geerpc_client;
 
 /* A client that is not connected yet, so that options can be set. */
 int geerpc_client_new(geerpc_client **ret);
-/* "application/json" (the default). -EPROTONOSUPPORT for others. */
+/* GEERPC_CODEC_JSON ("application/json", the default) or GEERPC_CODEC_GOB
+ * ("application/gob": Go's encoding/gob, which every Go GeeRPC server
+ * speaks; docs/PROTOCOL.md says how JSON values map to gob types).
+ * -EPROTONOSUPPORT for others, -EISCONN once connected. */
 int geerpc_client_set_codec(geerpc_client *c, const char *codec_type);
 /* Bounds dial + Option. 0: no bound. */
 int geerpc_client_set_connect_timeout(geerpc_client *c, uint64_t usec);

@@ -29,3 +29,7 @@
                         func(*p);                       \
         }                                               \
         struct _geerpc_useless_struct_to_allow_trailing_semicolon_
+/* The codecs (the Option's CodecType). JSON is geerpc's default; gob is Go
+ * GeeRPC's default and the only codec its client speaks. */
+#define GEERPC_CODEC_JSON "application/json"
+#define GEERPC_CODEC_GOB "application/gob"

@@ -35,6 +35,7 @@ typedef struct geerpc_broadcast_result geerpc_broadcast_result;
 /* Named limits. */
 #define GEERPC_XCLIENT_FAILOVER_MAX 64U     /* retries on other servers, per call */
 #define GEERPC_XCLIENT_DIAL_PARALLEL_MAX 16U /* concurrent dials in a broadcast */
+#define GEERPC_XCLIENT_CODECS_MAX 1024U       /* servers whose codec is remembered */
 
 /* d: a new reference is taken. mode: see discovery.h. */
 int geerpc_xclient_new(geerpc_xclient **ret, geerpc_discovery *d, geerpc_select_mode mode);
@@ -58,6 +59,17 @@ int geerpc_xclient_set_failover(geerpc_xclient *x, unsigned n);
  * call. connect timeout 0: no bound but the call's deadline. */
 int geerpc_xclient_set_connect_timeout(geerpc_xclient *x, uint64_t usec);
 int geerpc_xclient_set_handle_timeout(geerpc_xclient *x, uint64_t usec);
+
+/* The codec of the connections this xclient dials: GEERPC_CODEC_JSON,
+ * GEERPC_CODEC_GOB, or NULL (the default): per server, found out at its
+ * first dial and remembered (the last GEERPC_XCLIENT_CODECS_MAX servers):
+ * JSON where the server answers in it (every geerpc server), gob where it
+ * closes the connection at a JSON Option (Go GeeRPC servers, whose only
+ * codec is gob). So a registry listing both kinds works with no setting.
+ * Finding out costs the first dial of each server one more round trip
+ * (a Go server also logs the JSON Option it refused). Connections already
+ * open keep their codec. -EPROTONOSUPPORT for an unknown codec. */
+int geerpc_xclient_set_codec(geerpc_xclient *x, const char *codec_type);
 
 /* Picks a server and calls service_method on it, as geerpc_client_call().
  * timeout_usec (0: none) bounds everything: discovery, dial, call and

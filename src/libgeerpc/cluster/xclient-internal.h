@@ -16,6 +16,12 @@ typedef struct XClientEntry {
         geerpc_client *client;
 } XClientEntry;
 
+/* The codec a server was found to speak (xclient-codec.c). */
+typedef struct XClientCodec {
+        char *addr;
+        const char *codec; /* GEERPC_CODEC_JSON or GEERPC_CODEC_GOB */
+} XClientCodec;
+
 struct geerpc_xclient {
         atomic_uint n_ref;
         geerpc_discovery *discovery;
@@ -30,6 +36,9 @@ struct geerpc_xclient {
         XClientEntry *entries; /* sorted by addr */
         size_t n_entries, n_allocated;
         bool closed;
+        const char *codec;     /* NULL: learned per server (xclient-codec.c) */
+        XClientCodec *codecs;  /* oldest first, at most GEERPC_XCLIENT_CODECS_MAX */
+        size_t n_codecs;
 };
 
 /* A connection to addr (a new reference): the cached one if it is still
@@ -47,3 +56,13 @@ bool xclient_is_connection_error(int r);
 /* Whether a call on c that failed with r broke the connection: -EBADMSG
  * is also what one undecodable reply gives, on a connection that lives on. */
 bool xclient_call_broke_connection(geerpc_client *c, int r);
+
+/* xclient-codec.c: a new connection to addr, in the codec set, or the one
+ * addr is known to speak, or found out (JSON if the server answers in it,
+ * else gob). Bounded by timeout (USEC_INFINITY: none). */
+int xclient_dial(geerpc_xclient *x, const char *addr, usec_t timeout, geerpc_client **ret);
+/* The codec addr was found to speak, or NULL; and remembering one (the
+ * oldest of GEERPC_XCLIENT_CODECS_MAX is forgotten). */
+const char *xclient_codec_known(geerpc_xclient *x, const char *addr);
+void xclient_codec_remember(geerpc_xclient *x, const char *addr, const char *codec);
+void xclient_codecs_free(geerpc_xclient *x);

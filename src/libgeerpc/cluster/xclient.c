@@ -52,6 +52,7 @@ _public_ geerpc_xclient *geerpc_xclient_unref(geerpc_xclient *x) {
         if (!x || atomic_fetch_sub(&x->n_ref, 1) != 1)
                 return NULL;
         (void) geerpc_xclient_close(x);
+        xclient_codecs_free(x);
         geerpc_discovery_unref(x->discovery);
         pthread_mutex_destroy(&x->lock);
         free(x);
@@ -172,9 +173,8 @@ static int insert(geerpc_xclient *x, const char *addr, geerpc_client *c) {
 }
 
 static int dial(geerpc_xclient *x, const char *addr, usec_t deadline, geerpc_client **ret) {
-        geerpc_client *c;
         pthread_mutex_lock(&x->lock);
-        usec_t timeout = x->connect_timeout, handle_timeout = x->handle_timeout;
+        usec_t timeout = x->connect_timeout;
         bool closed = x->closed;
         pthread_mutex_unlock(&x->lock);
         if (closed)
@@ -185,21 +185,7 @@ static int dial(geerpc_xclient *x, const char *addr, usec_t deadline, geerpc_cli
                         return -ETIMEDOUT;
                 timeout = MIN(timeout, deadline - now);
         }
-        int r = geerpc_client_new(&c);
-        if (r < 0)
-                return r;
-        r = geerpc_client_set_connect_timeout(c, timeout == USEC_INFINITY ? 0 : timeout);
-        if (r >= 0)
-                r = geerpc_client_set_handle_timeout(c, handle_timeout);
-        if (r >= 0)
-                r = geerpc_client_connect(c, addr);
-        if (r < 0) {
-                log_debug_errno(r, "rpc xclient: cannot connect to %s: %m", addr);
-                geerpc_client_unref(c);
-                return r;
-        }
-        *ret = c;
-        return 0;
+        return xclient_dial(x, addr, timeout, ret);
 }
 
 int xclient_get_client(geerpc_xclient *x, const char *addr, usec_t deadline, geerpc_client **ret) {

@@ -3,6 +3,7 @@
 
 static const CodecType *const codec_types[] = {
         &codec_json,
+        &codec_gob,
 };
 
 const CodecType *codec_type_find(const char *name) {

@@ -17,6 +17,9 @@ typedef struct Codec Codec;
 
 typedef struct CodecType {
         const char *name; /* the CodecType of the Option, e.g. "application/json" */
+        /* A client pads its Option with spaces to this many bytes (0: no
+         * padding), see codec-gob.c for why. */
+        size_t option_size;
         size_t object_size;
         int (*init)(Codec *c);
         void (*done)(Codec *c);
@@ -26,7 +29,9 @@ typedef struct CodecType {
          * -EMSGSIZE over the size bound). A body that was framed correctly
          * but does not decode is not fatal: ret->body_error says why. */
         int (*decode)(Codec *c, Buffer *in, Message *ret);
-        /* Appends one message to out. body may be NULL for "{}". */
+        /* Appends one message to out. body may be NULL for "{}". On failure
+         * nothing is appended; -EINVAL when body has no form in this codec
+         * (encode_why says why). */
         int (*encode)(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
                       json_t *body);
         /* Whether decode() holds part of a message (beyond what is in the
@@ -42,9 +47,15 @@ typedef struct CodecType {
 struct Codec {
         const CodecType *type;
         size_t max_value; /* bound on one decoded value (header or body) */
+        /* Why the last decode() or encode() failed, for the log and the
+         * caller ("" when the codec has nothing to add). Each belongs to its
+         * half. */
+        char decode_why[200];
+        char encode_why[256];
 };
 
 extern const CodecType codec_json;
+extern const CodecType codec_gob;
 
 const CodecType *codec_type_find(const char *name);
 

@@ -79,3 +79,25 @@ int option_append(Buffer *out, const Option *o) {
                      o->connect_timeout_ns, o->handle_timeout_ns);
         return buffer_append(out, tail, (size_t) k);
 }
+
+int option_append_padded(Buffer *out, const Option *o, size_t size) {
+        size_t mark = buffer_len(out);
+        int r = option_append(out, o);
+        if (r < 0)
+                return r;
+        /* Drop "}\n", pad, and close it again. */
+        size_t len = buffer_len(out) - mark - 2;
+        if (len + 1 > size) {
+                out->end = out->start + mark;
+                return -EINVAL;
+        }
+        out->end -= 2;
+        r = buffer_reserve(out, size - len);
+        if (r < 0) {
+                out->end = out->start + mark;
+                return r;
+        }
+        memset(buffer_tail(out), ' ', size - len - 1);
+        buffer_advance_end(out, size - len - 1);
+        return buffer_append(out, "}", 1);
+}

@@ -23,3 +23,7 @@ typedef struct Option {
  * sets *ret_reason to a malloc'd text for the log. */
 int option_parse(const char *p, size_t n, Option *ret, char **ret_reason);
 int option_append(Buffer *out, const Option *o);
+/* The same object padded with spaces before its '}' to exactly size bytes,
+ * with no newline after it (CodecType.option_size says why). -EINVAL
+ * when it does not fit. */
+int option_append_padded(Buffer *out, const Option *o, size_t size);

@@ -195,7 +195,8 @@ static inline void client_set_flusher_locked(geerpc_client *c, ClientFlusher fro
 }
 
 /* client-io.c */
-int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args);
+/* -EINVAL when the codec cannot encode args: *ret_why (optional) says why. */
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, char **ret_why);
 int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline);
 void client_fail_locked(geerpc_client *c, int error);
 void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error);

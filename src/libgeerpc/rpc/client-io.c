@@ -181,11 +181,13 @@ static void flush_and_unlock(geerpc_client *c) {
                 fail(c, r);
 }
 
-int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args) {
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, char **ret_why) {
         int r;
 
         pthread_mutex_lock(&c->wlock);
         r = codec_encode(c->codec, &c->out, service_method, seq, NULL, args ?: json_null());
+        if (r < 0 && ret_why && c->codec->encode_why[0])
+                *ret_why = strdup(c->codec->encode_why);
         /* Someone will send it for us: the current flusher, or the reader,
          * which is handing out replies and flushes before it reads again
          * (the callers it wakes then share one write). */

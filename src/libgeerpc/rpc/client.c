@@ -166,7 +166,8 @@ static int send_option(geerpc_client *c, int fd, usec_t deadline) {
                 .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
         };
         strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
-        int r = option_append(&opt, &o);
+        int r = c->codec_type->option_size > 0 ? option_append_padded(&opt, &o, c->codec_type->option_size)
+                                               : option_append(&opt, &o);
         if (r >= 0)
                 r = write_all(fd, &opt, deadline);
         buffer_done(&opt);
@@ -363,15 +364,19 @@ _public_ int geerpc_client_call(geerpc_client *c, const char *service_method, js
         if (r < 0)
                 return r;
 
-        r = client_send_request(c, service_method, call.node.seq, args);
+        _cleanup_free_ char *why = NULL;
+        r = client_send_request(c, service_method, call.node.seq, args, &why);
         if (r < 0) {
                 /* Nothing was written: take the call back, unless the
                  * connection broke meanwhile and completed it. */
                 pthread_mutex_lock(&c->lock);
                 bool mine = seq_table_remove(&c->pending, call.node.seq);
                 pthread_mutex_unlock(&c->lock);
-                if (mine)
+                if (mine) {
+                        if (ret_error && why)
+                                *ret_error = TAKE_PTR(why);
                         return r;
+                }
         }
 
         r = client_wait_reply(c, &call, deadline);
@@ -410,7 +415,7 @@ _public_ int geerpc_client_call_async(geerpc_client *c, const char *service_meth
         }
         uint64_t id = call->node.seq;
 
-        r = client_send_request(c, service_method, id, args);
+        r = client_send_request(c, service_method, id, args, NULL);
         if (r < 0) {
                 pthread_mutex_lock(&c->lock);
                 if (seq_table_remove(&c->pending, id)) {

@@ -114,9 +114,13 @@ int conn_queue_reply(Conn *c, const char *service_method, uint64_t seq, const ch
                 return -ENOTCONN;
         int r = codec_encode(c->codec, &c->out, service_method, seq, error, body);
         if (r < 0 && body && isempty(error)) {
-                /* The reply could not be encoded (e.g. NaN): say so instead. */
-                log_warning_errno(r, "rpc server: cannot encode reply of %s: %m", service_method);
-                r = codec_encode(c->codec, &c->out, service_method, seq, "rpc server: cannot encode reply", NULL);
+                /* The reply has no form in this codec (a key gob cannot
+                 * carry, ...): the caller learns why. */
+                char text[300];
+                snprintf(text, sizeof text, "rpc server: cannot encode reply%s%s", c->codec->encode_why[0] ? ": " : "",
+                         c->codec->encode_why);
+                log_warning("%s (%s)", text, service_method);
+                r = codec_encode(c->codec, &c->out, service_method, seq, text, NULL);
         }
         return r;
 }
@@ -351,7 +355,9 @@ void conn_process(Conn *c) {
                 if (r < 0) {
                         log_info("rpc server: read header error from %s: %s, closing",
                                  conn_peer(c, peer, sizeof peer),
-                                 r == -EMSGSIZE ? "message larger than the limit" : "malformed message");
+                                 c->codec->decode_why[0] ? c->codec->decode_why
+                                 : r == -EMSGSIZE        ? "message larger than the limit"
+                                                         : "malformed message");
                         goto close;
                 }
                 server_dispatch(c, &m);
