@@ -25,7 +25,7 @@ static ServerSet *parse(const char *headers, const char *body, int expect) {
                 cr_assert_eq(buffer_append(&h, headers, strlen(headers)), 0);
         if (body)
                 cr_assert_eq(buffer_append(&b, body, strlen(body)), 0);
-        int r = registry_parse_response(&h, &b, &s, &error);
+        int r = registry_parse_response(&h, &b, now_usec(CLOCK_MONOTONIC), &s, &error);
         cr_assert_eq(r, expect, "parse returned %d (%s)", r, strempty(error));
         if (r < 0)
                 cr_assert_not_null(error);
@@ -481,7 +481,7 @@ static void *acquirer(void *userdata) {
         Acquirer *a = userdata;
         ServerSet *s = NULL;
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
-        a->r = discovery_acquire(a->d, t0 + a->timeout, &s);
+        a->r = discovery_acquire(a->d, NULL, t0 + a->timeout, &s);
         a->took = now_usec(CLOCK_MONOTONIC) - t0;
         server_set_unref(s);
         return NULL;

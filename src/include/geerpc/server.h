@@ -58,7 +58,11 @@ geerpc_server *geerpc_server_unref(geerpc_server *s);
 
 /* Registers a service. name and the method table are copied; userdata is
  * borrowed and must outlive the server. -EEXIST if the name is taken,
- * -EINVAL for an empty name, a name with '.', or a method without handler. */
+ * -EINVAL for a name that is not a service name (1 to
+ * GEERPC_SERVICE_NAME_MAX ASCII letters, digits or '_'; defs.h), a method
+ * name that is empty or has a '.', or a method without handler. A
+ * registration (registration.h) announces the names of every service added
+ * here. */
 int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                               void *userdata);
 

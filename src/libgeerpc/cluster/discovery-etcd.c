@@ -54,34 +54,43 @@ typedef struct EtcdDiscovery {
         /* Shared, under lock. */
         pthread_mutex_t lock;
         bool quit;
-        bool healthy; /* a watch is established: addrs is current */
-        char **addrs; /* sorted, unique */
-        size_t n_addrs;
+        bool healthy; /* a watch is established: entries is current */
+        ServerEntry *entries; /* sorted by address, unique; addresses owned */
+        size_t n_entries;
         int64_t revision; /* of the last change applied */
 } EtcdDiscovery;
 
 /* ---- the watched set ------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static int cmp_entry_addr(const void *a, const void *b) {
+        return strcmp(((const ServerEntry *) a)->addr, ((const ServerEntry *) b)->addr);
+}
+
+static void entry_done(ServerEntry *e) {
+        free((char *) e->addr);
+        server_meta_done(&e->meta);
+}
+
+static void entries_free(ServerEntry *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                entry_done(&v[i]);
+        free(v);
 }
 
 static void set_clear_locked(EtcdDiscovery *e) {
-        for (size_t i = 0; i < e->n_addrs; i++)
-                free(e->addrs[i]);
-        free(e->addrs);
-        e->addrs = NULL;
-        e->n_addrs = 0;
+        entries_free(e->entries, e->n_entries);
+        e->entries = NULL;
+        e->n_entries = 0;
 }
 
-static ssize_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
-        size_t lo = 0, hi = e->n_addrs;
+static size_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
+        size_t lo = 0, hi = e->n_entries;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int c = strcmp(e->addrs[mid], addr);
+                int c = strcmp(e->entries[mid].addr, addr);
                 if (c == 0) {
                         *found = true;
-                        return (ssize_t) mid;
+                        return mid;
                 }
                 if (c < 0)
                         lo = mid + 1;
@@ -89,37 +98,45 @@ static ssize_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
                         hi = mid;
         }
         *found = false;
-        return (ssize_t) lo;
+        return lo;
 }
 
-static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
+/* Adds or replaces the entry of x's address; takes x. Whether anything
+ * changed. */
+static bool set_put_locked(EtcdDiscovery *e, ServerEntry *x) {
         bool found;
-        ssize_t i = set_find(e, addr, &found);
-        if (found || e->n_addrs >= GEERPC_DISCOVERY_MAX_SERVERS)
-                return false;
-        char *copy = strdup(addr);
-        char **v = realloc(e->addrs, (e->n_addrs + 1) * sizeof(char *));
-        if (!copy || !v) {
-                free(copy);
-                if (v)
-                        e->addrs = v;
+        size_t i = set_find(e, x->addr, &found);
+        if (found) {
+                bool same = server_meta_equal(&e->entries[i].meta, &x->meta);
+                server_meta_done(&e->entries[i].meta);
+                e->entries[i].meta = x->meta;
+                free((char *) x->addr);
+                *x = (ServerEntry) {};
+                return !same;
+        }
+        ServerEntry *v = e->n_entries < GEERPC_DISCOVERY_MAX_SERVERS
+                                 ? reallocarray(e->entries, e->n_entries + 1, sizeof *v)
+                                 : NULL;
+        if (!v) {
+                entry_done(x);
                 return false;
         }
-        e->addrs = v;
-        memmove(v + i + 1, v + i, (e->n_addrs - (size_t) i) * sizeof(char *));
-        v[i] = copy;
-        e->n_addrs++;
+        e->entries = v;
+        memmove(v + i + 1, v + i, (e->n_entries - i) * sizeof *v);
+        v[i] = *x;
+        *x = (ServerEntry) {};
+        e->n_entries++;
         return true;
 }
 
 static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
         bool found;
-        ssize_t i = set_find(e, addr, &found);
+        size_t i = set_find(e, addr, &found);
         if (!found)
                 return false;
-        free(e->addrs[i]);
-        memmove(e->addrs + i, e->addrs + i + 1, (e->n_addrs - (size_t) i - 1) * sizeof(char *));
-        e->n_addrs--;
+        entry_done(&e->entries[i]);
+        memmove(e->entries + i, e->entries + i + 1, (e->n_entries - i - 1) * sizeof(ServerEntry));
+        e->n_entries--;
         return true;
 }
 
@@ -141,22 +158,41 @@ static char *key_to_addr(const EtcdTarget *t, json_t *key) {
         return strdup(k + pl + 1);
 }
 
-/* Hands the watched set to the discovery's cache. */
+/* What a server's value says of it (etcd_value_json() in etcd.c): a value
+ * that is not JSON, or without metadata, says nothing (unknown services,
+ * the default weight). Invalid metadata: the key is skipped. */
+static int kv_to_entry(const EtcdTarget *t, json_t *kv, ServerEntry *ret) {
+        _cleanup_free_ char *addr = key_to_addr(t, json_object_get(kv, "key"));
+        if (!addr)
+                return -EINVAL;
+        ServerMeta meta = SERVER_META_DEFAULT;
+        _cleanup_free_ char *value = NULL;
+        size_t len = 0;
+        json_t *v = json_object_get(kv, "value");
+        if (json_is_string(v) && base64_decode(json_string_value(v), &value, &len) >= 0) {
+                _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);
+                const char *why = NULL;
+                if (json_is_object(o) && server_meta_from_json(o, &meta, &why) < 0) {
+                        log_debug("rpc discovery: skipping etcd key of %s: %s", addr, why);
+                        return -EINVAL;
+                }
+        }
+        *ret = (ServerEntry) { .addr = TAKE_PTR(addr), .meta = meta, .server_weight = -1 };
+        return 0;
+}
+
+/* Hands the watched set to the discovery's caches. */
 static void publish(EtcdDiscovery *e) {
+        ServerSet *s = NULL;
         pthread_mutex_lock(&e->lock);
-        size_t n = e->n_addrs;
-        char **copy = calloc(n ?: 1, sizeof(char *));
-        for (size_t i = 0; copy && i < n; i++)
-                copy[i] = strdup(e->addrs[i]);
+        int r = server_set_new_entries(e->entries, e->n_entries, &s);
         pthread_mutex_unlock(&e->lock);
-        if (!copy)
-                return;
-        int r = geerpc_discovery_update(e->d, (const char *const *) copy, n);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "rpc discovery: cannot update the list from etcd: %m");
-        for (size_t i = 0; i < n; i++)
-                free(copy[i]);
-        free(copy);
+                return;
+        }
+        discovery_publish(e->d, s);
+        server_set_unref(s);
 }
 
 /* ---- range ------------------------------------------------------------------- */
@@ -171,33 +207,27 @@ static json_t *range_request(const EtcdTarget *t) {
 }
 
 /* Reads a range response into a sorted list; *ret_revision: its revision. */
-static int parse_range(const EtcdTarget *t, json_t *resp, char ***ret, size_t *ret_n, int64_t *ret_revision) {
+static int parse_range(const EtcdTarget *t, json_t *resp, ServerEntry **ret, size_t *ret_n, int64_t *ret_revision) {
         int64_t rev = 0;
         if (!json_is_object(resp) || etcd_json_int(json_object_get(json_object_get(resp, "header"), "revision"), &rev) < 0)
                 return -EBADMSG;
         json_t *kvs = json_object_get(resp, "kvs"), *kv;
         size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
-        char **v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof(char *));
+        ServerEntry *v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof *v);
         if (!v)
                 return -ENOMEM;
         json_array_foreach(kvs, i, kv) {
                 if (k >= GEERPC_DISCOVERY_MAX_SERVERS)
                         break;
-                char *a = key_to_addr(t, json_object_get(kv, "key"));
-                if (a)
-                        v[k++] = a;
+                if (kv_to_entry(t, kv, &v[k]) >= 0)
+                        k++;
         }
-        qsort(v, k, sizeof(char *), cmp_str);
+        if (k > 1)
+                qsort(v, k, sizeof *v, cmp_entry_addr);
         *ret = v;
         *ret_n = k;
         *ret_revision = rev;
         return 0;
-}
-
-static void free_list(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
 }
 
 /* ---- the watch thread ---------------------------------------------------------- */
@@ -208,7 +238,7 @@ static void start_watch(EtcdDiscovery *e);
 static void on_range(EtcdCall *call, int result, const char *error, long status, json_t *response,
                      void *userdata) {
         EtcdDiscovery *e = userdata;
-        char **v = NULL;
+        ServerEntry *v = NULL;
         size_t n = 0;
         int64_t rev = 0;
         e->range_call = NULL;
@@ -221,8 +251,8 @@ static void on_range(EtcdCall *call, int result, const char *error, long status,
         }
         pthread_mutex_lock(&e->lock);
         set_clear_locked(e);
-        e->addrs = v;
-        e->n_addrs = n;
+        e->entries = v;
+        e->n_entries = n;
         e->revision = rev;
         pthread_mutex_unlock(&e->lock);
         e->need_range = false;
@@ -274,15 +304,19 @@ static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
         json_array_foreach(events, i, ev) {
                 json_t *kv = json_object_get(ev, "kv");
                 int64_t mod = 0;
-                _cleanup_free_ char *addr = key_to_addr(&e->watch_target, json_object_get(kv, "key"));
                 /* PUT is the enum's zero value: the gateway leaves it out. */
                 bool del = json_is_string(json_object_get(ev, "type")) &&
                            streq(json_string_value(json_object_get(ev, "type")), "DELETE");
+                _cleanup_free_ char *addr = del ? key_to_addr(&e->watch_target, json_object_get(kv, "key")) : NULL;
+                ServerEntry x = {};
+                bool put = !del && kv_to_entry(&e->watch_target, kv, &x) >= 0;
                 pthread_mutex_lock(&e->lock);
                 if (etcd_json_int(json_object_get(kv, "mod_revision"), &mod) >= 0 && mod > e->revision)
                         e->revision = mod;
                 if (addr)
-                        changed = (del ? set_delete_locked(e, addr) : set_put_locked(e, addr)) || changed;
+                        changed = set_delete_locked(e, addr) || changed;
+                if (put)
+                        changed = set_put_locked(e, &x) || changed;
                 pthread_mutex_unlock(&e->lock);
         }
         if (changed)
@@ -455,7 +489,8 @@ static void ensure_thread_locked(EtcdDiscovery *e) {
 
 /* ---- the back end ----------------------------------------------------------- */
 
-static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char **ret_error) {
+/* Every server, filtered by discovery.c: the watched set, or a range. */
+static int etcd_fetch(geerpc_discovery *d, const char *service, usec_t timeout, ServerSet **ret, char **ret_error) {
         EtcdDiscovery *e = d->backend;
         int r;
 
@@ -463,7 +498,7 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
         ensure_thread_locked(e);
         if (e->healthy) {
                 /* The watch keeps this current: no request needed. */
-                r = server_set_new((const char *const *) e->addrs, e->n_addrs, ret);
+                r = server_set_new_entries(e->entries, e->n_entries, ret);
                 pthread_mutex_unlock(&e->lock);
                 return r;
         }
@@ -482,7 +517,7 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
                         *ret_error = NULL;
                 return -EPROTO;
         }
-        char **v;
+        ServerEntry *v;
         size_t n;
         int64_t rev;
         r = parse_range(&e->fetch_target, resp, &v, &n, &rev);
@@ -491,8 +526,8 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
                         *ret_error = strdup("etcd answered a range without a usable list");
                 return r;
         }
-        r = server_set_new((const char *const *) v, n, ret);
-        free_list(v, n);
+        r = server_set_new_entries(v, n, ret);
+        entries_free(v, n);
         return r;
 }
 

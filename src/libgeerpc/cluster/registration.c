@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "basic/backoff.h"
 #include "basic/duration.h"
 #include "basic/log.h"
 #include "cluster/registration-internal.h"
@@ -23,14 +24,8 @@ usec_t registration_derive_period(usec_t registry_timeout) {
 }
 
 usec_t registration_backoff(usec_t period, unsigned failures, double jitter01) {
-        /* 1 s, 2 s, 4 s, ... capped at the period, each spread over
-         * [0.8, 1.2) of its value so that servers that lost the same
-         * registry do not come back in lockstep. */
-        unsigned shift = failures > 0 ? MIN(failures - 1, 30U) : 0;
-        usec_t d = (usec_t) GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC << shift;
-        d = MIN(d, period);
-        d = (usec_t) ((double) d * (0.8 + 0.4 * jitter01));
-        return MIN(MAX(d, (usec_t) 1), period);
+        /* 1 s, 2 s, 4 s, ... capped at the period. */
+        return backoff_delay(GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC, period, failures, jitter01);
 }
 
 static const char *const state_names[] = {
@@ -303,7 +298,7 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
                 free(r->last_error);
                 r->last_error = strdup(error ?: strerror(-result));
                 r->state = GEERPC_REGISTRATION_RETRYING;
-                usec_t delay = registration_backoff(r->period, r->failures, (double) arc4random() / 4294967296.0);
+                usec_t delay = registration_backoff(r->period, r->failures, backoff_jitter());
                 /* Once per outage at warning level; the retries at debug. */
                 log_struct(r->failures == 1 ? LOG_WARNING : LOG_DEBUG, 0, LOG_REG_FIELDS(r),
                            "heartbeat for %s to %s failed: %s; retrying in %s", r->address, r->url,

@@ -151,6 +151,9 @@ void server_call_detach(ServerCall *call); /* the connection closes */
 int server_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 /* server.c */
+/* The names of the services s offers, sorted (a NULL-terminated strv):
+ * what its registration announces. Loop thread, like add_service(). */
+int server_get_service_names(geerpc_server *s, char ***ret);
 void server_conn_closed(geerpc_server *s);
 void server_check_stopped(geerpc_server *s);
 int server_ensure_pool(geerpc_server *s);

@@ -5,7 +5,9 @@
 
 #include "basic/address.h"
 #include "basic/log.h"
+#include "basic/strv.h"
 #include "rpc/server-internal.h"
+#include "rpc/service-name.h"
 
 _public_ int geerpc_server_new(geerpc_server **ret) {
         if (!ret)
@@ -86,7 +88,7 @@ _public_ geerpc_server *geerpc_server_unref(geerpc_server *s) {
 
 _public_ int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods,
                                        size_t n_methods, void *userdata) {
-        if (!s || isempty(name) || strchr(name, '.') || (n_methods > 0 && !methods))
+        if (!s || !service_name_is_valid(name) || (n_methods > 0 && !methods))
                 return -EINVAL;
         for (size_t i = 0; i < s->n_services; i++)
                 if (streq(s->services[i].name, name))
@@ -127,6 +129,20 @@ oom:
         free(svc.methods);
         free(svc.name);
         return -ENOMEM;
+}
+
+int server_get_service_names(geerpc_server *s, char ***ret) {
+        char **v = calloc(s->n_services + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_services; i++)
+                if (!(v[i] = strdup(s->services[i].name))) {
+                        strv_free(v);
+                        return -ENOMEM;
+                }
+        strv_sort_unique(v);
+        *ret = v;
+        return 0;
 }
 
 _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64_t priority) {
