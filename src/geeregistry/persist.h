@@ -4,10 +4,17 @@
 /* The state file: the table on disk, so that a restart loses no server and
  * brings back no dead one.
  *
- *     {"version":1,"servers":[{"addr":"tcp@127.0.0.1:7001","heartbeat_ms":1700000000123},...]}
+ *     {"version":2,
+ *      "servers":[{"addr":"tcp@127.0.0.1:7001","heartbeat_ms":1700000000123,
+ *                  "services":["Foo"],"weight":1,"labels":{"zone":"a"}},...],
+ *      "overrides":[{"addr":"tcp@127.0.0.1:7002","weight":0},...]}
  *
  * heartbeat_ms is the wall-clock time (Unix epoch, milliseconds) of the
- * server's last heartbeat; servers are written oldest first. The file is
+ * server's last heartbeat; servers are written oldest first, with what
+ * their heartbeat said (services only when known, labels only when there
+ * are some); overrides are the operator's, by address. Version 1 files
+ * (addr and heartbeat_ms only) still load: their servers offer every
+ * service, with weight 1. The file is
  * replaced atomically (temporary file in the same directory, fsync,
  * rename), at most once per PERSIST_INTERVAL_USEC while the table changes,
  * and once more on stop. */
@@ -21,7 +28,7 @@
 /* Named limit: a state file larger than this is not read. */
 #define PERSIST_FILE_SIZE_MAX (64U * 1024U * 1024U)
 #define PERSIST_FILE_NAME "servers.json"
-#define PERSIST_VERSION 1
+#define PERSIST_VERSION 2
 
 typedef struct Persist Persist;
 

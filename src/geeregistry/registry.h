@@ -32,9 +32,15 @@ int registry_new(Registry **ret, sd_event *event, const RegistryConfig *config);
 Registry *registry_free(Registry *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Registry *, registry_free);
 
-/* POST: validates addr and registers or refreshes it. Returns 1 (new),
- * 0 (refreshed), -EINVAL with *ret_reason set, -ENOSPC (full), -ENOMEM. */
-int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason);
+/* POST: validates addr and registers or refreshes it with what its
+ * heartbeat says (meta, already validated). Returns a TableHeartbeat,
+ * -EINVAL with *ret_reason set, -ENOSPC (full), -ENOMEM. */
+int registry_heartbeat(Registry *r, const char *addr, const ServerMeta *meta, const char **ret_reason);
+/* PATCH: the operator's weight for addr (0: drain), or weight < 0 to clear
+ * it. Returns 1 when it changed something, 0 when it was already so,
+ * -ENOENT (clearing none), -EINVAL with *ret_reason, -ENOSPC (too many
+ * overrides), -ENOMEM. */
+int registry_override(Registry *r, const char *addr, int weight, const char **ret_reason);
 /* DELETE: 0 when removed, -ENOENT when it was not there, -EINVAL. */
 int registry_deregister(Registry *r, const char *addr, const char **ret_reason);
 /* Removes dead servers now, so that what follows lists only live ones. */

@@ -163,7 +163,9 @@ Test(geerpcctl, call_each_mode_and_remote_error) {
         free(first);
 
         expect(ctl(reg, "call", "Foo.Nope", "{}"), 1, "", "rpc server: can't find method Nope");
-        expect(ctl(reg, "call", "Bar.Sum", "{}"), 1, "", "rpc server: can't find service Bar");
+        expect(ctl(reg, "call", "Foo.Nope", "{}"), 1, "", "rpc server: can't find method Nope");
+        /* No server offers Bar: no call is made. */
+        expect(ctl(reg, "call", "Bar.Sum", "{}"), 3, "", "rpc discovery: no available servers");
         expect(ctl(reg, "call", "Foo.Sum", "{\"Num1\":\"x\"}"), 1, "", "must be integers");
         free(reg);
         tl_cluster_free(c);

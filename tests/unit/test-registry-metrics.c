@@ -29,7 +29,7 @@ Test(metrics, counts_requests_by_method_and_status) {
 
         char *s = render(&m, &g);
         const char *expected[] = {
-                "# HELP geeregistry_servers Registered servers that have not expired.\n"
+                "# HELP geeregistry_servers Registered servers that have not expired; with service=, those a ?service= GET lists (the 64 services listing the most).\n"
                 "# TYPE geeregistry_servers gauge\ngeeregistry_servers 3\n",
                 "geeregistry_max_servers 10\n",
                 "geeregistry_timeout_seconds 300\n",

@@ -158,7 +158,7 @@ static char *key_to_addr(const EtcdTarget *t, json_t *key) {
         return strdup(k + pl + 1);
 }
 
-/* What a server's value says of it (etcd_value_json() in etcd.c): a value
+/* What a server's value says of it (registration-etcd.c writes it): a value
  * that is not JSON, or without metadata, says nothing (unknown services,
  * the default weight). Invalid metadata: the key is skipped. */
 static int kv_to_entry(const EtcdTarget *t, json_t *kv, ServerEntry *ret) {
