@@ -228,6 +228,11 @@ static const char *error_text(int r, const char *remote) {
                 return "the registry answered with an error status (is the URL right?)";
         case -EBADMSG:
                 return "bad response (no server list, or an undecodable reply)";
+        case -EMSGSIZE:
+                return "the registry's server-list header is longer than libcurl accepts (100 KiB, about 4,800 "
+                       "servers): a registry without a JSON listing (the Go original's) lists too many";
+        case -EFBIG:
+                return "the registry's answer is larger than 64 MiB";
         default:
                 return strerror(-r);
         }

@@ -41,7 +41,10 @@
  *   other       when no list was ever fetched, the registry's failure:
  *               -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -ECONNRESET,
  *               -EPROTO (an HTTP status other than 200), -EBADMSG (a
- *               response without a usable list).
+ *               response without a usable list), -EMSGSIZE (a header line
+ *               longer than libcurl reads, 100 KiB: a Go registry's list of
+ *               more than about 4,800 servers), -EFBIG (an answer past
+ *               64 MiB).
  *
  * All functions are thread-safe: one discovery may be shared by any number
  * of threads and xclients. */

@@ -90,6 +90,10 @@ void discovery_publish(geerpc_discovery *d, ServerSet *all);
 /* discovery-etcd.c: etcd://HOST:PORT[,...][/PREFIX], range + watch. */
 int discovery_new_etcd(geerpc_discovery **ret, const char *url);
 
+/* Named limit: the largest registry answer read (a JSON listing of 65,536
+ * servers with their services and labels fits). */
+#define DISCOVERY_REGISTRY_RESPONSE_MAX (64U * 1024U * 1024U)
+
 /* discovery-registry.c: reads a registry's GET response. The JSON body
  * ({"servers":[{"addr":...,"age_ms":N,"services":[...],"weight":N,
  * "labels":{...}},...]}) wins when there is one; otherwise the

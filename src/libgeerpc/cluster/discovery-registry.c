@@ -180,6 +180,7 @@ static int registry_fetch(geerpc_discovery *d, const char *service, usec_t timeo
                 .headers = headers,
                 .timeout = timeout,
                 .connect_timeout = MIN(timeout, HTTP_CONNECT_TIMEOUT_DEFAULT_USEC),
+                .max_response = DISCOVERY_REGISTRY_RESPONSE_MAX,
         };
         HttpResult res = {};
         int r = http_perform(&spec, &res);
@@ -191,6 +192,11 @@ static int registry_fetch(geerpc_discovery *d, const char *service, usec_t timeo
                 if (asprintf(ret_error, "the registry's server list header is longer than libcurl accepts (100 KiB, "
                                         "about 4,800 servers): it lists too many servers for a registry without a "
                                         "JSON body") < 0)
+                        *ret_error = NULL;
+        } else if (res.result == -EMSGSIZE) {
+                r = -EFBIG;
+                if (asprintf(ret_error, "the registry's answer is larger than %u MiB",
+                             DISCOVERY_REGISTRY_RESPONSE_MAX / (1024U * 1024U)) < 0)
                         *ret_error = NULL;
         } else if (res.result < 0) {
                 r = res.result;
