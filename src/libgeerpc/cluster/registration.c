@@ -198,8 +198,8 @@ static void schedule(geerpc_registration *r, usec_t delay);
 /* What is announced changed: a heartbeat now, or right after the one in
  * flight. */
 static void meta_changed(geerpc_registration *r) {
-        if (r->state != GEERPC_REGISTRATION_REGISTERED && r->state != GEERPC_REGISTRATION_RETRYING)
-                return;
+        /* Before start the first heartbeat carries it; while retrying the
+         * next retry does. */
         if (r->beat_in_flight)
                 r->meta_changed = true;
         else if (r->state == GEERPC_REGISTRATION_REGISTERED)

@@ -206,10 +206,13 @@ int server_meta_append_json(Buffer *out, const ServerMeta *m) {
                 if (r >= 0)
                         r = buffer_append(out, "]", 1);
         }
-        if (r >= 0)
+        /* The default goes without saying: a server registered the Go
+         * original's way is listed exactly as before weights. */
+        if (r >= 0 && m->weight != GEERPC_WEIGHT_DEFAULT) {
                 r = buffer_append(out, ",\"weight\":", 10);
-        if (r >= 0)
-                r = json_append_u64(out, m->weight);
+                if (r >= 0)
+                        r = json_append_u64(out, m->weight);
+        }
         if (r >= 0 && m->labels) {
                 r = buffer_append(out, ",\"labels\":{", 11);
                 for (char **p = m->labels; r >= 0 && *p; p++) {

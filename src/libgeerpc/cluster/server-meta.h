@@ -47,8 +47,9 @@ int server_meta_parse_services(const char *s, char ***ret, const char **ret_reas
 int server_meta_parse_weight(const char *s, unsigned *ret, const char **ret_reason);
 int server_meta_parse_labels(const char *s, char ***ret, const char **ret_reason);
 
-/* Appends ,"services":[...],"weight":N,"labels":{...} (services only when
- * known, labels only when there are any). */
+/* Appends ,"services":[...],"weight":N,"labels":{...}: each only when it
+ * says more than its absence (services known, a weight other than the
+ * default, some labels). */
 int server_meta_append_json(Buffer *out, const ServerMeta *m);
 /* Reads those members of obj (absent ones: unknown services, the default
  * weight, no labels), checked as the headers are. */
