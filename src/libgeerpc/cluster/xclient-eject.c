@@ -35,10 +35,14 @@ static void remove_locked(geerpc_xclient *x, size_t i) {
         free(x->ejected[i].addr);
         memmove(x->ejected + i, x->ejected + i + 1, (x->n_ejected - i - 1) * sizeof(XClientEjected));
         x->n_ejected--;
+        atomic_store(&x->any_ejected, x->n_ejected > 0);
 }
 
 bool xclient_is_ejected(geerpc_xclient *x, const char *addr, usec_t now) {
         bool found, ejected = false;
+        /* Every call asks: no lock while nothing is ejected. */
+        if (!atomic_load_explicit(&x->any_ejected, memory_order_relaxed))
+                return false;
         pthread_mutex_lock(&x->lock);
         if (x->n_ejected > 0) {
                 size_t i = find_locked(x, addr, &found);
@@ -50,6 +54,8 @@ bool xclient_is_ejected(geerpc_xclient *x, const char *addr, usec_t now) {
 
 bool xclient_claim(geerpc_xclient *x, const char *addr, usec_t now) {
         bool found, ok = true;
+        if (!atomic_load_explicit(&x->any_ejected, memory_order_relaxed))
+                return true;
         pthread_mutex_lock(&x->lock);
         if (x->n_ejected > 0) {
                 size_t i = find_locked(x, addr, &found);
@@ -99,6 +105,7 @@ void xclient_eject(geerpc_xclient *x, const char *addr, usec_t now) {
                 memmove(x->ejected + i + 1, x->ejected + i, (x->n_ejected - i) * sizeof(XClientEjected));
                 x->ejected[i] = (XClientEjected) { .addr = copy };
                 x->n_ejected++;
+                atomic_store(&x->any_ejected, true);
         }
         XClientEjected *e = &x->ejected[i];
         /* Calls that dialled at the same time fail together: one backoff
@@ -117,6 +124,8 @@ void xclient_eject(geerpc_xclient *x, const char *addr, usec_t now) {
 
 void xclient_unejected(geerpc_xclient *x, const char *addr) {
         bool found;
+        if (!atomic_load_explicit(&x->any_ejected, memory_order_relaxed))
+                return;
         pthread_mutex_lock(&x->lock);
         if (x->n_ejected > 0) {
                 size_t i = find_locked(x, addr, &found);
@@ -153,4 +162,5 @@ void xclient_ejected_free(geerpc_xclient *x) {
                 free(x->ejected[i].addr);
         x->ejected = mfree(x->ejected);
         x->n_ejected = 0;
+        atomic_store(&x->any_ejected, false);
 }

@@ -40,6 +40,7 @@ struct geerpc_xclient {
         size_t n_entries, n_allocated;
         XClientEjected *ejected; /* sorted by addr */
         size_t n_ejected;
+        atomic_bool any_ejected; /* n_ejected > 0, read without the lock */
         bool closed;
 };
 

@@ -15,6 +15,7 @@ _public_ int geerpc_xclient_new(geerpc_xclient **ret, geerpc_discovery *d, geerp
         if (!x)
                 return -ENOMEM;
         atomic_init(&x->n_ref, 1);
+        atomic_init(&x->any_ejected, false);
         x->discovery = geerpc_discovery_ref(d);
         x->mode = mode;
         x->connect_timeout = GEERPC_CONNECT_TIMEOUT_DEFAULT_USEC;
