@@ -650,3 +650,58 @@ Test(services, a_65536_server_list_goes_out_whole) {
         reg_stop(&r);
         reg_rmdir(dir);
 }
+
+/* A reader that stops reading a raw answer larger than the kernel's
+ * buffers holds nothing up, and is cut off after the idle timeout without
+ * progress; one that leaves at once costs nothing. */
+Test(services, a_stuck_reader_of_a_long_list_is_cut_off) {
+        char *dir = reg_tmpdir(), path[512], arg[600];
+        snprintf(path, sizeof path, "%s/servers.json", dir);
+        snprintf(arg, sizeof arg, "--state-file=%s", path);
+        FILE *f = fopen(path, "we");
+        cr_assert_not_null(f);
+        /* Host names of three 60-byte labels: 20,000 addresses of 198
+         * bytes, two headers of 4 MB. */
+        char label[61];
+        memset(label, 'a', 60);
+        label[60] = 0;
+        unsigned long long now = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC;
+        fprintf(f, "{\"version\":2,\"servers\":[");
+        for (unsigned i = 0; i < 20000; i++)
+                fprintf(f, "%s{\"addr\":\"tcp@%s.%s.%s.h%05u:7001\",\"heartbeat_ms\":%llu}", i ? "," : "", label,
+                        label, label, i, now);
+        fprintf(f, "]}\n");
+        fclose(f);
+        Reg r = reg_start((const char *[]) { arg, "--idle-timeout=1s", NULL });
+
+        const char get[] = "GET /_geerpc_/registry HTTP/1.1\r\nHost: x\r\n\r\n";
+        int gone = tl_connect(r.addr);
+        cr_assert(tl_write_all(gone, get, sizeof get - 1));
+        close(gone);
+        int stuck = tl_connect(r.addr), small = 4096;
+        cr_assert_geq(stuck, 0);
+        cr_assert_eq(setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+        cr_assert(tl_write_all(stuck, get, sizeof get - 1));
+
+        /* Served meanwhile. */
+        tl_sleep(200 * USEC_PER_MSEC);
+        size_t a, b;
+        raw_get(&r, &a, &b);
+        cr_assert_eq(a, 20000);
+        cr_assert_eq(reg_post(&r, "tcp@127.0.0.1:7001"), 200);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        /* Only /metrics' own connection left. */
+        cr_assert(reg_wait_metric(&r, "geeregistry_http_connections", 1, 10 * S), "the stuck reader was not cut off");
+        cr_assert_lt(now_usec(CLOCK_MONOTONIC) - t0, 5 * S);
+        /* (meson runs the tests with GEERPC_LOG_LEVEL=debug) */
+        char *line = tl_wait_line(r.proc, "raw response given up", 5 * S);
+        cr_assert_not_null(line, "the registry did not give the stuck reader up");
+        free(line);
+        line = tl_wait_line(r.proc, "no progress in time", 5 * S);
+        cr_assert_not_null(line, "the stuck reader was not given up for want of progress");
+        free(line);
+        close(stuck);
+        reg_assert_running(&r);
+        reg_stop(&r);
+        reg_rmdir(dir);
+}

@@ -166,15 +166,19 @@ enum MHD_Result http_server_send_raw(struct MHD_Connection *mc, HttpRaw *raw) {
         if (!c || c->fd < 0 || !c->hangup || !c->deadline || c->raw || c->closing)
                 return MHD_NO;
         /* MHD leaves a suspended connection alone: no reads, no writes, no
-         * timeout; the deadline below is ours. */
-        if (sd_event_source_set_io_events(c->hangup, EPOLLOUT) < 0 ||
-            sd_event_source_set_priority(c->hangup, SD_EVENT_PRIORITY_NORMAL) < 0)
+         * timeout; the deadline below is ours. The source goes from
+         * one-shot to on *before* its events change: sd-event registers a
+         * one-shot source with EPOLLONESHOT and does not register it again
+         * when only the enablement changes. */
+        if (sd_event_source_set_enabled(c->hangup, SD_EVENT_OFF) < 0 ||
+            sd_event_source_set_priority(c->hangup, SD_EVENT_PRIORITY_NORMAL) < 0 ||
+            sd_event_source_set_io_events(c->hangup, EPOLLOUT) < 0 ||
+            sd_event_source_set_enabled(c->hangup, SD_EVENT_ON) < 0)
                 return MHD_NO;
         MHD_suspend_connection(mc);
         c->raw = http_raw_ref(raw);
         c->raw_sent = 0;
         (void) arm_oneshot(c->deadline, usec_add(loop_now(c->server), raw_timeout(c->server)));
-        (void) sd_event_source_set_enabled(c->hangup, SD_EVENT_ON);
         return MHD_YES;
 }
 
