@@ -108,7 +108,6 @@ _public_ int geerpc_discovery_set_refresh_timeout(geerpc_discovery *d, uint64_t 
         return set_knob(d, d ? &d->refresh_timeout : NULL, usec);
 }
 
-
 /* ---- the caches, one per service ------------------------------------------- */
 
 static const char *cache_name(const DiscoveryCache *c) {
