@@ -37,6 +37,14 @@
 #define N_SERVERS 2
 #define N_CALLS 5
 
+/* The variable's object is released when it goes out of scope, through the
+ * cleanup helpers every geerpc header defines (geerpc/defs.h). */
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static void freep(void *p) {
+        free(*(void **) p);
+}
+
 /* ---- finding the programs --------------------------------------------------- */
 
 /* $ENV (the tests set it), the build tree (baked in by meson), then the
@@ -229,19 +237,14 @@ static bool report(const char *typ, const char *method, int num1, int num2, int 
 
 static bool run_one(geerpc_xclient *x, bool broadcast, const char *method, int i, uint64_t timeout, bool may_succeed,
                     bool may_time_out) {
-        json_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", i * i), *reply = NULL;
-        char *error = NULL;
-        geerpc_broadcast_result *res = NULL;
+        json_auto_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", i * i);
+        json_auto_t *reply = NULL;
+        _cleanup_(freep) char *error = NULL;
+        _cleanup_(geerpc_broadcast_result_freep) geerpc_broadcast_result *res = NULL;
         int r = broadcast ? geerpc_xclient_broadcast(x, method, args, timeout, &reply, &error, &res)
                           : geerpc_xclient_call(x, method, args, timeout, &reply, &error);
-        bool ok = report(broadcast ? "broadcast" : "call", method, i, i * i, r, reply, error, res, may_succeed,
-                         may_time_out);
-        geerpc_broadcast_result_free(res);
-        free(error);
-        if (reply)
-                json_decref(reply);
-        json_decref(args);
-        return ok;
+        return report(broadcast ? "broadcast" : "call", method, i, i * i, r, reply, error, res, may_succeed,
+                      may_time_out);
 }
 
 static void *call_job(void *userdata) {
@@ -382,6 +385,25 @@ static int start_processes(char *url, size_t url_size, char addrs[][128]) {
         return 0;
 }
 
+/* The original's calls and broadcasts, through the registry at url. */
+static int run_calls(const char *url, char addrs[][128], bool *ret_ok) {
+        _cleanup_(geerpc_discovery_unrefp) geerpc_discovery *d = NULL;
+        /* Declared last, released first: the xclient holds the discovery. */
+        _cleanup_(geerpc_xclient_unrefp) geerpc_xclient *x = NULL;
+
+        int r = geerpc_discovery_new_registry(&d, url);
+        if (r >= 0)
+                r = wait_listed(d, addrs, N_SERVERS);
+        if (r >= 0)
+                r = geerpc_xclient_new(&x, d, GEERPC_SELECT_RANDOM);
+        if (r < 0)
+                return r;
+        bool calls = run_concurrently(x, call_job);
+        bool broadcasts = run_concurrently(x, broadcast_job);
+        *ret_ok = calls && broadcasts;
+        return 0;
+}
+
 static void remove_logs(void) {
         for (int i = 0; i < n_children; i++)
                 (void) unlink(children[i].log);
@@ -390,8 +412,6 @@ static void remove_logs(void) {
 
 int main(int argc, char **argv) {
         char url[512], addrs[N_SERVERS][128];
-        geerpc_discovery *d = NULL;
-        geerpc_xclient *x = NULL;
         bool ok = false;
 
         int r = parse_args(argc, argv);
@@ -409,22 +429,12 @@ int main(int argc, char **argv) {
 
         r = start_processes(url, sizeof url, addrs);
         if (r >= 0)
-                r = geerpc_discovery_new_registry(&d, url);
-        if (r >= 0)
-                r = wait_listed(d, addrs, N_SERVERS);
-        if (r >= 0)
-                r = geerpc_xclient_new(&x, d, GEERPC_SELECT_RANDOM);
-        if (r >= 0) {
-                bool calls = run_concurrently(x, call_job);
-                bool broadcasts = run_concurrently(x, broadcast_job);
-                ok = calls && broadcasts;
-                if (!ok)
-                        fprintf(stderr, "geerpc-demo: some outcomes were not as expected\n");
-        } else
+                r = run_calls(url, addrs, &ok);
+        if (r < 0)
                 fprintf(stderr, "geerpc-demo: set-up failed: %s\n", strerror(-r));
+        else if (!ok)
+                fprintf(stderr, "geerpc-demo: some outcomes were not as expected\n");
 
-        geerpc_xclient_unref(x);
-        geerpc_discovery_unref(d);
         stop_all();
         if (ok)
                 remove_logs();

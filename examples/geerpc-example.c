@@ -5,7 +5,6 @@
  * heartbeats, sd_notify READY/STATUS/STOPPING, the watchdog, and a graceful
  * stop on SIGTERM (deregister at once, then drain in-flight calls). */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -67,7 +66,8 @@ static void help(void) {
                "     --version           show the version\n"
                "\n"
                "DURATION: 500ms, 2s, 5m, 1h, or a number of seconds.\n"
-               "ADDR: tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH.\n",
+               "ADDR: " CLI_ADDRESS_SYNTAX " (port 0: any free port).\n"
+               "Exit status: 0 stopped cleanly, 1 failed, 2 usage error.\n",
                program_invocation_short_name, GEERPC_SERVER_WORKERS_DEFAULT);
 }
 
@@ -102,101 +102,100 @@ static int parse_label(Args *a, const char *value) {
         return strv_push(&a->labels, value);
 }
 
-static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_ADVERTISE = 0x100, ARG_HEARTBEAT, ARG_TOKEN_FILE, ARG_GRACE, ARG_WORKERS, ARG_LOG_LEVEL, ARG_VERSION,
-               ARG_SERVICES, ARG_WEIGHT, ARG_LABEL };
-        static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "advertise", required_argument, NULL, ARG_ADVERTISE },
-                { "registry", required_argument, NULL, 'r' },
-                { "heartbeat", required_argument, NULL, ARG_HEARTBEAT },
-                { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
-                { "grace", required_argument, NULL, ARG_GRACE },
-                { "workers", required_argument, NULL, ARG_WORKERS },
-                { "services", required_argument, NULL, ARG_SERVICES },
-                { "weight", required_argument, NULL, ARG_WEIGHT },
-                { "label", required_argument, NULL, ARG_LABEL },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                {},
-        };
-        int c;
+enum {
+        ARG_ADVERTISE = 0x100,
+        ARG_HEARTBEAT,
+        ARG_TOKEN_FILE,
+        ARG_GRACE,
+        ARG_WORKERS,
+        ARG_LOG_LEVEL,
+        ARG_SERVICES,
+        ARG_WEIGHT,
+        ARG_LABEL,
+};
 
-        while ((c = getopt_long(argc, argv, "l:r:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'l':
-                        a->listen = optarg;
-                        break;
-                case ARG_ADVERTISE: {
-                        Address addr;
-                        const char *why;
-                        if (address_parse(optarg, 0, &addr, &why) < 0)
-                                return cli_usage_error("invalid --advertise address '%s': %s", optarg, why);
-                        a->advertise = optarg;
-                        break;
-                }
-                case 'r':
-                        if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0 &&
-                            strncmp(optarg, "etcd://", 7) != 0)
-                                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH "
-                                                       "or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
-                                                       optarg);
-                        a->registry = optarg;
-                        break;
-                case ARG_HEARTBEAT:
-                        if (cli_parse_duration("heartbeat", optarg, &a->heartbeat) < 0)
-                                return -EINVAL;
-                        if (a->heartbeat < GEERPC_HEARTBEAT_PERIOD_MIN_USEC)
-                                return cli_usage_error("--heartbeat must be at least 500ms");
-                        break;
-                case ARG_TOKEN_FILE:
-                        a->token_file = optarg;
-                        break;
-                case ARG_GRACE:
-                        if (cli_parse_duration("grace", optarg, &a->grace) < 0)
-                                return -EINVAL;
-                        break;
-                case ARG_WORKERS: {
-                        unsigned long n;
-                        if (cli_parse_unsigned("workers", optarg, 1, 4096, &n) < 0)
-                                return -EINVAL;
-                        a->workers = (unsigned) n;
-                        break;
-                }
-                case ARG_LOG_LEVEL:
-                        if (cli_parse_log_level(optarg) < 0)
-                                return -EINVAL;
-                        break;
-                case ARG_SERVICES:
-                        if (parse_services(a, optarg) < 0)
-                                return -EINVAL;
-                        break;
-                case ARG_WEIGHT: {
-                        unsigned long n;
-                        if (cli_parse_unsigned("weight", optarg, 0, GEERPC_WEIGHT_MAX, &n) < 0)
-                                return -EINVAL;
-                        a->weight = (unsigned) n;
-                        break;
-                }
-                case ARG_LABEL:
-                        if (parse_label(a, optarg) < 0)
-                                return -EINVAL;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("geerpc-example %s\n", GEERPC_VERSION);
-                        return 0;
-                default:
-                        /* getopt already said what was wrong. */
-                        return cli_usage_error("invalid command line");
-                }
-        if (optind < argc)
-                return cli_usage_error("unexpected argument: %s", argv[optind]);
-        return 1;
+static int parse_registry_url(Args *a, const char *value) {
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0 &&
+            strncmp(value, "etcd://", 7) != 0)
+                return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH "
+                                       "or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
+                                       value);
+        a->registry = value;
+        return 0;
 }
+
+static int parse_heartbeat(Args *a, const char *value) {
+        if (cli_parse_duration("heartbeat", value, &a->heartbeat) < 0)
+                return -EINVAL;
+        if (a->heartbeat < GEERPC_HEARTBEAT_PERIOD_MIN_USEC)
+                return cli_usage_error("--heartbeat must be at least 500ms");
+        return 0;
+}
+
+/* One option with its value (optarg); < 0 after a usage error. */
+static int parse_option(int c, void *userdata) {
+        Args *a = userdata;
+        unsigned long n;
+        switch (c) {
+        case 'l':
+                a->listen = optarg;
+                return cli_parse_address("listen", optarg, ADDRESS_ALLOW_PORT_ZERO);
+        case ARG_ADVERTISE:
+                a->advertise = optarg;
+                return cli_parse_address("advertise", optarg, 0);
+        case 'r':
+                return parse_registry_url(a, optarg);
+        case ARG_HEARTBEAT:
+                return parse_heartbeat(a, optarg);
+        case ARG_TOKEN_FILE:
+                a->token_file = optarg;
+                return 0;
+        case ARG_GRACE:
+                return cli_parse_duration("grace", optarg, &a->grace);
+        case ARG_WORKERS:
+                if (cli_parse_unsigned("workers", optarg, 1, 4096, &n) < 0)
+                        return -EINVAL;
+                a->workers = (unsigned) n;
+                return 0;
+        case ARG_LOG_LEVEL:
+                return cli_parse_log_level(optarg);
+        case ARG_SERVICES:
+                return parse_services(a, optarg);
+        case ARG_WEIGHT:
+                if (cli_parse_unsigned("weight", optarg, 0, GEERPC_WEIGHT_MAX, &n) < 0)
+                        return -EINVAL;
+                a->weight = (unsigned) n;
+                return 0;
+        case ARG_LABEL:
+                return parse_label(a, optarg);
+        default:
+                return -EINVAL;
+        }
+}
+
+static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "advertise", required_argument, NULL, ARG_ADVERTISE },
+        { "registry", required_argument, NULL, 'r' },
+        { "heartbeat", required_argument, NULL, ARG_HEARTBEAT },
+        { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
+        { "grace", required_argument, NULL, ARG_GRACE },
+        { "workers", required_argument, NULL, ARG_WORKERS },
+        { "services", required_argument, NULL, ARG_SERVICES },
+        { "weight", required_argument, NULL, ARG_WEIGHT },
+        { "label", required_argument, NULL, ARG_LABEL },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, CLI_ARG_VERSION },
+        {},
+};
+
+static const CliProgram program = {
+        .shortopts = ":l:r:h",
+        .longopts = options,
+        .help = help,
+        .parse_option = parse_option,
+};
 
 typedef struct Daemon {
         sd_event *event;
@@ -206,6 +205,7 @@ typedef struct Daemon {
         char *address;          /* what the socket is bound to */
         const char *advertised; /* what the registry is told */
         usec_t grace;
+        bool ready;
         bool stopping;
         bool server_stopped;
         bool deregistered;
@@ -251,8 +251,22 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* READY=1 once serving and, with a registry, once the first heartbeat has
+ * been answered or has failed (it keeps retrying then): `systemctl start`
+ * returns when clients can find the server, not a moment before. The
+ * first heartbeat is bounded in time by the library. */
+static void notify_ready(Daemon *d) {
+        if (d->ready)
+                return;
+        d->ready = true;
+        (void) sd_notify(false, "READY=1");
+}
+
 static void on_registration_change(geerpc_registration *r, void *userdata) {
-        update_status(userdata);
+        Daemon *d = userdata;
+        if (geerpc_registration_get_state(r) != GEERPC_REGISTRATION_STARTING)
+                notify_ready(d);
+        update_status(d);
 }
 
 static void maybe_exit(Daemon *d) {
@@ -367,7 +381,7 @@ int main(int argc, char **argv) {
         int r;
 
         log_parse_environment();
-        r = parse_args(argc, argv, &a);
+        r = cli_parse_program_args(&program, argc, argv, &a);
         if (r <= 0) {
                 strv_free(a.labels);
                 return r < 0 ? EXIT_USAGE : 0;
@@ -403,7 +417,8 @@ int main(int argc, char **argv) {
         r = setup_registration(&d, &a);
         if (r < 0)
                 goto finish;
-        (void) sd_notify(false, "READY=1");
+        if (!d.registration)
+                notify_ready(&d);
         update_status(&d);
         (void) sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, STATUS_REFRESH_USEC,
                                           USEC_PER_SEC / 4, on_status_timer, &d);

@@ -22,6 +22,20 @@
 #define _sentinel_ __attribute__((sentinel))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Whether x (evaluated once) equals one of the values that follow. */
+#define IN_SET(x, first, ...)                                                 \
+        ({                                                                    \
+                const typeof(first) _in_set_x_ = (x);                         \
+                const typeof(first) _in_set_v_[] = { first, __VA_ARGS__ };    \
+                bool _in_set_found_ = false;                                  \
+                for (size_t _in_set_i_ = 0; _in_set_i_ < ELEMENTSOF(_in_set_v_); _in_set_i_++) \
+                        if (_in_set_v_[_in_set_i_] == _in_set_x_) {           \
+                                _in_set_found_ = true;                        \
+                                break;                                        \
+                        }                                                     \
+                _in_set_found_;                                               \
+        })
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -78,6 +92,7 @@ static inline int negative_errno(void) {
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
+/* streq() where NULL equals only NULL. */
 static inline bool streq_ptr(const char *a, const char *b) {
         if (!a || !b)
                 return a == b;

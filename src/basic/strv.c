@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "basic/sort-util.h"
 #include "basic/strv.h"
 
 char **strv_free(char **v) {
@@ -64,15 +65,11 @@ int strv_push(char ***v, const char *s) {
         return 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 void strv_sort_unique(char **v) {
         size_t n = strv_length(v), k = 0;
         if (n < 2)
                 return;
-        qsort(v, n, sizeof(char *), cmp_str);
+        qsort(v, n, sizeof(char *), strptr_compare);
         for (size_t i = 0; i < n; i++) {
                 if (k > 0 && streq(v[k - 1], v[i]))
                         free(v[i]);

@@ -5,7 +5,6 @@
  * and its events), handlers.c (HTTP) and http-server.c (libmicrohttpd on
  * sd-event). */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
@@ -71,7 +70,8 @@ static void help(void) {
                "\n"
                "ADDR: HOST:PORT (IPv6 in brackets, port 0: any free port) or unix:/PATH.\n"
                "DURATION: 500ms, 2s, 5m, 1h, or a number of seconds.\n"
-               "GET /metrics serves counters in the Prometheus text format.\n",
+               "GET /metrics serves counters in the Prometheus text format.\n"
+               "Exit status: 0 stopped cleanly, 1 failed, 2 usage error.\n",
                program_invocation_short_name, HANDLERS_PATH, HANDLERS_PATH_OLD, LISTEN_DEFAULT,
                TABLE_MAX_SERVERS_DEFAULT, HTTP_CONNECTIONS_MAX_DEFAULT, HTTP_CONNECTIONS_PER_IP_MAX_DEFAULT,
                HTTP_HEADER_SIZE_MAX_DEFAULT, PERSIST_FILE_NAME, AUTH_CREDENTIAL_NAME);
@@ -94,94 +94,104 @@ static int listen_address(const char *s, char **ret) {
         const char *reason = NULL;
         if (address_parse(a, ADDRESS_ALLOW_PORT_ZERO, &parsed, &reason) < 0) {
                 free(a);
-                return cli_usage_error("invalid --listen address '%s': %s", s, reason);
+                return cli_usage_error("invalid --listen address '%s': %s (expected HOST:PORT, [IPv6]:PORT, "
+                                       "unix:/PATH or " CLI_ADDRESS_SYNTAX ")",
+                                       s, reason);
         }
         *ret = a;
         return 0;
 }
 
-static int parse_unsigned(const char *option, const char *value, unsigned long min, unsigned long max,
-                          unsigned long *ret) {
-        return cli_parse_unsigned(option, value, min, max, ret) < 0 ? -EINVAL : 0;
+enum {
+        ARG_TIMEOUT = 0x100,
+        ARG_MAX_SERVERS,
+        ARG_MAX_CONNECTIONS,
+        ARG_MAX_CONNECTIONS_PER_IP,
+        ARG_IDLE_TIMEOUT,
+        ARG_HEADER_TIMEOUT,
+        ARG_MAX_HEADER_SIZE,
+        ARG_STATE_FILE,
+        ARG_TOKEN_FILE,
+        ARG_LOG_LEVEL,
+};
+
+/* An unsigned option into an unsigned field. */
+static int parse_unsigned_into(const char *option, const char *value, unsigned long min, unsigned long max,
+                               unsigned *ret) {
+        unsigned long n;
+        if (cli_parse_unsigned(option, value, min, max, &n) < 0)
+                return -EINVAL;
+        *ret = (unsigned) n;
+        return 0;
 }
 
-static int parse_option(int c, Args *a) {
+/* One option with its value (optarg); < 0 after a usage error. */
+static int parse_option(int c, void *userdata) {
+        Args *a = userdata;
         unsigned long n;
         switch (c) {
         case 'l':
                 a->listen = optarg;
                 return 0;
-        case 0x100:
+        case ARG_TIMEOUT:
                 return cli_parse_duration("timeout", optarg, &a->timeout);
-        case 0x101:
-                return parse_unsigned("max-servers", optarg, 1, TABLE_MAX_SERVERS_LIMIT, &a->max_servers);
-        case 0x102:
-                if (parse_unsigned("max-connections", optarg, 1, 1000000, &n) < 0)
-                        return -EINVAL;
-                a->http.max_connections = (unsigned) n;
-                return 0;
-        case 0x103:
-                if (parse_unsigned("max-connections-per-ip", optarg, 0, 1000000, &n) < 0)
-                        return -EINVAL;
-                a->http.max_connections_per_ip = (unsigned) n;
-                return 0;
-        case 0x104:
+        case ARG_MAX_SERVERS:
+                return cli_parse_unsigned("max-servers", optarg, 1, TABLE_MAX_SERVERS_LIMIT, &a->max_servers);
+        case ARG_MAX_CONNECTIONS:
+                return parse_unsigned_into("max-connections", optarg, 1, 1000000, &a->http.max_connections);
+        case ARG_MAX_CONNECTIONS_PER_IP:
+                return parse_unsigned_into("max-connections-per-ip", optarg, 0, 1000000,
+                                           &a->http.max_connections_per_ip);
+        case ARG_IDLE_TIMEOUT:
                 return cli_parse_duration("idle-timeout", optarg, &a->http.idle_timeout);
-        case 0x105:
+        case ARG_HEADER_TIMEOUT:
                 return cli_parse_duration("header-timeout", optarg, &a->http.header_timeout);
-        case 0x106:
-                if (parse_unsigned("max-header-size", optarg, HTTP_HEADER_SIZE_MIN, HTTP_HEADER_SIZE_LIMIT, &n) < 0)
+        case ARG_MAX_HEADER_SIZE:
+                if (cli_parse_unsigned("max-header-size", optarg, HTTP_HEADER_SIZE_MIN, HTTP_HEADER_SIZE_LIMIT, &n) < 0)
                         return -EINVAL;
                 a->http.max_header_size = n;
                 return 0;
-        case 0x107:
+        case ARG_STATE_FILE:
                 a->state_file = optarg;
                 return 0;
-        case 0x108:
+        case ARG_TOKEN_FILE:
                 a->token_file = optarg;
                 return 0;
-        case 0x109:
+        case ARG_LOG_LEVEL:
                 return cli_parse_log_level(optarg);
         default:
-                /* getopt already said what was wrong. */
-                return cli_usage_error("invalid command line");
+                return -EINVAL;
         }
 }
 
-static int parse_args(int argc, char **argv, Args *a) {
-        enum { ARG_VERSION = 0x200 };
-        static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "timeout", required_argument, NULL, 0x100 },
-                { "max-servers", required_argument, NULL, 0x101 },
-                { "max-connections", required_argument, NULL, 0x102 },
-                { "max-connections-per-ip", required_argument, NULL, 0x103 },
-                { "idle-timeout", required_argument, NULL, 0x104 },
-                { "header-timeout", required_argument, NULL, 0x105 },
-                { "max-header-size", required_argument, NULL, 0x106 },
-                { "state-file", required_argument, NULL, 0x107 },
-                { "token-file", required_argument, NULL, 0x108 },
-                { "log-level", required_argument, NULL, 0x109 },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                {},
-        };
-        int c;
+static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "max-servers", required_argument, NULL, ARG_MAX_SERVERS },
+        { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
+        { "max-connections-per-ip", required_argument, NULL, ARG_MAX_CONNECTIONS_PER_IP },
+        { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+        { "header-timeout", required_argument, NULL, ARG_HEADER_TIMEOUT },
+        { "max-header-size", required_argument, NULL, ARG_MAX_HEADER_SIZE },
+        { "state-file", required_argument, NULL, ARG_STATE_FILE },
+        { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, CLI_ARG_VERSION },
+        {},
+};
 
-        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("geeregistry %s\n", GEERPC_VERSION);
-                        return 0;
-                default:
-                        if (parse_option(c, a) < 0)
-                                return -EINVAL;
-                }
-        if (optind < argc)
-                return cli_usage_error("unexpected argument: %s", argv[optind]);
+/* 1: run; 0: done (--help, --version); < 0: usage error (reported). */
+static int parse_args(int argc, char **argv, Args *a) {
+        static const CliProgram program = {
+                .shortopts = ":l:h",
+                .longopts = options,
+                .help = help,
+                .parse_option = parse_option,
+        };
+        int r = cli_parse_program_args(&program, argc, argv, a);
+        if (r <= 0)
+                return r;
         _cleanup_free_ char *checked = NULL;
         if (listen_address(a->listen, &checked) < 0)
                 return -EINVAL;

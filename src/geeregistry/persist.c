@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "basic/address.h"
+#include "basic/fileio.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
 #include "persist.h"
@@ -95,7 +96,7 @@ static int serialize(const Table *t, Buffer *out) {
         usec_t mono = now_usec(CLOCK_MONOTONIC), real = now_usec(CLOCK_REALTIME);
         char num[64];
         int r = buffer_append(out, "{\"version\":2,\"servers\":[", 24);
-        for (const TableEntry *e = table_oldest(t); r >= 0 && e; e = e->newer) {
+        for (const TableEntry *e = table_oldest(t); r >= 0 && e; e = e->by_heartbeat_next) {
                 usec_t age = mono > e->last ? mono - e->last : 0;
                 usec_t at = real > age ? real - age : 0;
                 r = buffer_append(out, e == table_oldest(t) ? "{\"addr\":" : ",{\"addr\":", e == table_oldest(t) ? 8 : 9);
@@ -241,23 +242,7 @@ static int read_file(Persist *p, char **ret, size_t *ret_len) {
                 return -EBADMSG;
         if (st.st_size > (off_t) PERSIST_FILE_SIZE_MAX)
                 return -EFBIG;
-        size_t size = (size_t) st.st_size, n = 0;
-        _cleanup_free_ char *buf = malloc(size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (n < size) {
-                ssize_t k = read(fd, buf + n, size - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        *ret_len = n;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return read_full_fd(fd, PERSIST_FILE_SIZE_MAX, ret, ret_len);
 }
 
 /* One saved server; false when it is malformed. */

@@ -2,6 +2,7 @@
 #include <search.h>
 
 #include "basic/buffer.h"
+#include "basic/sort-util.h"
 #include "basic/strv.h"
 #include "table.h"
 
@@ -12,7 +13,7 @@ typedef struct Override {
 
 struct Table {
         void *root; /* tsearch tree of TableEntry *, by address */
-        TableEntry *oldest, *newest;
+        LIST_HEAD(TableEntry, by_heartbeat); /* the oldest first, the newest its LIST_TAIL */
         size_t n;
         size_t max;
         usec_t timeout;
@@ -48,8 +49,7 @@ Table *table_free(Table *t) {
                 return NULL;
         /* The list owns the entries; the tree only points at them. */
         tdestroy(t->root, free_nothing);
-        for (TableEntry *e = t->oldest, *next; e; e = next) {
-                next = e->newer;
+        LIST_FOREACH_SAFE(by_heartbeat, e, n, t->by_heartbeat) {
                 server_meta_done(&e->meta);
                 free(e);
         }
@@ -78,34 +78,13 @@ static void set_changed(Table *t) {
         t->generation++;
 }
 
-static void list_unlink(Table *t, TableEntry *e) {
-        if (e->older)
-                e->older->newer = e->newer;
-        else
-                t->oldest = e->newer;
-        if (e->newer)
-                e->newer->older = e->older;
-        else
-                t->newest = e->older;
-        e->older = e->newer = NULL;
-}
-
 /* Links e in heartbeat order, searching from the newest end: heartbeats
  * (and a state file written oldest first) land there at once. */
 static void list_link(Table *t, TableEntry *e) {
-        TableEntry *after = t->newest;
+        TableEntry *after = LIST_TAIL(by_heartbeat, t->by_heartbeat);
         while (after && after->last > e->last)
-                after = after->older;
-        e->older = after;
-        e->newer = after ? after->newer : t->oldest;
-        if (e->newer)
-                e->newer->older = e;
-        else
-                t->newest = e;
-        if (after)
-                after->newer = e;
-        else
-                t->oldest = e;
+                after = LIST_PREV(by_heartbeat, t->by_heartbeat, after);
+        LIST_INSERT_AFTER(by_heartbeat, t->by_heartbeat, after, e);
 }
 
 const TableEntry *table_find(const Table *t, const char *addr) {
@@ -162,8 +141,8 @@ int table_heartbeat(Table *t, const char *addr, const ServerMeta *meta, usec_t n
         }
         /* now is never older than a stored time: the entry goes last. */
         e->last = MAX(e->last, now);
-        if (e != t->newest) {
-                list_unlink(t, e);
+        if (e != LIST_TAIL(by_heartbeat, t->by_heartbeat)) {
+                LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 list_link(t, e);
         }
         return k;
@@ -174,7 +153,7 @@ int table_restore(Table *t, const char *addr, const ServerMeta *meta, usec_t las
         if (!e)
                 return entry_add(t, addr, meta, last);
         if (last > e->last) {
-                list_unlink(t, e);
+                LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 e->last = last;
                 list_link(t, e);
         }
@@ -183,7 +162,7 @@ int table_restore(Table *t, const char *addr, const ServerMeta *meta, usec_t las
 
 static void entry_remove(Table *t, TableEntry *e) {
         (void) tdelete(e, &t->root, entry_compare);
-        list_unlink(t, e);
+        LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
         server_meta_done(&e->meta);
         free(e);
         t->n--;
@@ -204,23 +183,23 @@ bool table_entry_dead(const Table *t, const TableEntry *e, usec_t now) {
 
 size_t table_expire(Table *t, usec_t now, table_expired_t cb, void *userdata) {
         size_t n = 0;
-        while (t->oldest && table_entry_dead(t, t->oldest, now)) {
+        while (t->by_heartbeat && table_entry_dead(t, t->by_heartbeat, now)) {
                 if (cb)
-                        cb(t->oldest, now, userdata);
-                entry_remove(t, t->oldest);
+                        cb(t->by_heartbeat, now, userdata);
+                entry_remove(t, t->by_heartbeat);
                 n++;
         }
         return n;
 }
 
 usec_t table_next_expiry(const Table *t) {
-        if (!t->oldest || t->timeout == 0)
+        if (!t->by_heartbeat || t->timeout == 0)
                 return USEC_INFINITY;
-        return usec_add(t->oldest->last, t->timeout);
+        return usec_add(t->by_heartbeat->last, t->timeout);
 }
 
 const TableEntry *table_oldest(const Table *t) {
-        return t->oldest;
+        return t->by_heartbeat;
 }
 
 typedef struct Walk {
@@ -275,13 +254,9 @@ int table_join(const Table *t, const char *service, size_t max, Buffer *out, boo
 
 /* ---- services ------------------------------------------------------------- */
 
-static int cmp_name(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 int table_count_services(const Table *t, TableServiceCount **ret, size_t *ret_n) {
         size_t n = 0, unknown = 0;
-        for (const TableEntry *e = t->oldest; e; e = e->newer) {
+        LIST_FOREACH(by_heartbeat, e, t->by_heartbeat) {
                 n += strv_length(e->meta.services);
                 unknown += !e->meta.services;
         }
@@ -293,10 +268,10 @@ int table_count_services(const Table *t, TableServiceCount **ret, size_t *ret_n)
         if (!names)
                 return -ENOMEM;
         size_t k = 0;
-        for (const TableEntry *e = t->oldest; e; e = e->newer)
+        LIST_FOREACH(by_heartbeat, e, t->by_heartbeat)
                 for (char **p = e->meta.services; p && *p; p++)
                         names[k++] = *p;
-        qsort(names, n, sizeof(char *), cmp_name);
+        qsort(names, n, sizeof(char *), strptr_compare);
         TableServiceCount *v = calloc(n, sizeof *v);
         if (!v)
                 return -ENOMEM;

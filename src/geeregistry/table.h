@@ -17,6 +17,7 @@
  * expiry, until the operator clears it. At most max_servers of them. */
 
 #include "basic/buffer.h"
+#include "basic/list.h"
 #include "basic/macro.h"
 #include "cluster/server-meta.h"
 
@@ -25,7 +26,7 @@
 #define TABLE_MAX_SERVERS_LIMIT (16U * 1024U * 1024U)
 
 typedef struct TableEntry {
-        struct TableEntry *older, *newer; /* by last heartbeat */
+        LIST_FIELDS(struct TableEntry, by_heartbeat); /* oldest first */
         usec_t last;                      /* CLOCK_MONOTONIC */
         const char *addr;                 /* points into the same allocation */
         ServerMeta meta;                  /* from its last heartbeat; weight: its own */
@@ -78,7 +79,8 @@ size_t table_expire(Table *t, usec_t now, table_expired_t cb, void *userdata);
 /* When the oldest entry dies (USEC_INFINITY: empty table, or no timeout). */
 usec_t table_next_expiry(const Table *t);
 
-/* Entries oldest heartbeat first (NULL when empty); follow ->newer. */
+/* Entries oldest heartbeat first (NULL when empty); follow
+ * ->by_heartbeat_next. */
 const TableEntry *table_oldest(const Table *t);
 /* Calls cb for each entry in address order; stops when cb returns < 0 and
  * returns that value. */

@@ -6,9 +6,9 @@
 #include "basic/log.h"
 
 #ifdef GEERPC_TEST_HOOKS
-/* Test builds only (-Dtest_hooks=true): SIGUSR2 hangs the event loop, so
- * that the systemd suite can watch the watchdog kill and restart a
- * service. */
+/* The test copies of the daemons only (geerpc-example-test-hooks, never
+ * installed): SIGUSR2 hangs the event loop, so that the systemd suite can
+ * watch the watchdog kill and restart a service. */
 static int on_hang(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
         log_warning("test hook: SIGUSR2 received, hanging the event loop");
         for (;;)

@@ -178,9 +178,13 @@ static void *srv_main(void *userdata) {
 
 void bench_server_start(Srv **ret) {
         Srv *s = calloc(1, sizeof *s);
-        if (geerpc_server_new(&s->server) < 0 || foo_register(s->server) < 0 ||
+        sd_event *e = NULL;
+        /* A loop of its own: it runs on a thread of its own. */
+        if (sd_event_new(&e) < 0 || geerpc_server_new(&s->server) < 0 ||
+            geerpc_server_attach_event(s->server, e, 0) < 0 || foo_register(s->server) < 0 ||
             geerpc_server_listen(s->server, "tcp@127.0.0.1:0", &s->address) < 0)
                 abort();
+        sd_event_unref(e);
         pthread_create(&s->thread, NULL, srv_main, s);
         *ret = s;
 }

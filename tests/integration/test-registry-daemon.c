@@ -45,7 +45,8 @@ Test(registry_daemon, bad_flags_exit_2_with_a_usage_line) {
         static const struct {
                 const char *arg, *message;
         } bad[] = {
-                { "--bogus", "invalid command line" },
+                { "--bogus", "geeregistry: unknown option '--bogus'\nTry" },
+                { "--listen", "geeregistry: option '--listen' needs a value\nTry" },
                 { "--timeout=soon", "invalid duration for --timeout: 'soon'" },
                 { "--idle-timeout=-1s", "invalid duration for --idle-timeout" },
                 { "--header-timeout=x", "invalid duration for --header-timeout" },
@@ -54,7 +55,7 @@ Test(registry_daemon, bad_flags_exit_2_with_a_usage_line) {
                 { "--max-connections=0", "invalid value for --max-connections" },
                 { "--max-connections-per-ip=-2", "invalid value for --max-connections-per-ip" },
                 { "--max-header-size=10", "invalid value for --max-header-size: '10'" },
-                { "--listen=nowhere", "invalid --listen address 'nowhere': missing port" },
+                { "--listen=nowhere", "invalid --listen address 'nowhere': missing port (expected HOST:PORT" },
                 { "--listen=127.0.0.1:70000", "invalid --listen address" },
                 { "--listen=unix:relative", "invalid --listen address" },
                 { "--log-level=loud", "invalid --log-level: 'loud'" },
@@ -65,6 +66,9 @@ Test(registry_daemon, bad_flags_exit_2_with_a_usage_line) {
                 cr_assert_eq(run((const char *[]) { bad[i].arg, NULL }, &out, &err), 2, "%s", bad[i].arg);
                 cr_assert_not_null(strstr(err, bad[i].message), "%s: stderr was: %s", bad[i].arg, err);
                 cr_assert_not_null(strstr(err, "Try 'geeregistry --help'."), "%s", err);
+                /* once: getopt itself prints nothing */
+                cr_assert_null(strstr(strstr(err, "Try") + 1, "Try"), "%s", err);
+                cr_assert_eq(strncmp(err, "geeregistry: ", 13), 0, "%s", err);
                 free(out);
                 free(err);
         }

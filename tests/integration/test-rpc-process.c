@@ -248,6 +248,24 @@ Test(rpc_process, bad_flags_exit_2) {
         cr_assert_eq(tl_run(argv, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);
         cr_assert(strstr(err, "invalid value for --workers"), "%s", err);
         free(err);
-        const char *argv2[] = { tl_binary("geerpc-example"), "--listen=udp@x:1", NULL };
-        cr_assert_eq(tl_run(argv2, NULL, 10 * USEC_PER_SEC, NULL, NULL), 1);
+        /* A bad --listen is a usage error that says why and what the
+         * syntax is. */
+        const char *listen[] = { "--listen=udp@x:1", "--listen=nonsense", "--listen=tcp@127.0.0.1:70000" };
+        for (size_t i = 0; i < ELEMENTSOF(listen); i++) {
+                const char *argv2[] = { tl_binary("geerpc-example"), listen[i], NULL };
+                cr_assert_eq(tl_run(argv2, NULL, 10 * USEC_PER_SEC, NULL, &err), 2, "%s", listen[i]);
+                cr_assert(strstr(err, "invalid --listen address '"), "%s", err);
+                cr_assert(strstr(err, "(expected tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@... or unix@/PATH)\n"),
+                          "%s", err);
+                free(err);
+        }
+        /* getopt's complaints: once, with the short name. */
+        const char *argv3[] = { tl_binary("geerpc-example"), "--bogus", NULL };
+        cr_assert_eq(tl_run(argv3, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);
+        cr_assert_str_eq(err, "geerpc-example: unknown option '--bogus'\nTry 'geerpc-example --help'.\n");
+        free(err);
+        const char *argv4[] = { tl_binary("geerpc-example"), "--grace", NULL };
+        cr_assert_eq(tl_run(argv4, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);
+        cr_assert_str_eq(err, "geerpc-example: option '--grace' needs a value\nTry 'geerpc-example --help'.\n");
+        free(err);
 }

@@ -68,6 +68,7 @@ static void srv_start_at(Srv *s, const char *listen) {
         };
         *s = (Srv) {};
         cr_assert_eq(geerpc_server_new(&s->server), 0);
+        tl_server_attach_private(s->server); /* run on a thread of its own */
         cr_assert_eq(geerpc_server_add_service(s->server, "Test", methods, ELEMENTSOF(methods), NULL), 0);
         cr_assert_eq(foo_register(s->server), 0);
         cr_assert_eq(geerpc_server_listen(s->server, listen, &s->address), 0);
@@ -484,6 +485,7 @@ Test(rpc, connection_limit_pauses_accept) {
         /* Start afresh with a limit of 2. */
         *(&s) = (Srv) {};
         cr_assert_eq(geerpc_server_new(&s.server), 0);
+        tl_server_attach_private(s.server);
         cr_assert_eq(foo_register(s.server), 0);
         cr_assert_eq(geerpc_server_set_max_connections(s.server, 2), 0);
         cr_assert_eq(geerpc_server_listen(s.server, "tcp@127.0.0.1:0", &s.address), 0);
@@ -501,6 +503,33 @@ Test(rpc, connection_limit_pauses_accept) {
         geerpc_client_unref(b);
         geerpc_client_unref(c);
         srv_stop(&s, 0);
+}
+
+Test(rpc, cleanup_helpers_release_at_the_end_of_the_scope) {
+        Srv s;
+        srv_start(&s);
+        {
+                _cleanup_(geerpc_client_unrefp) geerpc_client *c = dial(&s);
+                _cleanup_(geerpc_client_unrefp) geerpc_client *none = NULL; /* NULL: nothing to do */
+                cr_assert_eq(sum(c, 1, 2), 3);
+                cr_assert_eq(geerpc_server_get_n_connections(s.server), 1);
+        }
+        /* The client is gone with its scope, and its connection with it. */
+        for (int i = 0; i < 250 && geerpc_server_get_n_connections(s.server) > 0; i++)
+                tl_sleep(20 * USEC_PER_MSEC);
+        cr_assert_eq(geerpc_server_get_n_connections(s.server), 0);
+        srv_stop(&s, 0);
+
+        /* The server's: its listener closes with it. */
+        char *address;
+        {
+                _cleanup_(geerpc_server_unrefp) geerpc_server *srv = NULL;
+                cr_assert_eq(geerpc_server_new(&srv), 0);
+                cr_assert_eq(geerpc_server_listen(srv, "tcp@127.0.0.1:0", &address), 0);
+        }
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_dial(&c, address), -ECONNREFUSED);
+        free(address);
 }
 
 Test(rpc, api_misuse) {
@@ -538,6 +567,7 @@ Test(rpc, adopted_blocking_listen_socket_does_not_stall_the_loop) {
 
         Srv s = {};
         cr_assert_eq(geerpc_server_new(&s.server), 0);
+        tl_server_attach_private(s.server);
         cr_assert_eq(foo_register(s.server), 0);
         cr_assert_eq(geerpc_server_listen_fd(s.server, fd, &s.address), 0);
         cr_assert_eq(pthread_create(&s.thread, NULL, srv_thread, &s), 0);

@@ -539,6 +539,7 @@ static void *srv_thread(void *userdata) {
 static void srv_start(Srv *s, const char *listen) {
         *s = (Srv) {};
         cr_assert_eq(geerpc_server_new(&s->server), 0);
+        tl_server_attach_private(s->server); /* run on a thread of its own */
         cr_assert_eq(foo_register(s->server), 0);
         cr_assert_eq(geerpc_server_listen(s->server, listen, &s->address), 0);
         cr_assert_eq(pthread_create(&s->thread, NULL, srv_thread, s), 0);
@@ -650,6 +651,7 @@ Test(xclient_local, broadcast_to_more_servers_than_dial_threads) {
         enum { N = GEERPC_XCLIENT_DIAL_PARALLEL_MAX + 8 };
         char *addrs[N];
         cr_assert_eq(geerpc_server_new(&s.server), 0);
+        tl_server_attach_private(s.server);
         cr_assert_eq(foo_register(s.server), 0);
         for (int i = 0; i < N; i++)
                 cr_assert_eq(geerpc_server_listen(s.server, "tcp@127.0.0.1:0", &addrs[i]), 0);

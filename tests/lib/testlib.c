@@ -15,6 +15,13 @@
 #include "basic/buffer.h"
 #include "testlib.h"
 
+void tl_server_attach_private(geerpc_server *s) {
+        sd_event *e;
+        TL_ASSERT(sd_event_new(&e) >= 0, "cannot make an event loop");
+        TL_ASSERT(geerpc_server_attach_event(s, e, 0) >= 0, "cannot attach the server to its loop");
+        sd_event_unref(e);
+}
+
 
 void tl_sleep(usec_t usec) {
         struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC * 1000) };

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "basic/macro.h"
+#include "geerpc/server.h"
 
 /* A test helper failing is a test failure: say why and abort the test. */
 #define TL_ASSERT(cond, ...)                                           \
@@ -23,6 +24,13 @@
                         abort();                                       \
                 }                                                      \
         } while (0)
+
+/* ---- in-process servers ---------------------------------------------------- */
+
+/* Attaches s to a loop of its own, which the server then holds alone. A
+ * server left to attach implicitly takes the calling thread's default
+ * loop: servers that each run on a thread of their own must not share it. */
+void tl_server_attach_private(geerpc_server *s);
 
 /* ---- processes ------------------------------------------------------------ */
 

@@ -11,6 +11,7 @@ Test(etcd, url_parsing) {
         const char *why;
         cr_assert(etcd_url_is("etcd://x:1"));
         cr_assert(!etcd_url_is("http://x:1"));
+        cr_assert(etcd_url_is("ETCD://x:1"));
 
         cr_assert_eq(etcd_url_parse("etcd://127.0.0.1:2379", &t, &why), 0);
         cr_assert_eq(t.n_endpoints, 1);
@@ -46,6 +47,34 @@ Test(etcd, url_parsing) {
                 strcat(many, i ? ",h:1" : "h:1");
         cr_assert_eq(etcd_url_parse(many, &t, &why), -EINVAL);
         cr_assert_str_eq(why, "too many etcd endpoints (at most 16)");
+}
+
+/* Out of memory on demand: defined here, this strndup() is the one the
+ * whole test program calls, the library's code included. */
+static bool strndup_fails;
+char *strndup(const char *s, size_t n) {
+        if (strndup_fails) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        size_t l = strnlen(s, n);
+        char *p = malloc(l + 1);
+        if (p) {
+                memcpy(p, s, l);
+                p[l] = 0;
+        }
+        return p;
+}
+
+Test(etcd, url_parsing_out_of_memory) {
+        EtcdTarget t;
+        const char *why = NULL;
+        strndup_fails = true;
+        int r = etcd_url_parse("etcd://127.0.0.1:2379/p", &t, &why);
+        strndup_fails = false;
+        /* Not -EINVAL: the URL is fine. */
+        cr_assert_eq(r, -ENOMEM);
+        cr_assert_str_eq(why, "out of memory");
 }
 
 Test(etcd, base64_round_trip) {

@@ -13,6 +13,7 @@
 
 #include "basic/address.h"
 #include "geerpc/registration.h"
+#include "geerpc/server.h"
 #include "cluster/registration-internal.h"
 #include "testlib.h"
 
@@ -151,6 +152,11 @@ Test(registration, api_checks) {
         geerpc_registration *r;
         cr_assert_eq(geerpc_registration_new(&r, "ftp://x/y", "tcp@127.0.0.1:1"), -EPROTONOSUPPORT);
         cr_assert_eq(geerpc_registration_new(&r, "no-scheme", "tcp@127.0.0.1:1"), -EINVAL);
+        /* Schemes are case-insensitive (RFC 3986), as for discovery. */
+        cr_assert_eq(geerpc_registration_new(&r, "HTTP://127.0.0.1:1/x", "tcp@127.0.0.1:1"), 0);
+        geerpc_registration_unref(r);
+        cr_assert_eq(geerpc_registration_new(&r, "ETCD://127.0.0.1:2379/p", "tcp@127.0.0.1:1"), 0);
+        geerpc_registration_unref(r);
         cr_assert_eq(geerpc_registration_new(&r, NULL, "tcp@127.0.0.1:1"), -EINVAL);
         cr_assert_eq(geerpc_registration_new(&r, "http://127.0.0.1:1/x", "tcp@127.0.0.1:1"), 0);
         cr_assert_eq(geerpc_registration_set_period(r, 100), -EINVAL);
@@ -209,6 +215,46 @@ Test(registration_fake, period_derived_from_the_registry_timeout) {
         cr_assert_eq(geerpc_registration_get_period(r), USEC_PER_SEC);
         geerpc_registration_unref(r);
         sd_event_unref(e);
+}
+
+/* Stops the server once the fake registry has seen enough heartbeats, or
+ * after a deadline: geerpc_server_run() returns either way. */
+static void *stop_after_heartbeats(void *userdata) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 15 * USEC_PER_SEC;
+        while (fake_get(&fake.posts) < 3 && now_usec(CLOCK_MONOTONIC) < deadline)
+                tl_sleep(20 * USEC_PER_MSEC);
+        cr_assert_eq(geerpc_server_stop(userdata, 0, NULL, NULL), 0);
+        return NULL;
+}
+
+/* The shape of a small program: a server and its registration, neither
+ * attached to a loop explicitly, and geerpc_server_run(). Both must land on
+ * the thread's default loop, or the heartbeats never go out. */
+Test(registration_fake, implicit_attach_heartbeats_under_geerpc_server_run) {
+        _cleanup_(geerpc_server_unrefp) geerpc_server *s = NULL;
+        _cleanup_(geerpc_registration_unrefp) geerpc_registration *r = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_free_ char *addr = NULL;
+        pthread_t stopper;
+
+        cr_assert_eq(geerpc_server_new(&s), 0);
+        cr_assert_eq(geerpc_server_listen(s, "tcp@127.0.0.1:0", &addr), 0);
+        cr_assert_eq(geerpc_registration_new(&r, fake_url, addr), 0);
+        cr_assert_eq(geerpc_registration_set_period(r, 500 * USEC_PER_MSEC), 0);
+        cr_assert_eq(geerpc_registration_start(r), 0);
+
+        cr_assert_eq(sd_event_default(&e), 0);
+        cr_assert_eq(geerpc_server_get_event(s), e, "the server is not on the thread's default loop");
+
+        cr_assert_eq(pthread_create(&stopper, NULL, stop_after_heartbeats, s), 0);
+        cr_assert_eq(geerpc_server_run(s), 0);
+        pthread_join(stopper, NULL);
+
+        cr_assert_geq(fake_get(&fake.posts), 3, "only %d heartbeats while the server ran", fake_get(&fake.posts));
+        cr_assert_eq(geerpc_registration_get_state(r), GEERPC_REGISTRATION_REGISTERED);
+        pthread_mutex_lock(&fake.lock);
+        cr_assert_str_eq(fake.last_server, addr);
+        pthread_mutex_unlock(&fake.lock);
 }
 
 static int changes;

@@ -41,11 +41,11 @@ static const char *joined(Table *t, size_t max, bool *truncated) {
 
 static void assert_age_order(Table *t, const char *const *expected, size_t n) {
         size_t i = 0;
-        for (const TableEntry *e = table_oldest(t); e; e = e->newer, i++) {
+        for (const TableEntry *e = table_oldest(t); e; e = e->by_heartbeat_next, i++) {
                 cr_assert_lt(i, n);
                 cr_assert_str_eq(e->addr, expected[i], "position %zu", i);
-                if (e->newer)
-                        cr_assert_leq(e->last, e->newer->last);
+                if (e->by_heartbeat_next)
+                        cr_assert_leq(e->last, e->by_heartbeat_next->last);
         }
         cr_assert_eq(i, n);
 }

@@ -28,7 +28,7 @@ static void job_abandon(WorkerTask *t) {
 static Job *make_jobs(size_t n, usec_t sleep, atomic_int *ran, atomic_int *completed, atomic_int *abandoned) {
         Job *jobs = calloc(n, sizeof *jobs);
         for (size_t i = 0; i < n; i++)
-                jobs[i] = (Job) { { job_run, job_complete, job_abandon, NULL }, sleep, ran, completed, abandoned };
+                jobs[i] = (Job) { { .run = job_run, .complete = job_complete, .abandon = job_abandon }, sleep, ran, completed, abandoned };
         return jobs;
 }
 

@@ -52,6 +52,8 @@ geerpc_client *geerpc_client_ref(geerpc_client *c);
 /* The last reference closes the connection (pending calls fail with
  * -ESHUTDOWN) and waits for the client's event thread to finish. */
 geerpc_client *geerpc_client_unref(geerpc_client *c);
+/* For __attribute__((cleanup(geerpc_client_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_client, geerpc_client_unref);
 
 /* Calls service_method ("Service.Method") with args (borrowed; NULL sends
  * JSON null) and waits for the reply for at most timeout_usec (0: no

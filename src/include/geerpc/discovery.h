@@ -52,6 +52,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <geerpc/defs.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -88,14 +90,19 @@ typedef enum geerpc_select_mode {
  * GEERPC_DISCOVERY_MAX_SERVERS. */
 int geerpc_discovery_new_static(geerpc_discovery **ret, const char *const *servers, size_t n);
 /* The registry at url, e.g. "http://127.0.0.1:9999/_geerpc_/registry". No
- * request is made until the list is first needed. */
+ * request is made until the list is first needed. -EPROTONOSUPPORT for a
+ * scheme other than http and https, -EINVAL for a URL without one. */
 int geerpc_discovery_new_registry(geerpc_discovery **ret, const char *url);
 /* Dispatches on the URL's scheme: http:// and https:// -> registry;
- * etcd:// -> etcd; anything else -EINVAL. */
+ * etcd:// -> etcd. Schemes are case-insensitive (RFC 3986); another scheme
+ * is -EPROTONOSUPPORT, a URL without one (or a malformed etcd URL) -EINVAL,
+ * as for geerpc_registration_new(). */
 int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *url);
 
 geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d);
 geerpc_discovery *geerpc_discovery_unref(geerpc_discovery *d);
+/* For __attribute__((cleanup(geerpc_discovery_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_discovery, geerpc_discovery_unref);
 
 /* Registry and etcd back ends (-EOPNOTSUPP for static lists).
  *   ttl:             how long a fetched list is used before it is fetched
@@ -137,6 +144,7 @@ int geerpc_discovery_get_list(geerpc_discovery *d, const char *service, geerpc_s
 
 geerpc_server_list *geerpc_server_list_ref(geerpc_server_list *l);
 geerpc_server_list *geerpc_server_list_unref(geerpc_server_list *l);
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_server_list, geerpc_server_list_unref);
 size_t geerpc_server_list_get_count(const geerpc_server_list *l);
 /* Each getter takes an index below the count; pointers are borrowed from
  * the list. NULL (or -EINVAL) for an index out of range. */

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include <geerpc/defs.h>
 #include <geerpc/server.h>
 
 #ifdef __cplusplus
@@ -51,14 +52,18 @@ typedef enum geerpc_registration_state {
 #define GEERPC_REGISTRY_TOKEN_MAX 4096
 #define GEERPC_ETCD_LEASE_TTL_DEFAULT_USEC (30ULL * 1000000ULL)
 
-/* registry_url: see above (-EPROTONOSUPPORT for other schemes, -EINVAL for
- * a malformed URL). address: the PROTOCOL@ADDRESS to announce. Both are
- * copied. */
+/* registry_url: see above. The scheme is case-insensitive (RFC 3986);
+ * -EPROTONOSUPPORT for a scheme other than http, https and etcd, -EINVAL
+ * for a URL without one or otherwise malformed (the same rule as
+ * geerpc_discovery_new_from_url()). address: the PROTOCOL@ADDRESS to
+ * announce. Both are copied. */
 int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address);
 geerpc_registration *geerpc_registration_ref(geerpc_registration *r);
 /* Dropping the last reference cancels requests in flight without
  * deregistering (use geerpc_registration_stop() for that). */
 geerpc_registration *geerpc_registration_unref(geerpc_registration *r);
+/* For __attribute__((cleanup(geerpc_registration_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_registration, geerpc_registration_unref);
 
 /* A fixed heartbeat period. 0 (the default): derived from the registry.
  * geeregistry: its X-Geerpc-Timeout minus one minute, or a third of it when
@@ -99,7 +104,10 @@ int geerpc_registration_set_label(geerpc_registration *r, const char *key, const
 typedef void (*geerpc_registration_handler)(geerpc_registration *r, void *userdata);
 int geerpc_registration_set_handler(geerpc_registration *r, geerpc_registration_handler handler, void *userdata);
 
-/* NULL: a private loop is not useful here; the thread's default loop. */
+/* NULL: the calling thread's default loop (sd_event_default()), which is
+ * also where a server attaches by default: with both implicit,
+ * geerpc_server_run() keeps the server registered. Optional: start()
+ * attaches to the default loop otherwise. */
 int geerpc_registration_attach_event(geerpc_registration *r, sd_event *event, int64_t priority);
 /* Sends the first heartbeat now, then keeps the server registered. */
 int geerpc_registration_start(geerpc_registration *r);

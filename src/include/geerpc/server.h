@@ -55,6 +55,8 @@ geerpc_server *geerpc_server_ref(geerpc_server *s);
  * blocking handler still running then is given up to 5 s to return, then
  * detached (its result is discarded). */
 geerpc_server *geerpc_server_unref(geerpc_server *s);
+/* For __attribute__((cleanup(geerpc_server_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_server, geerpc_server_unref);
 
 /* Registers a service. name and the method table are copied; userdata is
  * borrowed and must outlive the server. -EEXIST if the name is taken,
@@ -66,10 +68,14 @@ geerpc_server *geerpc_server_unref(geerpc_server *s);
 int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                               void *userdata);
 
-/* Attaches to an event loop (NULL: the thread's default loop). Optional:
- * the first listen call attaches to the default loop otherwise. The loop
- * must be run from one thread only; only geerpc_server_stop() may be called
- * from another thread. */
+/* Attaches to an event loop (NULL: the calling thread's default loop,
+ * sd_event_default()). Optional: the first listen call (or
+ * geerpc_server_run()) attaches to the default loop otherwise, the same
+ * loop a geerpc_registration attaches to by default, so that
+ * geerpc_server_run() runs its heartbeats too. A program that serves
+ * several servers from threads of their own attaches each to a loop of its
+ * own. The loop must be run from one thread only; only geerpc_server_stop()
+ * may be called from another thread. */
 int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64_t priority);
 /* Borrowed reference, or NULL before the server is attached. */
 sd_event *geerpc_server_get_event(geerpc_server *s);
@@ -101,7 +107,8 @@ int geerpc_server_stop(geerpc_server *s, uint64_t grace_usec, geerpc_server_stop
  * returns 0 (or a negative errno from the loop). */
 int geerpc_server_run(geerpc_server *s);
 
-/* Observability: open connections, calls received but not yet answered. */
+/* Observability: open connections, calls received but not yet answered.
+ * Safe to call from any thread. */
 unsigned geerpc_server_get_n_connections(geerpc_server *s);
 unsigned geerpc_server_get_n_inflight(geerpc_server *s);
 

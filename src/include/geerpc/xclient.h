@@ -51,6 +51,8 @@ geerpc_xclient *geerpc_xclient_ref(geerpc_xclient *x);
 /* The last reference closes every connection (calls still running on them
  * fail with -ESHUTDOWN). */
 geerpc_xclient *geerpc_xclient_unref(geerpc_xclient *x);
+/* For __attribute__((cleanup(geerpc_xclient_unrefp))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_xclient, geerpc_xclient_unref);
 /* Closes every connection now; later calls fail with -ESHUTDOWN. */
 int geerpc_xclient_close(geerpc_xclient *x);
 
@@ -120,6 +122,8 @@ json_t *geerpc_broadcast_result_get_reply(const geerpc_broadcast_result *r, size
 /* Servers whose status is not 0. */
 size_t geerpc_broadcast_result_get_n_failed(const geerpc_broadcast_result *r);
 geerpc_broadcast_result *geerpc_broadcast_result_free(geerpc_broadcast_result *r);
+/* For __attribute__((cleanup(geerpc_broadcast_result_freep))) (geerpc/defs.h). */
+_GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_broadcast_result, geerpc_broadcast_result_free);
 
 #ifdef __cplusplus
 }

@@ -5,11 +5,13 @@
 #include <sys/eventfd.h>
 
 #include "basic/address.h"
+#include "basic/backoff.h"
 #include "cluster/discovery-internal.h"
 #include "cluster/etcd.h"
 #include "codec/json-scanner.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "basic/sort-util.h"
 
 /* Discovery from etcd: a range over PREFIX/ gives the list and its
  * revision; a watch from revision + 1 keeps it current, so a server whose
@@ -83,22 +85,12 @@ static void set_clear_locked(EtcdDiscovery *e) {
         e->n_entries = 0;
 }
 
+static int addr_compare(const void *addr, const void *element) {
+        return strcmp(addr, ((const ServerEntry *) element)->addr);
+}
+
 static size_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
-        size_t lo = 0, hi = e->n_entries;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = strcmp(e->entries[mid].addr, addr);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return sorted_search(addr, e->entries, e->n_entries, sizeof(ServerEntry), addr_compare, found);
 }
 
 /* Adds or replaces the entry of x's address; takes x. Whether anything
@@ -412,10 +404,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void schedule_retry(EtcdDiscovery *e) {
-        unsigned shift = MIN(e->failures, 10U);
-        usec_t d = MIN(WATCH_BACKOFF_INITIAL_USEC << shift, WATCH_BACKOFF_MAX_USEC);
-        d = (usec_t) ((double) d * (0.8 + 0.4 * ((double) arc4random() / 4294967296.0)));
-        e->failures++;
+        usec_t d = backoff_delay(WATCH_BACKOFF_INITIAL_USEC, WATCH_BACKOFF_MAX_USEC, ++e->failures, backoff_jitter());
         int r;
         if (!e->retry)
                 r = sd_event_add_time_relative(e->event, &e->retry, CLOCK_MONOTONIC, d, TIMER_ACCURACY_PRECISE,

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <jansson.h>
 #include <stdio.h>
-#include <strings.h>
 
 #include "basic/address.h"
 #include "cluster/discovery-internal.h"
 #include "http/http-client.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "basic/url.h"
 
 /* Discovery from a registry over HTTP (the Go original's
  * GeeRegistryDiscovery): one GET fetches the alive servers. The cache
@@ -228,8 +228,11 @@ static const DiscoveryVTable registry_vtable = {
 _public_ int geerpc_discovery_new_registry(geerpc_discovery **ret, const char *url) {
         if (!ret || isempty(url))
                 return -EINVAL;
-        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-                return -EINVAL;
+        int s = url_scheme(url);
+        if (s < 0)
+                return s;
+        if (s != URL_SCHEME_HTTP && s != URL_SCHEME_HTTPS)
+                return -EPROTONOSUPPORT;
         RegistryBackend *b = calloc(1, sizeof *b);
         if (!b)
                 return -ENOMEM;

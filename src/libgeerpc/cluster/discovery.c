@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include <strings.h>
 
 #include "basic/address.h"
 #include "cluster/discovery-internal.h"
 #include "basic/duration.h"
 #include "cluster/etcd.h"
 #include "basic/log.h"
+#include "basic/url.h"
 #include "rpc/service-name.h"
 
 /* The discovery interface: the cached list shared by every back end, its
@@ -53,11 +53,12 @@ _public_ int geerpc_discovery_new_from_url(geerpc_discovery **ret, const char *u
         if (!ret || !url)
                 return -EINVAL;
         /* The one place that maps a URL scheme to a back end. */
-        if (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0)
-                return geerpc_discovery_new_registry(ret, url);
-        if (etcd_url_is(url))
+        int s = url_scheme(url);
+        if (s < 0)
+                return s;
+        if (s == URL_SCHEME_ETCD)
                 return discovery_new_etcd(ret, url);
-        return -EINVAL;
+        return geerpc_discovery_new_registry(ret, url);
 }
 
 _public_ geerpc_discovery *geerpc_discovery_ref(geerpc_discovery *d) {

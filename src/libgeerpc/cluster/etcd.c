@@ -4,18 +4,20 @@
 #include "cluster/etcd.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "basic/url.h"
 
 bool etcd_url_is(const char *url) {
-        return url && strncmp(url, "etcd://", 7) == 0;
+        return url_scheme(url) == URL_SCHEME_ETCD;
 }
 
-#define FAIL(why)                          \
+#define FAIL_ERRNO(error, why)             \
         do {                               \
                 if (ret_reason)            \
                         *ret_reason = why; \
                 etcd_target_done(&t);      \
-                return -EINVAL;            \
+                return error;              \
         } while (0)
+#define FAIL(why) FAIL_ERRNO(-EINVAL, why)
 
 int etcd_url_parse(const char *url, EtcdTarget *ret, const char **ret_reason) {
         EtcdTarget t = {};
@@ -51,7 +53,7 @@ int etcd_url_parse(const char *url, EtcdTarget *ret, const char **ret_reason) {
                         if (*q < '0' || *q > '9')
                                 FAIL("etcd endpoint port is not a number");
                 if (asprintf(&t.endpoints[t.n_endpoints], "http://%.*s", (int) l, p) < 0)
-                        FAIL("out of memory");
+                        FAIL_ERRNO(-ENOMEM, "out of memory");
                 t.n_endpoints++;
                 p += l + (comma ? 1 : 0);
                 if (comma && p == hosts + hl)
@@ -67,11 +69,12 @@ int etcd_url_parse(const char *url, EtcdTarget *ret, const char **ret_reason) {
                         FAIL("etcd prefix contains whitespace or control characters");
         t.prefix = strndup(prefix, pl);
         if (!t.prefix)
-                FAIL("out of memory");
+                FAIL_ERRNO(-ENOMEM, "out of memory");
         *ret = t;
         return 0;
 }
 #undef FAIL
+#undef FAIL_ERRNO
 
 void etcd_target_done(EtcdTarget *t) {
         for (size_t i = 0; i < t->n_endpoints; i++)

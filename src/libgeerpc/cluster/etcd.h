@@ -25,7 +25,7 @@ typedef struct EtcdTarget {
 } EtcdTarget;
 
 bool etcd_url_is(const char *url);
-/* -EINVAL with *ret_reason for malformed URLs. */
+/* -EINVAL with *ret_reason for malformed URLs, -ENOMEM. */
 int etcd_url_parse(const char *url, EtcdTarget *ret, const char **ret_reason);
 void etcd_target_done(EtcdTarget *t);
 

@@ -78,3 +78,12 @@ void registration_leave_done(geerpc_registration *r, int result, const char *err
  * (USEC_INFINITY: unknown; 0: never). Also exposed for the unit tests. */
 usec_t registration_derive_period(usec_t registry_timeout);
 usec_t registration_backoff(usec_t period, unsigned failures, double jitter01);
+
+/* A registry token: 1 to GEERPC_REGISTRY_TOKEN_MAX bytes, nothing that
+ * could break the Authorization header (no control characters, no
+ * spaces). */
+bool registration_token_is_valid(const char *token);
+/* Reads a token file (surrounding whitespace stripped) and checks it:
+ * -EINVAL for a blank or invalid token, -EFBIG past the limit. *ret is
+ * malloc'd (erase it with explicit_bzero() before freeing). */
+int registration_token_read_file(const char *path, char **ret);

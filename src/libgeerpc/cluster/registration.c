@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "basic/backoff.h"
 #include "basic/duration.h"
 #include "basic/log.h"
+#include "basic/url.h"
 #include "cluster/registration-internal.h"
 #include "rpc/server-internal.h"
 
@@ -42,12 +44,43 @@ _public_ const char *geerpc_registration_state_to_string(geerpc_registration_sta
         return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : NULL;
 }
 
-static const RegistrationBackend *backend_for_url(const char *url) {
-        if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-                return &registration_backend_registry;
-        if (strncmp(url, "etcd://", 7) == 0)
-                return &registration_backend_etcd;
-        return NULL;
+/* IDLE -> STARTING -> REGISTERED or RETRYING, and between those two at
+ * every heartbeat; from any of them (or IDLE: a stop before the start)
+ * -> STOPPING -> STOPPED. */
+static bool state_change_allowed(geerpc_registration_state from, geerpc_registration_state to) {
+        switch (to) {
+        case GEERPC_REGISTRATION_STARTING:
+                return from == GEERPC_REGISTRATION_IDLE;
+        case GEERPC_REGISTRATION_REGISTERED:
+        case GEERPC_REGISTRATION_RETRYING:
+                return from == GEERPC_REGISTRATION_STARTING || from == GEERPC_REGISTRATION_REGISTERED ||
+                       from == GEERPC_REGISTRATION_RETRYING;
+        case GEERPC_REGISTRATION_STOPPING:
+                return from != GEERPC_REGISTRATION_STOPPING && from != GEERPC_REGISTRATION_STOPPED;
+        case GEERPC_REGISTRATION_STOPPED:
+                return from == GEERPC_REGISTRATION_STOPPING;
+        default:
+                return false;
+        }
+}
+
+static void set_state(geerpc_registration *r, geerpc_registration_state s) {
+        assert(state_change_allowed(r->state, s));
+        /* Every change follows the end of a heartbeat (or comes before the
+         * first): none is in flight across one. */
+        assert(!r->beat_in_flight);
+        if (r->state != s)
+                log_debug("registration of %s at %s: %s -> %s", r->address, r->url,
+                          geerpc_registration_state_to_string(r->state), geerpc_registration_state_to_string(s));
+        r->state = s;
+}
+
+static int backend_for_url(const char *url, const RegistrationBackend **ret) {
+        int s = url_scheme(url);
+        if (s < 0)
+                return s;
+        *ret = s == URL_SCHEME_ETCD ? &registration_backend_etcd : &registration_backend_registry;
+        return 0;
 }
 
 _public_ int geerpc_registration_new(geerpc_registration **ret, const char *registry_url, const char *address) {
@@ -55,9 +88,10 @@ _public_ int geerpc_registration_new(geerpc_registration **ret, const char *regi
 
         if (!ret || isempty(registry_url) || isempty(address))
                 return -EINVAL;
-        const RegistrationBackend *b = backend_for_url(registry_url);
-        if (!b)
-                return strstr(registry_url, "://") ? -EPROTONOSUPPORT : -EINVAL;
+        const RegistrationBackend *b;
+        r = backend_for_url(registry_url, &b);
+        if (r < 0)
+                return r;
 
         geerpc_registration *reg = calloc(1, sizeof *reg);
         if (!reg)
@@ -119,13 +153,19 @@ _public_ int geerpc_registration_set_period(geerpc_registration *r, uint64_t use
         return 0;
 }
 
-_public_ int geerpc_registration_set_token(geerpc_registration *r, const char *token) {
-        if (!r || isempty(token) || strlen(token) > GEERPC_REGISTRY_TOKEN_MAX)
-                return -EINVAL;
+bool registration_token_is_valid(const char *token) {
+        if (isempty(token) || strlen(token) > GEERPC_REGISTRY_TOKEN_MAX)
+                return false;
         /* It goes into an HTTP header: no control characters, no spaces. */
         for (const char *p = token; *p; p++)
                 if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return -EINVAL;
+                        return false;
+        return true;
+}
+
+_public_ int geerpc_registration_set_token(geerpc_registration *r, const char *token) {
+        if (!r || !registration_token_is_valid(token))
+                return -EINVAL;
         char *t = strdup(token);
         if (!t)
                 return -ENOMEM;
@@ -156,6 +196,17 @@ static int read_token_file(const char *path, char buf[static GEERPC_REGISTRY_TOK
                 s[--l] = 0;
         *ret_token = s;
         return 0;
+}
+
+int registration_token_read_file(const char *path, char **ret) {
+        char buf[GEERPC_REGISTRY_TOKEN_MAX + 2], *token;
+        int k = read_token_file(path, buf, &token);
+        if (k >= 0 && !registration_token_is_valid(token))
+                k = -EINVAL;
+        if (k >= 0 && !(*ret = strdup(token)))
+                k = -ENOMEM;
+        explicit_bzero(buf, sizeof buf);
+        return k;
 }
 
 _public_ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path) {
@@ -355,6 +406,10 @@ static usec_t beat_timeout(geerpc_registration *r) {
 }
 
 static void beat(geerpc_registration *r) {
+        /* One heartbeat at a time, and only while the registration runs. */
+        assert(!r->beat_in_flight);
+        assert(IN_SET(r->state, GEERPC_REGISTRATION_STARTING, GEERPC_REGISTRATION_REGISTERED,
+                      GEERPC_REGISTRATION_RETRYING));
         r->next_attempt = 0;
         int k = r->backend->beat(r, beat_timeout(r));
         if (k < 0) {
@@ -368,8 +423,8 @@ static void beat(geerpc_registration *r) {
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         geerpc_registration *r = userdata;
-        if (r->state == GEERPC_REGISTRATION_REGISTERED || r->state == GEERPC_REGISTRATION_RETRYING ||
-            r->state == GEERPC_REGISTRATION_STARTING)
+        if (IN_SET(r->state, GEERPC_REGISTRATION_REGISTERED, GEERPC_REGISTRATION_RETRYING,
+                   GEERPC_REGISTRATION_STARTING))
                 beat(r);
         return 0;
 }
@@ -378,7 +433,7 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
         char d[GO_DURATION_MAX];
 
         r->beat_in_flight = false;
-        if (r->state == GEERPC_REGISTRATION_STOPPING || r->state == GEERPC_REGISTRATION_STOPPED)
+        if (IN_SET(r->state, GEERPC_REGISTRATION_STOPPING, GEERPC_REGISTRATION_STOPPED))
                 return;
         bool again = r->meta_changed;
         r->meta_changed = false;
@@ -389,7 +444,7 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
                 r->failures = 0;
                 r->last_error = mfree(r->last_error);
                 r->last_success = now_usec(CLOCK_MONOTONIC);
-                r->state = GEERPC_REGISTRATION_REGISTERED;
+                set_state(r, GEERPC_REGISTRATION_REGISTERED);
                 if (first || recovered)
                         log_struct(LOG_INFO, 0, LOG_REG_FIELDS(r), "%s %s at %s, heartbeat every %s",
                                    first ? "registered" : "registry reachable again, registered", r->address, r->url,
@@ -401,7 +456,7 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
                 r->failures++;
                 free(r->last_error);
                 r->last_error = strdup(error ?: strerror(-result));
-                r->state = GEERPC_REGISTRATION_RETRYING;
+                set_state(r, GEERPC_REGISTRATION_RETRYING);
                 usec_t delay = registration_backoff(r->period, r->failures, backoff_jitter());
                 /* Once per outage at warning level; the retries at debug. */
                 log_struct(r->failures == 1 ? LOG_WARNING : LOG_DEBUG, 0, LOG_REG_FIELDS(r),
@@ -423,13 +478,13 @@ _public_ int geerpc_registration_start(geerpc_registration *r) {
                 if (k < 0)
                         return k;
         }
-        r->state = GEERPC_REGISTRATION_STARTING;
+        set_state(r, GEERPC_REGISTRATION_STARTING);
         beat(r);
         return 0;
 }
 
 static void finish_stop(geerpc_registration *r) {
-        r->state = GEERPC_REGISTRATION_STOPPED;
+        set_state(r, GEERPC_REGISTRATION_STOPPED);
         geerpc_registration_handler done = r->stop_done;
         void *ud = r->stop_userdata;
         r->stop_done = NULL;
@@ -454,7 +509,7 @@ _public_ int geerpc_registration_stop(geerpc_registration *r, uint64_t timeout_u
                                       void *userdata) {
         if (!r)
                 return -EINVAL;
-        if (r->state == GEERPC_REGISTRATION_STOPPING || r->state == GEERPC_REGISTRATION_STOPPED)
+        if (IN_SET(r->state, GEERPC_REGISTRATION_STOPPING, GEERPC_REGISTRATION_STOPPED))
                 return -EALREADY;
 
         r->stop_done = done;
@@ -467,7 +522,7 @@ _public_ int geerpc_registration_stop(geerpc_registration *r, uint64_t timeout_u
                 r->beat_in_flight = false;
         }
         bool started = r->state != GEERPC_REGISTRATION_IDLE;
-        r->state = GEERPC_REGISTRATION_STOPPING;
+        set_state(r, GEERPC_REGISTRATION_STOPPING);
         if (!started) {
                 finish_stop(r);
                 return 0;

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <sys/random.h>
 
+#include "basic/sort-util.h"
 #include "cluster/select.h"
 
 struct HashRing {
@@ -122,17 +123,15 @@ static HashRing *ring_get(ServerSet *s) {
         return fresh;
 }
 
+static int point_compare(const void *hash, const void *point) {
+        uint64_t h = *(const uint64_t *) hash, p = ((const struct RingPoint *) point)->hash;
+        return h < p ? -1 : h > p;
+}
+
 /* The first point at or after h, wrapping around. */
 static size_t ring_find(const HashRing *ring, uint64_t h) {
-        size_t lo = 0, hi = ring->n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (ring->points[mid].hash < h)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo == ring->n ? 0 : lo;
+        size_t i = sorted_search(&h, ring->points, ring->n, sizeof ring->points[0], point_compare, NULL);
+        return i == ring->n ? 0 : i;
 }
 
 /* ---- picking ---------------------------------------------------------------- */

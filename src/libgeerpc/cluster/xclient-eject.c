@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "basic/backoff.h"
 #include "basic/log.h"
+#include "basic/sort-util.h"
 #include "cluster/xclient-internal.h"
 
 /* Ejection: a server whose dial failed (refused, unreachable, timed out:
@@ -12,23 +13,13 @@
  * of calls until the registry drops it, minutes later. All under the
  * xclient's lock, which is never held during a dial or a call. */
 
+static int ejected_compare(const void *addr, const void *element) {
+        return strcmp(addr, ((const XClientEjected *) element)->addr);
+}
+
 /* Binary search (lock held): the index of addr, or where it would go. */
 static size_t find_locked(geerpc_xclient *x, const char *addr, bool *ret_found) {
-        size_t lo = 0, hi = x->n_ejected;
-        *ret_found = false;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(x->ejected[mid].addr, addr);
-                if (c == 0) {
-                        *ret_found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return sorted_search(addr, x->ejected, x->n_ejected, sizeof(XClientEjected), ejected_compare, ret_found);
 }
 
 static void remove_locked(geerpc_xclient *x, size_t i) {

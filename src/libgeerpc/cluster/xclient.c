@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "basic/log.h"
+#include "basic/sort-util.h"
 #include "cluster/xclient-internal.h"
 #include "rpc/service-name.h"
 
@@ -89,23 +90,13 @@ _public_ int geerpc_xclient_set_handle_timeout(geerpc_xclient *x, uint64_t usec)
 
 /* ---- the connection map ----------------------------------------------------- */
 
+static int entry_compare(const void *addr, const void *entry) {
+        return strcmp(addr, ((const XClientEntry *) entry)->addr);
+}
+
 /* Binary search (lock held): the entry's index, or where it would go. */
 static size_t find_locked(geerpc_xclient *x, const char *addr, bool *ret_found) {
-        size_t lo = 0, hi = x->n_entries;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(x->entries[mid].addr, addr);
-                if (c == 0) {
-                        *ret_found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *ret_found = false;
-        return lo;
+        return sorted_search(addr, x->entries, x->n_entries, sizeof(XClientEntry), entry_compare, ret_found);
 }
 
 geerpc_client *xclient_lookup(geerpc_xclient *x, const char *addr) {

@@ -3,14 +3,15 @@
 #include <pthread.h>
 #include <strings.h>
 
-#include "http/http-client.h"
+#include "basic/list.h"
 #include "basic/log.h"
+#include "http/http-client.h"
 
 struct HttpClient {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
-        HttpRequest *requests;
+        LIST_HEAD(HttpRequest, requests);
         unsigned n_running;
 };
 
@@ -28,7 +29,7 @@ struct HttpRequest {
         bool aborted_by_stream;
         bool headers_complete; /* the blank line after the headers came */
         char errbuf[CURL_ERROR_SIZE];
-        HttpRequest *prev, *next;
+        LIST_FIELDS(HttpRequest, requests);
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -130,12 +131,7 @@ static void request_free(HttpRequest *r) {
         curl_slist_free_all(r->headers);
         buffer_done(&r->response_headers);
         buffer_done(&r->response_body);
-        if (r->prev)
-                r->prev->next = r->next;
-        else
-                c->requests = r->next;
-        if (r->next)
-                r->next->prev = r->prev;
+        LIST_REMOVE(requests, c->requests, r);
         c->n_running--;
         free(r);
 }
@@ -283,42 +279,41 @@ unsigned http_client_n_running(HttpClient *c) {
         return c ? c->n_running : 0;
 }
 
-int http_request_start(HttpClient *c, const HttpRequestSpec *spec, http_done_t done, void *userdata,
-                       HttpRequest **ret) {
-        if (!c || !spec || !spec->url || !done)
-                return -EINVAL;
-
-        HttpRequest *r = calloc(1, sizeof *r);
-        if (!r)
-                return -ENOMEM;
-        r->client = c;
-        r->done = done;
-        r->userdata = userdata;
-        r->on_data = spec->on_data;
-        r->max_response = spec->max_response ?: HTTP_RESPONSE_MAX_DEFAULT;
-        r->next = c->requests;
-        if (c->requests)
-                c->requests->prev = r;
-        c->requests = r;
-        c->n_running++;
-
-        r->easy = curl_easy_init();
-        if (!r->easy)
-                goto oom;
-        for (size_t i = 0; spec->headers && spec->headers[i]; i++) {
-                struct curl_slist *l = curl_slist_append(r->headers, spec->headers[i]);
+/* The request headers: the caller's, and an empty Expect: curl would send
+ * "Expect: 100-continue" for large bodies, a round trip for nothing on our
+ * small requests. */
+static int request_set_headers(HttpRequest *r, const char *const *headers) {
+        for (size_t i = 0; headers && headers[i]; i++) {
+                struct curl_slist *l = curl_slist_append(r->headers, headers[i]);
                 if (!l)
-                        goto oom;
+                        return -ENOMEM;
                 r->headers = l;
         }
-        /* curl would send "Expect: 100-continue" for large bodies: a round
-         * trip for nothing on our small requests. */
         struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
         if (!l)
-                goto oom;
+                return -ENOMEM;
         r->headers = l;
+        return 0;
+}
 
+static void request_set_method(CURL *e, const HttpRequestSpec *spec) {
         const char *method = spec->method ?: "GET";
+        if (streq(method, "GET"))
+                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        else if (streq(method, "HEAD"))
+                curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        else {
+                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+                if (spec->body || streq(method, "POST") || streq(method, "PUT")) {
+                        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) spec->body_size);
+                        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body ? spec->body : "");
+                }
+        }
+}
+
+/* Everything the easy handle needs to know: where, how, with which limits,
+ * and that its data comes back to r. */
+static void request_set_options(HttpRequest *r, const HttpRequestSpec *spec) {
         usec_t timeout = spec->timeout ?: HTTP_TIMEOUT_DEFAULT_USEC;
         usec_t connect_timeout = spec->connect_timeout ?: HTTP_CONNECT_TIMEOUT_DEFAULT_USEC;
         CURL *e = r->easy;
@@ -338,35 +333,45 @@ int http_request_start(HttpClient *c, const HttpRequestSpec *spec, http_done_t d
         if (timeout != USEC_INFINITY)
                 curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1));
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(connect_timeout / USEC_PER_MSEC, (usec_t) 1));
-        if (streq(method, "GET"))
-                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        else if (streq(method, "HEAD"))
-                curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        else {
-                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-                if (spec->body || streq(method, "POST") || streq(method, "PUT")) {
-                        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) spec->body_size);
-                        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body ? spec->body : "");
-                }
-        }
+        request_set_method(e, spec);
+}
 
-        if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-                curl_easy_cleanup(e);
-                r->easy = NULL;
-                request_free(r);
-                return -EIO;
+int http_request_start(HttpClient *c, const HttpRequestSpec *spec, http_done_t done, void *userdata,
+                       HttpRequest **ret) {
+        int r;
+
+        if (!c || !spec || !spec->url || !done)
+                return -EINVAL;
+
+        HttpRequest *req = calloc(1, sizeof *req);
+        if (!req)
+                return -ENOMEM;
+        req->client = c;
+        req->done = done;
+        req->userdata = userdata;
+        req->on_data = spec->on_data;
+        req->max_response = spec->max_response ?: HTTP_RESPONSE_MAX_DEFAULT;
+        LIST_PREPEND(requests, c->requests, req);
+        c->n_running++;
+
+        req->easy = curl_easy_init();
+        r = req->easy ? request_set_headers(req, spec->headers) : -ENOMEM;
+        if (r >= 0) {
+                request_set_options(req, spec);
+                if (curl_multi_add_handle(c->multi, req->easy) != CURLM_OK)
+                        r = -EIO;
+        }
+        if (r < 0) {
+                /* Never added to the multi handle: request_free() must not
+                 * take it out. */
+                if (req->easy)
+                        curl_easy_cleanup(TAKE_PTR(req->easy));
+                request_free(req);
+                return r;
         }
         if (ret)
-                *ret = r;
+                *ret = req;
         return 0;
-
-oom:
-        if (r->easy) {
-                curl_easy_cleanup(r->easy);
-                r->easy = NULL;
-        }
-        request_free(r);
-        return -ENOMEM;
 }
 
 void http_request_cancel(HttpRequest *r) {

@@ -5,8 +5,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "http/http-server.h"
+#include "basic/list.h"
 #include "basic/log.h"
+#include "http/http-server.h"
 
 /* MHD keeps a request's headers and builds the response's headers in one
  * per-connection memory pool; this is what it needs beyond the two. */
@@ -37,7 +38,7 @@ typedef struct Conn {
         HttpServer *server;
         Listener *listener;
         struct MHD_Connection *mc;
-        struct Conn *prev, *next;
+        LIST_FIELDS(struct Conn, conns);
         int fd;
         /* Since when the connection waits for a request's headers;
          * USEC_INFINITY while a request is being answered. */
@@ -62,7 +63,7 @@ struct HttpServer {
 
         Listener **listeners;
         unsigned n_listeners;
-        Conn *conns;
+        LIST_HEAD(Conn, conns);
         unsigned n_conns;
 
         bool stopping;
@@ -184,7 +185,7 @@ enum MHD_Result http_server_send_raw(struct MHD_Connection *mc, HttpRaw *raw) {
 
 /* Before a daemon stops: MHD refuses to stop with suspended connections. */
 static void raw_abort_all(HttpServer *s, Listener *l) {
-        for (Conn *c = s->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, s->conns)
                 if (c->raw && c->listener == l)
                         raw_finish(c, "stopping");
 }
@@ -238,12 +239,7 @@ static int on_hangup(sd_event_source *es, int fd, uint32_t revents, void *userda
 
 static void conn_free(Conn *c) {
         HttpServer *s = c->server;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(conns, s->conns, c);
         s->n_conns--;
         sd_event_source_disable_unref(c->deadline);
         sd_event_source_disable_unref(c->hangup);
@@ -291,10 +287,7 @@ static Conn *conn_new(Listener *l, struct MHD_Connection *mc) {
                 free(c);
                 return NULL;
         }
-        c->next = s->conns;
-        if (s->conns)
-                s->conns->prev = c;
-        s->conns = c;
+        LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
         return c;
 }
@@ -571,14 +564,6 @@ int http_server_add_listener(HttpServer *s, int fd, bool owned) {
         return 0;
 }
 
-unsigned http_server_n_listeners(HttpServer *s) {
-        return s->n_listeners;
-}
-
-int http_server_listener_fd(HttpServer *s, unsigned i) {
-        return i < s->n_listeners ? s->listeners[i]->fd : -EBADF;
-}
-
 unsigned http_server_n_connections(HttpServer *s) {
         return s->n_conns;
 }
@@ -642,7 +627,7 @@ int http_server_stop(HttpServer *s, http_stopped_t done, void *userdata) {
                 if (l->owned)
                         l->fd = safe_close(l->fd);
         }
-        for (Conn *c = s->conns; c; c = c->next)
+        LIST_FOREACH(conns, c, s->conns)
                 if (c->waiting_since != USEC_INFINITY)
                         conn_shutdown(c, "stopping");
 

@@ -94,8 +94,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_free);
 /* Serves a listening socket. owned: close it when done (false for sockets
  * from systemd). On failure an owned fd is closed. */
 int http_server_add_listener(HttpServer *s, int fd, bool owned);
-unsigned http_server_n_listeners(HttpServer *s);
-int http_server_listener_fd(HttpServer *s, unsigned i);
 
 unsigned http_server_n_connections(HttpServer *s);
 

@@ -21,13 +21,23 @@
  *
  * The event thread (an sd-event loop) is started on first need: async
  * calls (their deadlines and completion callbacks run there) or a full
- * socket. */
+ * socket.
+ *
+ * Who holds what is spelled out by four small state machines, each under
+ * one lock (ClientState, ClientReader, ClientBg under lock; ClientFlusher
+ * under wlock). Every change goes through a setter below that assert()s
+ * the transition is one the design allows; the connection's and the event
+ * thread's changes are logged at debug level (the roles change hands on
+ * every call: they are asserted, not logged). */
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <systemd/sd-event.h>
 
 #include "basic/buffer.h"
+#include "basic/list.h"
+#include "basic/log.h"
 #include "codec/codec.h"
 #include "geerpc/client.h"
 #include "rpc/seq-table.h"
@@ -39,26 +49,58 @@
  * deadlines closer than this are waited for with ppoll() instead. */
 #define CLIENT_RECV_SLICE_USEC (200 * USEC_PER_MSEC)
 
+/* The connection (under lock). */
+typedef enum ClientState {
+        CLIENT_NEW,       /* not connected: options may be set */
+        CLIENT_CONNECTED, /* calls may be made */
+        CLIENT_CLOSED,    /* closed or broken: every call fails with close_error */
+        _CLIENT_STATE_MAX,
+} ClientState;
+
+/* Who holds the reader role (under lock). */
+typedef enum ClientReader {
+        READER_NONE,         /* free: the next blocking caller that waits takes it */
+        READER_CALLER,       /* a blocking caller sleeps in recv() and hands out replies */
+        READER_EVENT_THREAD, /* only async calls wait: the event thread reads on POLLIN */
+        _CLIENT_READER_MAX,
+} ClientReader;
+
+/* Who holds the flusher role (under wlock). */
+typedef enum ClientFlusher {
+        FLUSHER_NONE,    /* the next thread that appends a request writes */
+        FLUSHER_WRITING, /* a thread writes, and keeps writing what others append meanwhile */
+        FLUSHER_STALLED, /* the socket was full: the event thread waits for POLLOUT, then writes */
+        _CLIENT_FLUSHER_MAX,
+} ClientFlusher;
+
+/* The event thread (under lock). */
+typedef enum ClientBg {
+        BG_NONE,          /* not started */
+        BG_RUNNING,
+        BG_QUITTING,      /* asked to finish (the last unref joins it) */
+        BG_QUITTING_FREE, /* the last unref ran on it: it frees the client on its way out */
+        _CLIENT_BG_MAX,
+} ClientBg;
+
 typedef struct ClientCall ClientCall;
 struct ClientCall {
         SeqNode node; /* seq and the pending table's link; first */
         bool async;
         atomic_bool done; /* set (release) once result/reply/error are final */
-        bool waiting;     /* a blocking caller sleeps on wake; in c->waiters */
         bool discarded;   /* async call that failed to start: no callback */
         int result;
         json_t *reply;
         char *error;
-        atomic_uint wake;           /* futex word: bumped to wake the caller */
-        ClientCall *wprev, *wnext;  /* in the waiters list */
+        atomic_uint wake; /* futex word: bumped to wake the caller */
+        LIST_FIELDS(ClientCall, waiters); /* linked while a blocking caller sleeps on wake */
         /* Async calls; the timer is the event thread's alone. */
         geerpc_client *client;
         geerpc_call_handler handler;
         void *userdata;
         usec_t deadline; /* CLOCK_MONOTONIC; USEC_INFINITY: none */
         sd_event_source *timer;
-        ClientCall *new_next;  /* in async_new: timer not armed yet */
-        ClientCall *done_next; /* in completed: callback not run yet */
+        LIST_FIELDS(ClientCall, async_new); /* timer not armed yet */
+        LIST_FIELDS(ClientCall, completed); /* callback not run yet */
 };
 
 struct geerpc_client {
@@ -73,18 +115,18 @@ struct geerpc_client {
         int fd;
         Codec *codec; /* decode: reader only; encode: under wlock */
 
-        /* lock: pending calls, the reader role, the state. */
+        /* lock: pending calls, the reader role, the state, the event
+         * thread's state. */
         pthread_mutex_t lock;
         SeqTable pending;
         uint64_t next_seq;
-        bool connected;
-        bool closed;
-        int close_error;
-        bool reader_busy;
-        ClientCall *waiters; /* blocking calls waiting, not reading */
-        unsigned n_async;    /* async calls pending */
-        ClientCall *async_new, *async_new_tail;
-        ClientCall *completed, *completed_tail;
+        ClientState state;
+        int close_error; /* < 0 once CLIENT_CLOSED */
+        ClientReader reader;
+        LIST_HEAD(ClientCall, waiters); /* blocking calls waiting, not reading */
+        unsigned n_async;               /* async calls pending */
+        LIST_HEAD(ClientCall, async_new);
+        LIST_HEAD(ClientCall, completed);
 
         Buffer in; /* the reader's */
 
@@ -92,21 +134,65 @@ struct geerpc_client {
          * when both are needed. */
         pthread_mutex_t wlock;
         Buffer out, sending;
-        bool flushing;
-        bool write_stalled;     /* the event thread holds the flusher role */
-        bool reader_delivering; /* the reader hands out replies, then flushes */
+        ClientFlusher flusher;
+        /* The reader hands out a batch of replies: what is appended
+         * meanwhile waits for it (unless a flusher is at work), as it
+         * writes it all at once when done. A window of the reader role,
+         * kept under wlock because appenders look at it. */
+        bool delivering;
 
-        /* The event thread. */
-        bool bg_started;
-        bool bg_quit;
-        bool bg_reading; /* the event thread holds the reader role */
-        bool free_on_exit;
+        /* The event thread: its state is under lock, the rest its own. */
+        ClientBg bg_state;
         pthread_t bg;
         int wake_fd;
         sd_event *bg_event;
         sd_event_source *bg_io, *bg_wake;
         uint32_t bg_events;
 };
+
+/* ---- the state machines' transitions ---------------------------------------- */
+
+const char *client_state_to_string(ClientState s);
+const char *client_bg_to_string(ClientBg s);
+
+static inline void client_set_state_locked(geerpc_client *c, ClientState s) {
+        /* NEW -> CONNECTED -> CLOSED, or NEW -> CLOSED (closed before it
+         * connected; a connect() after that leaves it closed). */
+        assert(s == CLIENT_CLOSED ? c->state != CLIENT_CLOSED && c->close_error < 0
+                                  : c->state == CLIENT_NEW && s == CLIENT_CONNECTED);
+        log_debug("rpc client %s: %s -> %s", strempty(c->address), client_state_to_string(c->state),
+                  client_state_to_string(s));
+        c->state = s;
+}
+
+static inline void client_set_bg_locked(geerpc_client *c, ClientBg s) {
+        /* NONE -> RUNNING -> QUITTING or QUITTING_FREE, once each. */
+        assert(s == BG_RUNNING ? c->bg_state == BG_NONE : c->bg_state == BG_RUNNING && s > BG_RUNNING);
+        log_debug("rpc client %s: event thread %s -> %s", strempty(c->address), client_bg_to_string(c->bg_state),
+                  client_bg_to_string(s));
+        c->bg_state = s;
+}
+
+/* The reader role changes hands only between NONE and a holder: a holder
+ * never passes it straight on, it frees it and wakes the next. */
+static inline void client_set_reader_locked(geerpc_client *c, ClientReader from, ClientReader to) {
+        assert(c->reader == from);
+        assert((from == READER_NONE) != (to == READER_NONE));
+        /* Taken only while calls wait on a live connection; the event
+         * thread only once it runs. */
+        assert(to == READER_NONE || (c->state == CLIENT_CONNECTED && c->pending.n > 0));
+        assert(to != READER_EVENT_THREAD || c->bg_state != BG_NONE);
+        c->reader = to;
+}
+
+/* NONE -> WRITING (a thread takes the role), WRITING -> STALLED (the socket
+ * is full: to the event thread) -> WRITING (POLLOUT), WRITING -> NONE (all
+ * written, or the write failed). */
+static inline void client_set_flusher_locked(geerpc_client *c, ClientFlusher from, ClientFlusher to) {
+        assert(c->flusher == from);
+        assert(from == FLUSHER_WRITING ? to != FLUSHER_WRITING : to == FLUSHER_WRITING);
+        c->flusher = to;
+}
 
 /* client-io.c */
 int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args);

@@ -11,6 +11,27 @@
 /* The client's I/O: the flusher and reader roles and the event thread (see
  * client-internal.h for why the roles move between threads). */
 
+static const char *const state_names[_CLIENT_STATE_MAX] = {
+        [CLIENT_NEW] = "new",
+        [CLIENT_CONNECTED] = "connected",
+        [CLIENT_CLOSED] = "closed",
+};
+
+static const char *const bg_names[_CLIENT_BG_MAX] = {
+        [BG_NONE] = "not started",
+        [BG_RUNNING] = "running",
+        [BG_QUITTING] = "quitting",
+        [BG_QUITTING_FREE] = "quitting, then freeing the client",
+};
+
+const char *client_state_to_string(ClientState s) {
+        return (unsigned) s < ELEMENTSOF(state_names) ? state_names[s] : NULL;
+}
+
+const char *client_bg_to_string(ClientBg s) {
+        return (unsigned) s < ELEMENTSOF(bg_names) ? bg_names[s] : NULL;
+}
+
 /* ---- completing calls ---------------------------------------------------- */
 
 void client_wake_bg(geerpc_client *c) {
@@ -18,26 +39,6 @@ void client_wake_bg(geerpc_client *c) {
                 return;
         uint64_t one = 1;
         (void) !write(c->wake_fd, &one, sizeof one);
-}
-
-static void waiters_unlink(geerpc_client *c, ClientCall *call) {
-        if (call->wprev)
-                call->wprev->wnext = call->wnext;
-        else
-                c->waiters = call->wnext;
-        if (call->wnext)
-                call->wnext->wprev = call->wprev;
-        call->wprev = call->wnext = NULL;
-        call->waiting = false;
-}
-
-static void waiters_link(geerpc_client *c, ClientCall *call) {
-        call->wprev = NULL;
-        call->wnext = c->waiters;
-        if (c->waiters)
-                c->waiters->wprev = call;
-        c->waiters = call;
-        call->waiting = true;
 }
 
 /* Wakes a blocking caller sleeping on its futex word. */
@@ -79,12 +80,7 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
         if (call->async) {
                 atomic_store_explicit(&call->done, true, memory_order_release);
                 c->n_async--;
-                call->done_next = NULL;
-                if (c->completed_tail)
-                        c->completed_tail->done_next = call;
-                else
-                        c->completed = call;
-                c->completed_tail = call;
+                LIST_APPEND(completed, c->completed, call);
                 client_wake_bg(c);
                 return;
         }
@@ -92,9 +88,9 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
          * the lock again: take it off the waiters list for it first. The
          * wake-up may reach a caller that has already returned; a stale
          * wake-up on reused stack memory is harmless, as waits re-check. */
-        bool sleeping = call->waiting;
+        bool sleeping = LIST_IS_LINKED(waiters, call);
         if (sleeping) {
-                waiters_unlink(c, call);
+                LIST_REMOVE(waiters, c->waiters, call);
                 atomic_fetch_add_explicit(&call->wake, 1, memory_order_release);
         }
         atomic_store_explicit(&call->done, true, memory_order_release);
@@ -107,10 +103,10 @@ static void complete_locked(geerpc_client *c, ClientCall *call, int result, json
 }
 
 void client_fail_locked(geerpc_client *c, int error) {
-        if (c->closed)
+        if (c->state == CLIENT_CLOSED)
                 return;
-        c->closed = true;
         c->close_error = error;
+        client_set_state_locked(c, CLIENT_CLOSED);
         if (error != -ESHUTDOWN)
                 log_debug_errno(error, "rpc client: connection to %s lost: %m", strempty(c->address));
         for (SeqNode *n = seq_table_steal_all(&c->pending), *next; n; n = next) {
@@ -131,14 +127,15 @@ static void fail(geerpc_client *c, int error) {
 
 /* ---- the flusher role ------------------------------------------------------ */
 
-/* Called with wlock held by the flusher. Returns 0 when everything is
- * written (role released), 1 when the socket is full (role kept, to be
- * handed to the event thread), or a negative errno (role released). */
+/* Called with wlock held by the flusher (FLUSHER_WRITING). Returns 0 when
+ * everything is written (role released), 1 when the socket is full (role
+ * FLUSHER_STALLED, for the event thread), or a negative errno (role
+ * released). */
 static int flush_locked(geerpc_client *c) {
         for (;;) {
                 if (buffer_len(&c->sending) == 0) {
                         if (buffer_len(&c->out) == 0) {
-                                c->flushing = false;
+                                client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_NONE);
                                 return 0;
                         }
                         /* Take everything queued so far; others keep
@@ -156,10 +153,10 @@ static int flush_locked(geerpc_client *c) {
                 if (err == EINTR)
                         continue;
                 if (err == EAGAIN) {
-                        c->write_stalled = true;
+                        client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_STALLED);
                         return 1;
                 }
-                c->flushing = false;
+                client_set_flusher_locked(c, FLUSHER_WRITING, FLUSHER_NONE);
                 buffer_clear(&c->sending);
                 buffer_clear(&c->out);
                 return -err;
@@ -169,7 +166,7 @@ static int flush_locked(geerpc_client *c) {
 /* Takes the flusher role (wlock held, role free) and writes; hands the rest
  * to the event thread if the socket is full. Releases wlock. */
 static void flush_and_unlock(geerpc_client *c) {
-        c->flushing = true;
+        client_set_flusher_locked(c, FLUSHER_NONE, FLUSHER_WRITING);
         int r = flush_locked(c);
         pthread_mutex_unlock(&c->wlock);
 
@@ -192,7 +189,7 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
         /* Someone will send it for us: the current flusher, or the reader,
          * which is handing out replies and flushes before it reads again
          * (the callers it wakes then share one write). */
-        if (r < 0 || c->flushing || c->reader_delivering) {
+        if (r < 0 || c->flusher != FLUSHER_NONE || c->delivering) {
                 pthread_mutex_unlock(&c->wlock);
                 return r;
         }
@@ -204,14 +201,15 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
 /* The reader marks the time it spends handing out replies; see above. */
 static void delivering_begin(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        c->reader_delivering = true;
+        assert(!c->delivering);
+        c->delivering = true;
         pthread_mutex_unlock(&c->wlock);
 }
 
 static void delivering_end(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        c->reader_delivering = false;
-        if (c->flushing || buffer_len(&c->out) == 0) {
+        c->delivering = false;
+        if (c->flusher != FLUSHER_NONE || buffer_len(&c->out) == 0) {
                 pthread_mutex_unlock(&c->wlock);
                 return;
         }
@@ -302,14 +300,13 @@ static int reader_step(geerpc_client *c, usec_t deadline) {
 
 /* Makes sure somebody reads while calls are pending and the role is free. */
 static void handoff_locked(geerpc_client *c) {
-        if (c->reader_busy || c->closed || c->pending.n == 0)
+        if (c->reader != READER_NONE || c->state == CLIENT_CLOSED || c->pending.n == 0)
                 return;
-        ClientCall *w = c->waiters;
-        if (w) {
+        ClientCall *w = LIST_POP(waiters, c->waiters);
+        if (w)
                 /* Off the list, so that a second hand-off picks another. */
-                waiters_unlink(c, w);
                 call_wake(w);
-        } else if (c->n_async > 0)
+        else if (c->n_async > 0)
                 client_wake_bg(c);
 }
 
@@ -323,12 +320,12 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                         r = -ETIMEDOUT;
                         break;
                 }
-                if (!c->reader_busy && !c->closed) {
-                        c->reader_busy = true;
+                if (c->reader == READER_NONE && c->state != CLIENT_CLOSED) {
+                        client_set_reader_locked(c, READER_NONE, READER_CALLER);
                         pthread_mutex_unlock(&c->lock);
                         int k = reader_step(c, deadline);
                         pthread_mutex_lock(&c->lock);
-                        c->reader_busy = false;
+                        client_set_reader_locked(c, READER_CALLER, READER_NONE);
                         if (k < 0 && k != -ETIMEDOUT)
                                 client_fail_locked(c, k);
                         continue;
@@ -336,7 +333,8 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                 /* Somebody else reads: sleep until our reply comes, the role
                  * is handed to us, or the deadline. */
                 unsigned w = atomic_load_explicit(&call->wake, memory_order_acquire);
-                waiters_link(c, call);
+                assert(!call->async && !LIST_IS_LINKED(waiters, call));
+                LIST_PREPEND(waiters, c->waiters, call);
                 pthread_mutex_unlock(&c->lock);
                 futex_wait_until(&call->wake, w, deadline);
                 if (atomic_load_explicit(&call->done, memory_order_acquire))
@@ -344,8 +342,8 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
                          * held the role meanwhile: nothing to hand off. */
                         return call->result;
                 pthread_mutex_lock(&c->lock);
-                if (call->waiting)
-                        waiters_unlink(c, call);
+                if (LIST_IS_LINKED(waiters, call))
+                        LIST_REMOVE(waiters, c->waiters, call);
         }
         if (atomic_load_explicit(&call->done, memory_order_acquire))
                 r = call->result;
@@ -373,11 +371,11 @@ static int bg_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void bg_flush(geerpc_client *c) {
         pthread_mutex_lock(&c->wlock);
-        if (!c->write_stalled) {
+        if (c->flusher != FLUSHER_STALLED) {
                 pthread_mutex_unlock(&c->wlock);
                 return;
         }
-        c->write_stalled = false;
+        client_set_flusher_locked(c, FLUSHER_STALLED, FLUSHER_WRITING);
         int r = flush_locked(c);
         pthread_mutex_unlock(&c->wlock);
         if (r < 0)
@@ -389,7 +387,10 @@ static int bg_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
         if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
                 bg_flush(c);
-        if (c->bg_reading && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        /* bg_sync() asks for POLLIN exactly while this thread holds the
+         * reader role, and only this thread gives that up: no lock needed
+         * to know it. */
+        if ((c->bg_events & EPOLLIN) && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                 int r = read_dispatch(c, MSG_DONTWAIT);
                 if (r < 0)
                         fail(c, r);
@@ -406,8 +407,7 @@ static int bg_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userda
 }
 
 static void run_completions(geerpc_client *c, ClientCall *list) {
-        for (ClientCall *call = list, *next; call; call = next) {
-                next = call->done_next;
+        for (ClientCall *call; (call = LIST_POP(completed, list));) {
                 call->timer = sd_event_source_disable_unref(call->timer);
                 if (!call->discarded)
                         call->handler(c, call->result, call->reply, call->error, call->userdata);
@@ -423,46 +423,39 @@ static void run_completions(geerpc_client *c, ClientCall *list) {
  * thread reads and/or writes. */
 static void bg_sync(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
-        ClientCall *fresh = c->async_new;
-        c->async_new = c->async_new_tail = NULL;
-        ClientCall *done = c->completed;
-        c->completed = c->completed_tail = NULL;
-        ClientCall *discarded = NULL;
-        for (ClientCall *call = fresh, *next; call; call = next) {
-                next = call->new_next;
-                if (call->discarded) {
-                        call->done_next = discarded;
-                        discarded = call;
-                } else if (!call->done && call->deadline != USEC_INFINITY)
+        LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
+        LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
+        LIST_HEAD(ClientCall, discarded) = NULL;
+        for (ClientCall *call; (call = LIST_POP(async_new, fresh));) {
+                if (call->discarded)
+                        LIST_PREPEND(completed, discarded, call);
+                else if (!call->done && call->deadline != USEC_INFINITY)
                         (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, TIMER_ACCURACY_PRECISE,
                                                  bg_on_timer, call);
         }
         /* Give the reader role up before running handlers (they may make
          * blocking calls) and whenever a blocking caller could read. */
-        if (c->bg_reading && (done || c->waiters || c->pending.n == 0 || c->closed)) {
-                c->bg_reading = false;
-                c->reader_busy = false;
-        }
+        if (c->reader == READER_EVENT_THREAD &&
+            (done || c->waiters || c->pending.n == 0 || c->state == CLIENT_CLOSED))
+                client_set_reader_locked(c, READER_EVENT_THREAD, READER_NONE);
         pthread_mutex_unlock(&c->lock);
 
         run_completions(c, discarded);
         run_completions(c, done);
 
         pthread_mutex_lock(&c->lock);
-        if (!c->reader_busy && !c->closed && c->pending.n > 0) {
+        if (c->reader == READER_NONE && c->state != CLIENT_CLOSED && c->pending.n > 0) {
                 if (c->waiters)
                         handoff_locked(c);
-                else {
-                        c->reader_busy = true;
-                        c->bg_reading = true;
-                }
+                else
+                        client_set_reader_locked(c, READER_NONE, READER_EVENT_THREAD);
         }
-        bool reading = c->bg_reading;
-        bool quit = c->bg_quit && !c->completed && !c->async_new;
+        bool reading = c->reader == READER_EVENT_THREAD;
+        bool quit = c->bg_state >= BG_QUITTING && LIST_IS_EMPTY(c->completed) && LIST_IS_EMPTY(c->async_new);
         pthread_mutex_unlock(&c->lock);
 
         pthread_mutex_lock(&c->wlock);
-        bool writing = c->write_stalled;
+        bool writing = c->flusher == FLUSHER_STALLED;
         pthread_mutex_unlock(&c->wlock);
 
         uint32_t want = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);
@@ -499,16 +492,12 @@ static void *bg_main(void *userdata) {
 
         /* Whatever completed last still gets its handler. */
         pthread_mutex_lock(&c->lock);
-        ClientCall *done = c->completed, *fresh = c->async_new;
-        c->completed = c->completed_tail = c->async_new = c->async_new_tail = NULL;
+        LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
+        LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
         pthread_mutex_unlock(&c->lock);
-        for (ClientCall *call = fresh, *next; call; call = next) {
-                next = call->new_next;
-                if (call->discarded) {
-                        call->done_next = done;
-                        done = call;
-                }
-        }
+        for (ClientCall *call; (call = LIST_POP(async_new, fresh));)
+                if (call->discarded)
+                        LIST_PREPEND(completed, done, call);
         run_completions(c, done);
 
         c->bg_io = sd_event_source_disable_unref(c->bg_io);
@@ -516,7 +505,7 @@ static void *bg_main(void *userdata) {
         c->bg_event = sd_event_unref(c->bg_event);
 
         pthread_mutex_lock(&c->lock);
-        bool free_now = c->free_on_exit;
+        bool free_now = c->bg_state == BG_QUITTING_FREE;
         pthread_mutex_unlock(&c->lock);
         if (free_now) {
                 pthread_detach(pthread_self());
@@ -526,7 +515,7 @@ static void *bg_main(void *userdata) {
 }
 
 int client_ensure_bg_locked(geerpc_client *c) {
-        if (c->bg_started)
+        if (c->bg_state != BG_NONE)
                 return 0;
         if (c->wake_fd < 0) {
                 c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -541,13 +530,13 @@ int client_ensure_bg_locked(geerpc_client *c) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0)
                 return -r;
-        c->bg_started = true;
+        client_set_bg_locked(c, BG_RUNNING);
         return 0;
 }
 
 void client_stop_bg(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
-        c->bg_quit = true;
+        client_set_bg_locked(c, BG_QUITTING);
         pthread_mutex_unlock(&c->lock);
         client_wake_bg(c);
         pthread_join(c->bg, NULL);

@@ -39,7 +39,7 @@ _public_ int geerpc_client_new(geerpc_client **ret) {
 _public_ int geerpc_client_set_codec(geerpc_client *c, const char *codec_type) {
         if (!c || !codec_type)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         const CodecType *t = codec_type_find(codec_type);
         if (!t)
@@ -58,7 +58,7 @@ _public_ int geerpc_client_set_connect_timeout(geerpc_client *c, uint64_t usec) 
 _public_ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec) {
         if (!c || usec > (uint64_t) INT64_MAX / NSEC_PER_USEC)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         c->handle_timeout = usec;
         return 0;
@@ -67,7 +67,7 @@ _public_ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec) {
 _public_ int geerpc_client_set_max_message_size(geerpc_client *c, size_t n) {
         if (!c || (n > 0 && n < 64))
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
         c->max_message_size = n ?: GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
         return 0;
@@ -103,16 +103,46 @@ static int write_all(int fd, Buffer *b, usec_t deadline) {
         return 0;
 }
 
+/* The connection's first message, before the deadline (the socket is still
+ * non-blocking). */
+static int send_option(geerpc_client *c, int fd, usec_t deadline) {
+        Buffer opt = {};
+        Option o = {
+                .magic_number = GEERPC_MAGIC_NUMBER,
+                .connect_timeout_ns = c->connect_timeout == USEC_INFINITY ? 0 : (int64_t) (c->connect_timeout * NSEC_PER_USEC),
+                .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
+        };
+        strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
+        int r = option_append(&opt, &o);
+        if (r >= 0)
+                r = write_all(fd, &opt, deadline);
+        buffer_done(&opt);
+        return r;
+}
+
+/* The socket blocks from here on: a waiting caller sleeps in recv() itself
+ * (one system call per reply instead of ppoll() + recv()), with SO_RCVTIMEO
+ * bounding each sleep so deadlines are kept. Every other send and receive
+ * passes MSG_DONTWAIT. */
+static int make_blocking_in_slices(int fd) {
+        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+                return negative_errno();
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        return 0;
+}
+
 _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_(codec_freep) Codec *codec = NULL;
         _cleanup_free_ char *a = NULL;
-        Buffer opt = {};
         int r;
 
         if (!c || !address)
                 return -EINVAL;
-        if (c->connected)
+        if (c->fd >= 0)
                 return -EISCONN;
 
         usec_t deadline = usec_add(now_usec(CLOCK_MONOTONIC), c->connect_timeout);
@@ -125,36 +155,22 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         r = codec_new(c->codec_type, c->max_message_size, &codec);
         if (r < 0)
                 return r;
-
-        Option o = {
-                .magic_number = GEERPC_MAGIC_NUMBER,
-                .connect_timeout_ns = c->connect_timeout == USEC_INFINITY ? 0 : (int64_t) (c->connect_timeout * NSEC_PER_USEC),
-                .handle_timeout_ns = (int64_t) (c->handle_timeout * NSEC_PER_USEC),
-        };
-        strncpy(o.codec_type, c->codec_type->name, sizeof o.codec_type - 1);
-        r = option_append(&opt, &o);
-        if (r >= 0)
-                r = write_all(fd, &opt, deadline);
-        buffer_done(&opt);
+        r = send_option(c, fd, deadline);
+        if (r < 0)
+                return r;
+        r = make_blocking_in_slices(fd);
         if (r < 0)
                 return r;
 
-        /* The socket blocks from here on: a waiting caller sleeps in recv()
-         * itself (one system call per reply instead of ppoll() + recv()),
-         * with SO_RCVTIMEO bounding each sleep so deadlines are kept. Every
-         * other send and receive passes MSG_DONTWAIT. */
-        struct timeval tv = { .tv_sec = 0, .tv_usec = (suseconds_t) CLIENT_RECV_SLICE_USEC };
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-                return negative_errno();
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-                return negative_errno();
-
+        pthread_mutex_lock(&c->lock);
         c->fd = TAKE_FD(fd);
         c->codec = TAKE_PTR(codec);
         c->address = TAKE_PTR(a);
-        c->connected = true;
-        log_debug("rpc client: connected to %s", c->address);
+        /* Closed before it connected: it stays closed (calls fail with
+         * -ESHUTDOWN). */
+        if (c->state == CLIENT_NEW)
+                client_set_state_locked(c, CLIENT_CONNECTED);
+        pthread_mutex_unlock(&c->lock);
         return 0;
 }
 
@@ -186,9 +202,8 @@ _public_ int geerpc_client_close(geerpc_client *c) {
         if (!c)
                 return -EINVAL;
         pthread_mutex_lock(&c->lock);
-        bool was_closed = c->closed || !c->connected;
-        if (!c->closed)
-                client_fail_locked(c, -ESHUTDOWN);
+        bool was_closed = c->state != CLIENT_CONNECTED;
+        client_fail_locked(c, -ESHUTDOWN); /* nothing if already closed */
         pthread_mutex_unlock(&c->lock);
         return was_closed ? -ENOTCONN : 0;
 }
@@ -200,17 +215,15 @@ _public_ geerpc_client *geerpc_client_unref(geerpc_client *c) {
                 return NULL;
 
         pthread_mutex_lock(&c->lock);
-        if (!c->closed)
-                client_fail_locked(c, -ESHUTDOWN);
-        bool bg = c->bg_started;
+        client_fail_locked(c, -ESHUTDOWN); /* nothing if already closed */
+        bool bg = c->bg_state != BG_NONE;
         pthread_mutex_unlock(&c->lock);
 
         if (bg && pthread_equal(pthread_self(), c->bg)) {
                 /* Dropped from a completion handler: the event thread
                  * finishes its round and frees the client on its way out. */
                 pthread_mutex_lock(&c->lock);
-                c->bg_quit = true;
-                c->free_on_exit = true;
+                client_set_bg_locked(c, BG_QUITTING_FREE);
                 pthread_mutex_unlock(&c->lock);
                 return NULL;
         }
@@ -224,8 +237,8 @@ _public_ int geerpc_client_is_available(geerpc_client *c) {
         if (!c)
                 return 0;
         pthread_mutex_lock(&c->lock);
-        bool ok = c->connected && !c->closed;
-        if (ok && !c->reader_busy && c->pending.n == 0) {
+        bool ok = c->state == CLIENT_CONNECTED;
+        if (ok && c->reader == READER_NONE && c->pending.n == 0) {
                 /* Nobody is reading, so a peer that went away would go
                  * unnoticed until the next call: look now. */
                 struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
@@ -250,9 +263,9 @@ static usec_t deadline_from_timeout(uint64_t timeout_usec) {
 static int register_call(geerpc_client *c, ClientCall *call) {
         int r;
         pthread_mutex_lock(&c->lock);
-        if (!c->connected)
-                r = -ENOTCONN;
-        else if (c->closed)
+        if (c->fd < 0)
+                r = -ENOTCONN; /* never connected */
+        else if (c->state == CLIENT_CLOSED)
                 r = c->close_error;
         else if (c->pending.n >= c->max_pending)
                 r = -EBUSY;
@@ -265,12 +278,7 @@ static int register_call(geerpc_client *c, ClientCall *call) {
                                 seq_table_remove(&c->pending, call->node.seq);
                         else {
                                 c->n_async++;
-                                call->new_next = NULL;
-                                if (c->async_new_tail)
-                                        c->async_new_tail->new_next = call;
-                                else
-                                        c->async_new = call;
-                                c->async_new_tail = call;
+                                LIST_APPEND(async_new, c->async_new, call);
                         }
                 }
         }

@@ -87,7 +87,7 @@ static void call_unref(ServerCall *call) {
 
 static void call_run(WorkerTask *t) {
         ServerCall *call = (ServerCall *) t;
-        call->result = call->method->handler(call->args, call->userdata, &call->reply, &call->error);
+        call->result = call->handler(call->args, call->userdata, &call->reply, &call->error);
 }
 
 /* Worker thread: queue the finished call for the loop. */
@@ -96,13 +96,8 @@ static void call_complete(WorkerTask *t) {
         geerpc_server *s = call->server;
 
         pthread_mutex_lock(&s->lock);
-        bool was_empty = !s->done_head;
-        call->done_next = NULL;
-        if (s->done_tail)
-                s->done_tail->done_next = call;
-        else
-                s->done_head = call;
-        s->done_tail = call;
+        bool was_empty = LIST_IS_EMPTY(s->done);
+        LIST_APPEND(done, s->done, call);
         pthread_mutex_unlock(&s->lock);
 
         if (was_empty) {
@@ -132,13 +127,7 @@ void server_call_detach(ServerCall *call) {
                         /* conn_close() settles the connection's counters. */
                         call->answered = true;
                 }
-                if (call->prev)
-                        call->prev->next = call->next;
-                else
-                        c->calls = call->next;
-                if (call->next)
-                        call->next->prev = call->prev;
-                call->prev = call->next = NULL;
+                LIST_REMOVE(calls, c->calls, call);
                 call->conn = NULL;
                 call_unref(call); /* the connection's reference */
         }
@@ -179,88 +168,95 @@ int server_on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
         (void) !read(fd, &n, sizeof n);
 
         pthread_mutex_lock(&s->lock);
-        ServerCall *list = s->done_head;
-        s->done_head = s->done_tail = NULL;
+        LIST_HEAD(ServerCall, list) = TAKE_PTR(s->done);
         bool stop = s->stop_requested && s->state == SERVER_IDLE;
         usec_t grace = s->stop_grace;
         pthread_mutex_unlock(&s->lock);
 
         geerpc_server_ref(s);
-        for (ServerCall *c = list, *next; c; c = next) {
-                next = c->done_next;
-                c->done_next = NULL;
+        for (ServerCall *c; (c = LIST_POP(done, list));)
                 call_finish(c);
-        }
         if (stop)
                 server_begin_stop(s, grace);
         geerpc_server_unref(s);
         return 0;
 }
 
-static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
+static ServerCall *call_new(Conn *c, const Method *method, void *userdata) {
+        ServerCall *call = calloc(1, sizeof *call);
+        if (!call)
+                return NULL;
+        *call = (ServerCall) {
+                .task = { .run = call_run, .complete = call_complete, .abandon = call_abandon },
+                .server = c->server,
+                .conn = c,
+                .handler = method->handler,
+                .userdata = userdata,
+        };
+        atomic_init(&call->n_ref, 2); /* the connection's and the worker's */
+        return call;
+}
+
+/* The Option's HandleTimeout, as a timer on the loop. */
+static int call_arm_timeout(Conn *c, ServerCall *call) {
+        if (c->handle_timeout == 0)
+                return 0;
+        int r = sd_event_add_time_relative(c->server->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout,
+                                           TIMER_ACCURACY_PRECISE, on_call_timeout, call);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_priority(call->timer, c->server->priority);
+        return 0;
+}
+
+/* Hands the call to a worker; the call counts as unanswered until its
+ * result is queued. When the pool refuses it, the caller is answered at
+ * once and the call is dropped. */
+static void call_submit(Conn *c, ServerCall *call, Message *m) {
         geerpc_server *s = c->server;
+
+        LIST_PREPEND(calls, c->calls, call);
+        c->n_unanswered++;
+        s->n_unanswered++;
+
+        int r = worker_pool_submit(s->pool, &call->task);
+        if (r >= 0)
+                return;
+        call_mark_answered(call);
+        m->service_method = strdup(call->service_method);
+        server_call_detach(call);
+        call_unref(call);
+        if (!m->service_method)
+                return;
+        if (r == -EAGAIN)
+                reply_error(c, m, "rpc server: too many calls queued, try again later");
+        else
+                reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
+}
+
+static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
         int r;
 
-        r = server_ensure_pool(s);
+        r = server_ensure_pool(c->server);
         if (r < 0) {
                 reply_error(c, m, "rpc server: cannot start worker threads: %s", strerror(-r));
                 return;
         }
-
-        ServerCall *call = calloc(1, sizeof *call);
+        ServerCall *call = call_new(c, method, userdata);
         if (!call) {
                 reply_error(c, m, "rpc server: out of memory");
                 return;
         }
-        *call = (ServerCall) {
-                .task = { .run = call_run, .complete = call_complete, .abandon = call_abandon },
-                .server = s,
-                .conn = c,
-                .method = method,
-                .userdata = userdata,
-                .service_method = TAKE_PTR(m->service_method),
-                .seq = m->seq,
-                .args = TAKE_PTR(m->body),
-        };
-        atomic_init(&call->n_ref, 2); /* the connection's and the worker's */
-
-        if (c->handle_timeout > 0) {
-                r = sd_event_add_time_relative(s->event, &call->timer, CLOCK_MONOTONIC, c->handle_timeout, TIMER_ACCURACY_PRECISE,
-                                               on_call_timeout, call);
-                if (r < 0)
-                        goto fail;
-                (void) sd_event_source_set_priority(call->timer, s->priority);
-        }
-
-        call->next = c->calls;
-        if (c->calls)
-                c->calls->prev = call;
-        c->calls = call;
-        c->n_unanswered++;
-        s->n_unanswered++;
-
-        r = worker_pool_submit(s->pool, &call->task);
+        r = call_arm_timeout(c, call);
         if (r < 0) {
-                call_mark_answered(call);
-                m->service_method = strdup(call->service_method);
-                server_call_detach(call);
-                call_unref(call);
-                if (!m->service_method)
-                        return;
-                if (r == -EAGAIN)
-                        reply_error(c, m, "rpc server: too many calls queued, try again later");
-                else
-                        reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
+                free(call);
+                reply_error(c, m, "rpc server: cannot arm handle timeout: %s", strerror(-r));
                 return;
         }
-        return;
-
-fail:
-        m->service_method = TAKE_PTR(call->service_method);
-        m->body = TAKE_PTR(call->args);
-        call->timer = sd_event_source_disable_unref(call->timer);
-        free(call);
-        reply_error(c, m, "rpc server: cannot arm handle timeout: %s", strerror(-r));
+        call->service_method = TAKE_PTR(m->service_method);
+        call->seq = m->seq;
+        call->args = TAKE_PTR(m->body);
+        call_submit(c, call, m);
 }
 
 void server_dispatch(Conn *c, Message *m) {

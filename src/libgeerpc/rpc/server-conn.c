@@ -56,10 +56,7 @@ int conn_new(geerpc_server *s, int fd, Conn **ret) {
         if (r < 0)
                 goto fail;
 
-        c->next = s->conns;
-        if (s->conns)
-                s->conns->prev = c;
-        s->conns = c;
+        LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
         *ret = c;
         return 0;
@@ -85,12 +82,7 @@ void conn_close(Conn *c) {
         buffer_done(&c->out);
         codec_free(c->codec);
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(conns, s->conns, c);
         s->n_conns--;
         free(c);
 
@@ -249,6 +241,8 @@ void conn_start_draining(Conn *c) {
         conn_update_events(c);
 }
 
+/* Reads what the socket has: 0 (c->eof set once the peer has closed its
+ * side), or a negative errno. */
 static int conn_read(Conn *c) {
         int r = buffer_reserve(&c->in, CONN_READ_CHUNK);
         if (r < 0)
@@ -262,8 +256,10 @@ static int conn_read(Conn *c) {
                                 return 0;
                         return negative_errno();
                 }
-                if (n == 0)
-                        return -ECONNRESET; /* EOF */
+                if (n == 0) {
+                        c->eof = true;
+                        return 0;
+                }
                 buffer_advance_end(&c->in, (size_t) n);
                 return 0;
         }
@@ -274,12 +270,17 @@ static int conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata
         char peer[128];
 
         if (revents & EPOLLIN) {
+                /* At EOF the peer has nothing more to say: what it already
+                 * asked is answered, then the connection closes. */
                 int r = conn_read(c);
-                if (r == -ECONNRESET)
-                        /* The peer has nothing more to say: answer what it
-                         * already asked, then close. */
+                if (r == -ECONNRESET) {
+                        /* Reset rather than closed: what it sent before is
+                         * answered all the same, as after EOF (the replies
+                         * fail to go out if it is really gone). */
+                        log_debug_errno(r, "rpc server: %s reset the connection: %m",
+                                        conn_peer(c, peer, sizeof peer));
                         c->eof = true;
-                else if (r < 0) {
+                } else if (r < 0) {
                         log_debug_errno(r, "rpc server: read from %s failed: %m", conn_peer(c, peer, sizeof peer));
                         conn_close(c);
                         return 0;

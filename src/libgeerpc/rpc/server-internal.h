@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "basic/buffer.h"
+#include "basic/list.h"
 #include "codec/codec.h"
 #include "geerpc/server.h"
 #include "codec/json-scanner.h"
@@ -43,7 +44,7 @@ typedef struct Listener {
         geerpc_server *server;
         int fd;
         sd_event_source *source;
-        struct Listener *next;
+        LIST_FIELDS(struct Listener, listeners);
 } Listener;
 
 typedef enum ConnState {
@@ -66,8 +67,8 @@ struct Conn {
         Codec *codec;
         usec_t handle_timeout;  /* from the Option; 0 = none */
         unsigned n_unanswered;  /* calls received, reply not yet queued */
-        ServerCall *calls;      /* blocking calls handed to workers */
-        Conn *prev, *next;
+        LIST_HEAD(ServerCall, calls); /* blocking calls handed to workers */
+        LIST_FIELDS(Conn, conns);
 };
 
 struct ServerCall {
@@ -75,7 +76,9 @@ struct ServerCall {
         atomic_uint n_ref;
         geerpc_server *server;
         Conn *conn; /* NULL once the connection is gone */
-        const Method *method;
+        /* Copied from the method table: a worker abandoned at the server's
+         * end must not look into the table, which is freed then. */
+        geerpc_method_handler handler;
         void *userdata;
         char *service_method;
         uint64_t seq;
@@ -87,8 +90,8 @@ struct ServerCall {
         /* Loop-thread only. */
         sd_event_source *timer;
         bool answered;
-        ServerCall *prev, *next; /* in conn->calls */
-        ServerCall *done_next;   /* in the server's done queue */
+        LIST_FIELDS(ServerCall, calls); /* in conn->calls */
+        LIST_FIELDS(ServerCall, done);  /* in the server's done queue */
 };
 
 typedef enum ServerState {
@@ -105,12 +108,14 @@ struct geerpc_server {
         Service *services;
         size_t n_services;
 
-        Listener *listeners;
+        LIST_HEAD(Listener, listeners);
         bool listeners_paused;
         sd_event_source *accept_retry; /* after EMFILE */
-        Conn *conns;
-        unsigned n_conns;
-        unsigned n_unanswered;
+        LIST_HEAD(Conn, conns);
+        /* Written on the loop thread; atomic because the observability
+         * getters may read them from any thread. */
+        atomic_uint n_conns;
+        atomic_uint n_unanswered;
 
         WorkerPool *pool;
 
@@ -122,7 +127,7 @@ struct geerpc_server {
 
         /* Worker -> loop hand-back, and cross-thread stop requests. */
         pthread_mutex_t lock;
-        ServerCall *done_head, *done_tail;
+        LIST_HEAD(ServerCall, done); /* finished on a worker, not yet answered */
         int wake_fd;
         sd_event_source *wake_source;
         bool stop_requested;

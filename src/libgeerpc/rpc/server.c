@@ -39,11 +39,8 @@ static void listener_free(Listener *l) {
 }
 
 static void close_listeners(geerpc_server *s) {
-        while (s->listeners) {
-                Listener *l = s->listeners;
-                s->listeners = l->next;
+        for (Listener *l; (l = LIST_POP(listeners, s->listeners));)
                 listener_free(l);
-        }
         s->accept_retry = sd_event_source_disable_unref(s->accept_retry);
 }
 
@@ -55,11 +52,8 @@ static void server_free(geerpc_server *s) {
         /* Workers first: after this no task is handed back any more. */
         worker_pool_free(s->pool, SERVER_FREE_WAIT_USEC);
         s->pool = NULL;
-        for (ServerCall *c = s->done_head, *n; c; c = n) {
-                n = c->done_next;
-                c->done_next = NULL;
+        for (ServerCall *c; (c = LIST_POP(done, s->done));)
                 server_call_detach(c);
-        }
 
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
         s->grace_timer = sd_event_source_disable_unref(s->grace_timer);
@@ -156,7 +150,9 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
         if (event)
                 s->event = sd_event_ref(event);
         else {
-                r = sd_event_new(&s->event);
+                /* The one a registration attaches to by default too, so
+                 * that geerpc_server_run() also runs its heartbeats. */
+                r = sd_event_default(&s->event);
                 if (r < 0)
                         return r;
         }
@@ -189,7 +185,7 @@ static void set_listeners_enabled(geerpc_server *s, bool on) {
         if (s->listeners_paused == !on)
                 return;
         s->listeners_paused = !on;
-        for (Listener *l = s->listeners; l; l = l->next)
+        LIST_FOREACH(listeners, l, s->listeners)
                 (void) sd_event_source_set_enabled(l->source, on ? SD_EVENT_ON : SD_EVENT_OFF);
 }
 
@@ -261,8 +257,7 @@ static int add_listener(geerpc_server *s, int fd) {
         (void) sd_event_source_set_description(l->source, "geerpc-server-listen");
         if (s->listeners_paused)
                 (void) sd_event_source_set_enabled(l->source, SD_EVENT_OFF);
-        l->next = s->listeners;
-        s->listeners = l;
+        LIST_PREPEND(listeners, s->listeners, l);
         return 0;
 }
 
@@ -416,10 +411,8 @@ void server_begin_stop(geerpc_server *s, usec_t grace) {
                 return;
         }
         geerpc_server_ref(s);
-        for (Conn *c = s->conns, *n; c; c = n) {
-                n = c->next;
+        LIST_FOREACH_SAFE(conns, c, n, s->conns)
                 conn_start_draining(c);
-        }
         server_check_stopped(s);
         geerpc_server_unref(s);
 }

@@ -9,7 +9,7 @@ struct WorkerPool {
         pthread_mutex_t lock;
         pthread_cond_t work;    /* a task was queued, or quit was set */
         pthread_cond_t idle;    /* a worker finished (for free) */
-        WorkerTask *head, *tail;
+        LIST_HEAD(WorkerTask, queue);
         size_t queued, queue_max;
         unsigned n_threads, n_started, n_busy, n_exited;
         bool quit;
@@ -35,19 +35,15 @@ static void *worker_main(void *userdata) {
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                while (!p->head && !p->quit)
+                while (LIST_IS_EMPTY(p->queue) && !p->quit)
                         pthread_cond_wait(&p->work, &p->lock);
                 if (p->quit)
                         break;
-                WorkerTask *t = p->head;
-                p->head = t->next;
-                if (!p->head)
-                        p->tail = NULL;
+                WorkerTask *t = LIST_POP(queue, p->queue);
                 p->queued--;
                 p->n_busy++;
                 pthread_mutex_unlock(&p->lock);
 
-                t->next = NULL;
                 t->run(t);
 
                 pthread_mutex_lock(&p->lock);
@@ -128,24 +124,13 @@ int worker_pool_submit(WorkerPool *p, WorkerTask *t) {
                 r = -EAGAIN;
                 goto out;
         }
-        t->next = NULL;
-        if (p->tail)
-                p->tail->next = t;
-        else
-                p->head = t;
-        p->tail = t;
+        LIST_APPEND(queue, p->queue, t);
         p->queued++;
         r = ensure_thread(p);
         if (r < 0) {
                 /* Take it back out: nobody could run it. */
                 p->queued--;
-                WorkerTask **i = &p->head;
-                while (*i != t)
-                        i = &(*i)->next;
-                *i = NULL;
-                p->tail = NULL;
-                for (WorkerTask *q = p->head; q; q = q->next)
-                        p->tail = q;
+                LIST_REMOVE(queue, p->queue, t);
                 goto out;
         }
         pthread_cond_signal(&p->work);
@@ -154,21 +139,13 @@ out:
         return r;
 }
 
-unsigned worker_pool_busy(WorkerPool *p) {
-        pthread_mutex_lock(&p->lock);
-        unsigned n = p->n_busy + (unsigned) p->queued;
-        pthread_mutex_unlock(&p->lock);
-        return n;
-}
-
 void worker_pool_free(WorkerPool *p, usec_t wait_usec) {
         if (!p)
                 return;
 
         pthread_mutex_lock(&p->lock);
         p->quit = true;
-        WorkerTask *queued = p->head;
-        p->head = p->tail = NULL;
+        LIST_HEAD(WorkerTask, queued) = TAKE_PTR(p->queue);
         p->queued = 0;
         pthread_cond_broadcast(&p->work);
 
@@ -199,10 +176,8 @@ void worker_pool_free(WorkerPool *p, usec_t wait_usec) {
         }
         pthread_mutex_unlock(&p->lock);
 
-        for (WorkerTask *t = queued, *next; t; t = next) {
-                next = t->next;
+        for (WorkerTask *t; (t = LIST_POP(queue, queued));)
                 t->abandon(t);
-        }
 
         for (unsigned i = 0; i < p->n_started; i++) {
                 if (detach)

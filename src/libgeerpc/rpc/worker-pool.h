@@ -9,6 +9,7 @@
  * pool is freed while a task still runs, the task is abandoned instead:
  * abandon() is called when it returns and must not touch its owner. */
 
+#include "basic/list.h"
 #include "basic/macro.h"
 
 /* Named limits. */
@@ -21,7 +22,7 @@ struct WorkerTask {
         void (*run)(WorkerTask *t);
         void (*complete)(WorkerTask *t);
         void (*abandon)(WorkerTask *t);
-        WorkerTask *next;
+        LIST_FIELDS(WorkerTask, queue);
 };
 
 typedef struct WorkerPool WorkerPool;
@@ -33,4 +34,3 @@ int worker_pool_submit(WorkerPool *p, WorkerTask *t);
  * wait_usec to finish; those still running after that are detached and
  * abandoned when they return. */
 void worker_pool_free(WorkerPool *p, usec_t wait_usec);
-unsigned worker_pool_busy(WorkerPool *p);
