@@ -81,6 +81,17 @@ int ctl_discovery(Ctl *c, geerpc_discovery **ret) {
         return 0;
 }
 
+int ctl_server_list(Ctl *c, const char *service, geerpc_server_list **ret) {
+        geerpc_discovery *d = NULL;
+        int r = ctl_discovery(c, &d);
+        if (r != 0)
+                return r;
+        r = geerpc_discovery_get_list(d, service, ret);
+        if (r < 0)
+                return output_failure(&c->out, ctl_exit_status(r), NULL, "%s", ctl_error_text(r, NULL));
+        return 0;
+}
+
 int ctl_xclient(Ctl *c, geerpc_xclient **ret) {
         geerpc_discovery *d = NULL;
         int r = ctl_discovery(c, &d);

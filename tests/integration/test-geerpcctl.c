@@ -367,16 +367,18 @@ Test(geerpcctl, servers_with_their_age_in_each_output) {
         /* plain (the default in a pipe): the addresses alone. */
         expect(ctl(reg, "servers"), 0, want, NULL);
         expect(ctl(reg, "--output=plain", "servers"), 0, want, NULL);
-        /* table: a header, then each server with its age. */
+        /* table: a header, then each server with its services, weight,
+         * labels (none: -) and age, last. */
         r = ctl(reg, "-o", "table", "servers");
         cr_assert_eq(r.status, 0);
-        cr_assert(strncmp(r.out, "SERVER", 6) == 0 && strstr(r.out, "AGE\n"), "%s", r.out);
+        cr_assert(strncmp(r.out, "SERVER", 6) == 0 && strstr(r.out, "SERVICES  WEIGHT  LABELS  AGE\n"), "%s", r.out);
         for (size_t k = 0; k < c->n; k++) {
                 const char *line = strstr(r.out, c->addrs[k]);
                 cr_assert(line, "no %s in %s", c->addrs[k], r.out);
-                line += strlen(c->addrs[k]);
-                line += strspn(line, " ");
-                cr_assert(*line >= '0' && *line <= '9', "no age after %s: %s", c->addrs[k], r.out);
+                _cleanup_free_ char *l = strndup(line, strcspn(line, "\n"));
+                cr_assert(strstr(l, " Echo,Foo ") && strstr(l, " 1 ") && strstr(l, " - "), "%s", l);
+                const char *age = strrchr(l, ' ') + 1;
+                cr_assert(*age >= '0' && *age <= '9', "no age at the end of: %s", l);
         }
         run_done(&r);
         free(reg);
@@ -671,4 +673,130 @@ Test(geerpcctl, deregister_with_a_token) {
         unlink(token_path);
         unlink(bad_path);
         tl_proc_free(reg);
+}
+
+/* ---- services, weights, drain ------------------------------------------------ */
+
+static long post_with(const char *url, const char *const *headers) {
+        TlHttp h;
+        cr_assert_eq(tl_http("POST", url, headers, &h), 0);
+        long status = h.status;
+        tl_http_done(&h);
+        return status;
+}
+
+Test(geerpcctl, servers_of_a_service_and_the_services) {
+        TlCluster *c = tl_cluster_new(0);
+        char *reg = regopt(c);
+        const char *foo[] = { "X-Geerpc-Server: tcp@127.0.0.1:1", "X-Geerpc-Services: Foo", NULL };
+        const char *echo[] = { "X-Geerpc-Server: tcp@127.0.0.1:2", "X-Geerpc-Services: Echo,Foo", "X-Geerpc-Weight: 3",
+                               "X-Geerpc-Labels: zone=a,rack=7", NULL };
+        cr_assert_eq(post_with(c->url, foo), 200);
+        cr_assert_eq(post_with(c->url, echo), 200);
+        cr_assert_eq(post(c->url, "tcp@127.0.0.1:3", NULL), 200); /* the Go way: no services */
+
+        expect(ctl(reg, "servers"), 0, "tcp@127.0.0.1:1\ntcp@127.0.0.1:2\ntcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Echo"), 0, "tcp@127.0.0.1:2\ntcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Nope"), 0, "tcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Foo.Sum"), 2, "", "invalid --service 'Foo.Sum'");
+
+        Run r = ctl(reg, "-o", "table", "servers", "--service", "Echo");
+        cr_assert_eq(r.status, 0);
+        cr_assert(strstr(r.out, "tcp@127.0.0.1:2  Echo,Foo  3       rack=7,zone=a  "), "%s", r.out);
+        cr_assert(strstr(r.out, "tcp@127.0.0.1:3  *         1       -              "), "%s", r.out);
+        run_done(&r);
+
+        r = ctl(reg, "--json", "servers", "--service=Echo");
+        json_t *j = one_json(&r), *e = json_array_get(json_object_get(j, "servers"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "service")), "Echo");
+        cr_assert_str_eq(json_string_value(json_object_get(e, "addr")), "tcp@127.0.0.1:2");
+        cr_assert_eq(json_integer_value(json_object_get(e, "weight")), 3);
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(e, "services"), 0)), "Echo");
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "labels"), "zone")), "a");
+        cr_assert(json_is_integer(json_object_get(e, "age_ms")));
+        e = json_array_get(json_object_get(j, "servers"), 1);
+        cr_assert_null(json_object_get(e, "services"), "unknown: no services");
+        json_decref(j);
+        run_done(&r);
+
+        /* services: each with the servers a call may reach. */
+        expect(ctl(reg, "services"), 0, "Echo\nFoo\n", "1 server says no services");
+        r = ctl(reg, "-o", "table", "services");
+        cr_assert_eq(r.status, 0);
+        cr_assert_str_eq(r.out, "SERVICE  SERVERS\n"
+                                "Echo     tcp@127.0.0.1:2,tcp@127.0.0.1:3\n"
+                                "Foo      tcp@127.0.0.1:1,tcp@127.0.0.1:2,tcp@127.0.0.1:3\n");
+        run_done(&r);
+        r = ctl(reg, "--json", "services");
+        j = one_json(&r);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "services"), 0), "name")),
+                         "Echo");
+        cr_assert_eq(json_array_size(json_object_get(j, "unknown")), 1);
+        json_decref(j);
+        run_done(&r);
+        free(reg);
+        tl_cluster_free(c);
+}
+
+Test(geerpcctl, drain_weight_undrain) {
+        char token_path[] = "/tmp/geerpcctl-token-XXXXXX";
+        int fd = mkstemp(token_path);
+        cr_assert_eq(write(fd, "s3cret\n", 7), 7);
+        close(fd);
+        char tf[80];
+        snprintf(tf, sizeof tf, "--token-file=%s", token_path);
+        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", tf, "--state-file=", NULL };
+        TlProc *p = tl_spawn(argv, NULL);
+        char *line = tl_wait_line(p, "listening on http://", 20 * USEC_PER_SEC);
+        cr_assert_not_null(line);
+        char url[200], reg[220];
+        sscanf(strstr(line, "http://"), "%199s", url);
+        snprintf(reg, sizeof reg, "--registry=%s", url);
+        free(line);
+        const char *a[] = { "X-Geerpc-Server: tcp@127.0.0.1:1", "X-Geerpc-Weight: 2", "Authorization: Bearer s3cret",
+                            NULL };
+        cr_assert_eq(post_with(url, a), 200);
+
+        expect(ctl(reg, "drain", "tcp@127.0.0.1:1"), 1, "", "--token-file or $GEERPC_TOKEN");
+        expect(ctl(reg, "drain", tf, "tcp@127.0.0.1:1"), 0, "tcp@127.0.0.1:1: weight 0 (its own: 2)\n", NULL);
+        Run r = ctl(reg, "-o", "table", "servers");
+        cr_assert(strstr(r.out, " 0 (drained; its own: 2) "), "%s", r.out);
+        run_done(&r);
+        /* Draining: left out of the header listing that Go clients read. */
+        TlHttp h;
+        cr_assert_eq(tl_http("GET", url, NULL, &h), 0);
+        cr_assert_null(tl_http_header(&h, "X-Geerpc-Servers"));
+        tl_http_done(&h);
+
+        expect(ctl_env((const char *[]) { "GEERPC_TOKEN=s3cret", NULL },
+                       (const char *[]) { reg, "weight", "tcp@127.0.0.1:1", "5", NULL }),
+               0, "tcp@127.0.0.1:1: weight 5 (its own: 2)\n", NULL);
+        r = ctl(reg, "--json", "weight", tf, "tcp@127.0.0.1:1", "7");
+        json_t *j = one_json(&r);
+        cr_assert_eq(json_integer_value(json_object_get(j, "weight")), 7);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "server")), "tcp@127.0.0.1:1");
+        json_decref(j);
+        run_done(&r);
+        r = ctl(reg, "--json", "servers");
+        j = one_json(&r);
+        json_t *e = json_array_get(json_object_get(j, "servers"), 0);
+        cr_assert_eq(json_integer_value(json_object_get(e, "weight")), 7);
+        cr_assert_eq(json_integer_value(json_object_get(e, "server_weight")), 2);
+        json_decref(j);
+        run_done(&r);
+
+        expect(ctl(reg, "undrain", tf, "tcp@127.0.0.1:1"), 0, "tcp@127.0.0.1:1: override cleared\n", NULL);
+        expect(ctl(reg, "undrain", tf, "tcp@127.0.0.1:1"), 1, "", "has no operator's weight to clear");
+        /* An address not registered yet: kept for when it registers. */
+        expect(ctl(reg, "drain", tf, "tcp@127.0.0.1:9"), 0,
+               "tcp@127.0.0.1:9: weight 0, kept for when it registers\n", NULL);
+
+        expect(ctl(reg, "weight", tf, "tcp@127.0.0.1:1", "1001"), 2, "", "invalid");
+        expect(ctl(reg, "weight", tf, "tcp@127.0.0.1:1"), 2, "", "usage: weight ADDR N");
+        expect(ctl(reg, "drain"), 2, "", "usage: drain ADDR");
+        expect(ctl(reg, "drain", "nonsense"), 2, "", "invalid --server address 'nonsense'");
+        expect(ctl("--server=tcp@127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a registry");
+        expect(ctl("--registry=etcd://127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a geeregistry");
+        unlink(token_path);
+        tl_proc_free(p);
 }
