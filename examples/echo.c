@@ -11,7 +11,7 @@ static int echo_echo(json_t *args, void *userdata, json_t **ret_reply, char **re
 
 int echo_register(geerpc_server *s) {
         static const geerpc_method methods[] = {
-                { "Echo", echo_echo, 0 },
+                { .name = "Echo", .handler = echo_echo, .description = "returns its argument unchanged" },
         };
         return geerpc_server_add_service(s, "Echo", methods, sizeof methods / sizeof methods[0], NULL);
 }

@@ -47,7 +47,7 @@ typedef struct Ctl {
         unsigned long count; /* call --count */
         const char *token_file; /* --token-file of the commands that write */
         const char *address;    /* deregister, drain, undrain, weight ADDR */
-        const char *service;    /* servers --service */
+        const char *service;    /* servers --service; describe, list [SERVICE] */
         int weight;             /* weight N; -1: the override is cleared (undrain) */
 
         /* Opened on first use (target.c). */
@@ -90,6 +90,8 @@ extern const CtlCommand command_servers;
 extern const CtlCommand command_call;
 extern const CtlCommand command_broadcast;
 extern const CtlCommand command_deregister;
+extern const CtlCommand command_describe;
+extern const CtlCommand command_list;
 extern const CtlCommand command_services;
 extern const CtlCommand command_drain;
 extern const CtlCommand command_undrain;

@@ -2,8 +2,8 @@
 
 /* geerpcctl: the command-line client. Lists the servers and services,
  * calls one server, broadcasts to all of them, deregisters, drains or
- * re-weights one, finding them through a registry (--registry,
- * $GEERPC_REGISTRY) or a given list (--server).
+ * re-weights one, or describes what they serve, finding them through a
+ * registry (--registry, $GEERPC_REGISTRY) or a given list (--server).
  *
  * This file holds the tables (global options, commands), parses the
  * command line from them, prints --help from them, and dispatches. */
@@ -27,6 +27,8 @@ static const CtlCommand *const commands[] = {
         &command_drain,
         &command_undrain,
         &command_weight,
+        &command_describe,
+        &command_list,
 };
 
 /* ---- global options ------------------------------------------------------- */
@@ -181,7 +183,9 @@ static void help(void) {
                "call prints {\"server\":ADDR,\"reply\":VALUE} (with --count: calls, failures,\n"
                "rate and latency); broadcast prints {\"reply\":VALUE,\"servers\":[...]};\n"
                "deregister prints {\"deregistered\":ADDR}; drain, undrain and weight print\n"
-               "{\"server\":ADDR,\"weight\":N or null,\"message\":TEXT}; a failure prints\n"
+               "{\"server\":ADDR,\"weight\":N or null,\"message\":TEXT}; describe prints\n"
+               "{\"servers\":[{\"server\":ADDR,\"services\":[...]},...]}; list prints\n"
+               "{\"methods\":[...]}; a failure prints\n"
                "{\"error\":TEXT,\"code\":STATUS,...}.\n"
                "JSON is indented on a terminal. Without --json, text from servers and\n"
                "registries is printed with control characters escaped, and cut after\n"
@@ -192,8 +196,9 @@ static void help(void) {
                "\n"
                "Exit status:\n"
                "  0  success\n"
-               "  1  the call returned a remote error (its text on stderr), or the\n"
-               "     registry refused\n"
+               "  1  the call returned a remote error (its text on stderr), the\n"
+               "     registry refused, or a server has no such service or does not\n"
+               "     describe itself (describe, list)\n"
                "  2  usage error, or ARGS_JSON is not valid JSON\n"
                "  3  no server or registry reachable (an empty list included), or the\n"
                "     deadline passed\n",

@@ -456,7 +456,7 @@ Test(etcd, a_new_weight_is_put_at_once) {
         geerpc_server *s;
         geerpc_registration *reg;
         geerpc_discovery *d;
-        static const geerpc_method m[] = { { "Echo", nothing, 0 } };
+        static const geerpc_method m[] = { { .name = "Echo", .handler = nothing } };
         cr_assert_eq(sd_event_new(&ev), 0);
         cr_assert_eq(geerpc_server_new(&s), 0);
         cr_assert_eq(geerpc_server_add_service(s, "Echo", m, 1, NULL), 0);

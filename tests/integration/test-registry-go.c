@@ -2,22 +2,29 @@
 
 /* geeregistry against Go GeeRPC at the HTTP level: tests/go/geerpc-interop.go
  * sends the Go server's heartbeat and runs the Go client's discovery,
- * unchanged, with the Go toolchain (exit 77 when it is not installed). */
+ * unchanged, built once with the Go toolchain (exit 77 when it is not
+ * installed). */
 
-#include <criterion/options.h>
 
-#include "go.h"
 #include "registry-util.h"
+
+/* Built once by main(), for every test (each runs in its own process). */
+#define GO_BINARY_ENV "GEERPC_TEST_GO_INTEROP"
 
 /* Runs the Go program; returns its stdout (malloc'd). */
 static char *run_go(const char *registry, const char *server_header, const char *list_header,
                     const char *const *addrs) {
-        const char *argv[32] = { registry, server_header, list_header };
-        size_t n = 3;
+        const char *argv[32] = { getenv(GO_BINARY_ENV), registry, server_header, list_header };
+        size_t n = 4;
+        cr_assert_not_null(argv[0]);
         for (size_t i = 0; addrs && addrs[i] && n < ELEMENTSOF(argv) - 1; i++)
                 argv[n++] = addrs[i];
         argv[n] = NULL;
-        return tl_go_interop(argv);
+        char *out, *err;
+        int status = tl_run(argv, NULL, 60 * USEC_PER_SEC, &out, &err);
+        cr_assert_eq(status, 0, "the Go program failed (%d): %s%s", status, out, err);
+        free(err);
+        return out;
 }
 
 Test(registry_go, go_heartbeat_and_discovery) {
@@ -59,14 +66,5 @@ Test(registry_go, empty_registry_gives_an_empty_list) {
 }
 
 int main(int argc, char *argv[]) {
-        if (!tl_go_found()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        return result;
+        return tl_go_test_main(argc, argv, "geerpc-interop", GO_BINARY_ENV);
 }

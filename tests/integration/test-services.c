@@ -15,10 +15,26 @@
 
 #include "cluster.h"
 #include "geerpc/xclient.h"
-#include "go.h"
 #include "registry-util.h"
 
 #define S USEC_PER_SEC
+
+/* The Go interop program, built once by main() (tests/go/). */
+#define GO_BINARY_ENV "GEERPC_TEST_GO_INTEROP"
+
+/* Runs it with args; returns its stdout (malloc'd). */
+static char *go_interop(const char *const *args) {
+        const char *argv[16] = { getenv(GO_BINARY_ENV) };
+        size_t n = 1;
+        cr_assert_not_null(argv[0]);
+        for (size_t i = 0; args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = args[i];
+        char *out, *err;
+        int status = tl_run(argv, NULL, 60 * S, &out, &err);
+        cr_assert_eq(status, 0, "the Go program failed (%d): %s%s", status, out, err);
+        free(err);
+        return out;
+}
 
 static geerpc_xclient *xclient(TlCluster *c, geerpc_select_mode mode) {
         geerpc_discovery *d;
@@ -139,7 +155,7 @@ static Fleet fleet_start(void) {
         f.echo = tl_cluster_add_server_with(f.c, (const char *[]) { "--services=Echo", "--label=zone=b", NULL });
         /* No --registry: the Go program registers it, with no services. */
         f.go_proc = tl_start_example(NULL, NULL, &f.go_addr);
-        char *out = tl_go_interop((const char *[]) { f.c->url, "X-Geerpc-Server", "X-Geerpc-Servers", f.go_addr, NULL });
+        char *out = go_interop((const char *[]) { f.c->url, "X-Geerpc-Server", "X-Geerpc-Servers", f.go_addr, NULL });
         char expect[256];
         snprintf(expect, sizeof expect, "heartbeat %s 200 300\n", f.go_addr);
         cr_assert(strncmp(out, expect, strlen(expect)) == 0, "%s", out);
@@ -156,8 +172,6 @@ static void fleet_stop(Fleet *f) {
 }
 
 Test(services, calls_reach_only_servers_of_their_service) {
-        if (!tl_go_found())
-                cr_skip_test("the Go toolchain (go) is not installed");
         Fleet f = fleet_start();
         const char *foo = f.c->addrs[f.foo], *echo = f.c->addrs[f.echo];
 
@@ -214,8 +228,6 @@ Test(services, calls_reach_only_servers_of_their_service) {
 }
 
 Test(services, service_filter_in_headers_and_json) {
-        if (!tl_go_found())
-                cr_skip_test("the Go toolchain (go) is not installed");
         Fleet f = fleet_start();
         const char *foo = f.c->addrs[f.foo], *echo = f.c->addrs[f.echo];
         char url[300];
@@ -636,14 +648,12 @@ Test(services, a_65536_server_list_goes_out_whole) {
         tl_http_done(&h);
 
         /* A Go client reads them all. */
-        if (tl_go_found()) {
-                char *out = tl_go_interop((const char *[]) { r.url, "X-Geerpc-Server", "X-Geerpc-Servers", NULL });
-                size_t n = 1;
-                for (const char *p = out; *p; p++)
-                        n += *p == ',';
-                cr_assert_eq(n, 65536, "the Go client saw %zu servers", n);
-                free(out);
-        }
+        char *out = go_interop((const char *[]) { r.url, "X-Geerpc-Server", "X-Geerpc-Servers", NULL });
+        size_t n = 1;
+        for (const char *p = out; *p; p++)
+                n += *p == ',';
+        cr_assert_eq(n, 65536, "the Go client saw %zu servers", n);
+        free(out);
         /* Keep-alive answers still work beside it (a refresh: it is full). */
         cr_assert_eq(reg_post(&r, "tcp@10.0.0.0:7001"), 200);
         reg_assert_running(&r);
@@ -704,4 +714,8 @@ Test(services, a_stuck_reader_of_a_long_list_is_cut_off) {
         reg_assert_running(&r);
         reg_stop(&r);
         reg_rmdir(dir);
+}
+
+int main(int argc, char *argv[]) {
+        return tl_go_test_main(argc, argv, "geerpc-interop", GO_BINARY_ENV);
 }

@@ -420,7 +420,7 @@ Test(registration_fake, heartbeat_announces_services_weight_labels) {
         sd_event *e;
         geerpc_server *s;
         geerpc_registration *r;
-        static const geerpc_method m[] = { { "Do", nothing, 0 } };
+        static const geerpc_method m[] = { { .name = "Do", .handler = nothing } };
         cr_assert_eq(sd_event_new(&e), 0);
         cr_assert_eq(geerpc_server_new(&s), 0);
         cr_assert_eq(geerpc_server_add_service(s, "Foo", m, 1, NULL), 0);
