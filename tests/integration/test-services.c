@@ -200,6 +200,15 @@ Test(services, calls_reach_only_servers_of_their_service) {
                 cr_assert_str_neq(geerpc_broadcast_result_get_server(res, i), foo);
         geerpc_broadcast_result_free(res);
         json_decref(args);
+        /* The built-in service: every server has it, none announces it. */
+        bool foo_described = false;
+        for (int i = 0; i < 60 && !foo_described; i++) {
+                char *s = NULL;
+                cr_assert_eq(geerpc_xclient_call_full(x, NULL, "_geerpc.Describe", NULL, 5 * S, NULL, NULL, &s), 0);
+                foo_described = streq(s, foo);
+                free(s);
+        }
+        cr_assert(foo_described, "_geerpc.Describe never reached the Foo-only server");
         /* Nobody offers Bar, but the Go-registered server might: it says. */
         cr_assert_eq(geerpc_xclient_call(x, "Bar.Nope", NULL, 5 * S, NULL, NULL), -EREMOTEIO);
         geerpc_xclient_unref(x);

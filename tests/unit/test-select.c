@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cluster/select.h"
+#include "geerpc/server.h"
 
 /* A skip callback over a list of addresses. */
 typedef struct Avoid {
@@ -342,6 +343,10 @@ Test(select, filter_by_service) {
         server_set_unref(f);
         cr_assert_eq(server_set_filter(s, "Bar", &f), 0);
         cr_assert_eq(f->n, 1);
+        server_set_unref(f);
+        /* The built-in service: every server has it, none announces it. */
+        cr_assert_eq(server_set_filter(s, GEERPC_BUILTIN_SERVICE, &f), 0);
+        cr_assert_eq(f, s);
         server_set_unref(f);
         cr_assert_eq(server_set_filter(s, NULL, &f), 0);
         cr_assert_eq(f, s, "no filter: the same set");

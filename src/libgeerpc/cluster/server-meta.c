@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cluster/server-meta.h"
+#include "geerpc/server.h"
 #include "codec/json-writer.h"
 #include "rpc/service-name.h"
 
@@ -26,7 +27,9 @@ bool server_meta_equal(const ServerMeta *a, const ServerMeta *b) {
 }
 
 bool server_meta_offers(const ServerMeta *m, const char *service) {
-        return !service || !m->services || strv_contains(m->services, service);
+        /* Every geerpc server has the built-in service; none announces it. */
+        return !service || !m->services || streq(service, GEERPC_BUILTIN_SERVICE) ||
+               strv_contains(m->services, service);
 }
 
 /* ---- labels ------------------------------------------------------------------ */

@@ -36,7 +36,7 @@ void server_meta_done(ServerMeta *m);
 int server_meta_copy(const ServerMeta *m, ServerMeta *ret);
 bool server_meta_equal(const ServerMeta *a, const ServerMeta *b);
 /* Whether m's server is listed for service (NULL: any): it offers it, or
- * its services are unknown. */
+ * its services are unknown; every server offers GEERPC_BUILTIN_SERVICE. */
 bool server_meta_offers(const ServerMeta *m, const char *service);
 
 bool server_label_key_is_valid(const char *key);
