@@ -63,35 +63,20 @@ static int override_run(Ctl *c) {
         return status;
 }
 
-static int parse_address(Ctl *c, const char *value) {
-        if (cli_parse_address("server", value, 0) < 0)
+/* ADDR, and for weight N. */
+static int override_parse(Ctl *c, int argc, char **argv) {
+        bool weight = streq(c->command->name, "weight");
+        unsigned long n = 0;
+        if (argc != (weight ? 2 : 1))
+                return cli_usage_error("usage: %s %s", c->command->name, c->command->synopsis);
+        if (weight && cli_parse_unsigned("weight", argv[1], 0, GEERPC_WEIGHT_MAX, &n) < 0)
                 return -EINVAL;
-        c->address = value;
+        if (cli_parse_address("server", argv[0], 0) < 0)
+                return -EINVAL;
+        c->address = argv[0];
+        /* drain: 0; undrain: cleared. */
+        c->weight = weight ? (int) n : streq(c->command->name, "undrain") ? -1 : 0;
         return 0;
-}
-
-static int drain_parse(Ctl *c, int argc, char **argv) {
-        if (argc != 1)
-                return cli_usage_error("usage: drain ADDR");
-        c->weight = 0;
-        return parse_address(c, argv[0]);
-}
-
-static int undrain_parse(Ctl *c, int argc, char **argv) {
-        if (argc != 1)
-                return cli_usage_error("usage: undrain ADDR");
-        c->weight = -1;
-        return parse_address(c, argv[0]);
-}
-
-static int weight_parse(Ctl *c, int argc, char **argv) {
-        unsigned long n;
-        if (argc != 2)
-                return cli_usage_error("usage: weight ADDR N");
-        if (cli_parse_unsigned("weight", argv[1], 0, GEERPC_WEIGHT_MAX, &n) < 0)
-                return -EINVAL;
-        c->weight = (int) n;
-        return parse_address(c, argv[0]);
 }
 
 static const CtlOption override_options[] = {
@@ -107,7 +92,7 @@ const CtlCommand command_drain = {
                 "heartbeats say, until undrain",
         .options = override_options,
         .needs = CTL_NEEDS_REGISTRY,
-        .parse = drain_parse,
+        .parse = override_parse,
         .run = override_run,
 };
 
@@ -118,7 +103,7 @@ const CtlCommand command_undrain = {
                 "(drain or weight): its own applies again",
         .options = override_options,
         .needs = CTL_NEEDS_REGISTRY,
-        .parse = undrain_parse,
+        .parse = override_parse,
         .run = override_run,
 };
 
@@ -130,6 +115,6 @@ const CtlCommand command_weight = {
                 "until undrain",
         .options = override_options,
         .needs = CTL_NEEDS_REGISTRY,
-        .parse = weight_parse,
+        .parse = override_parse,
         .run = override_run,
 };

@@ -607,16 +607,21 @@ Test(geerpcctl, peer_text_is_escaped_and_capped) {
 
 /* ---- deregister ------------------------------------------------------------ */
 
-static long post(const char *url, const char *addr, const char *token) {
-        char h1[300], h2[300];
-        snprintf(h1, sizeof h1, "X-Geerpc-Server: %s", addr);
-        snprintf(h2, sizeof h2, "Authorization: Bearer %s", strempty(token));
-        const char *headers[] = { h1, token ? h2 : NULL, NULL };
+/* A POST with these headers; its status. */
+static long post_with(const char *url, const char *const *headers) {
         TlHttp h;
         cr_assert_eq(tl_http("POST", url, headers, &h), 0);
         long status = h.status;
         tl_http_done(&h);
         return status;
+}
+
+static long post(const char *url, const char *addr, const char *token) {
+        char h1[300], h2[300];
+        snprintf(h1, sizeof h1, "X-Geerpc-Server: %s", addr);
+        snprintf(h2, sizeof h2, "Authorization: Bearer %s", strempty(token));
+        const char *headers[] = { h1, token ? h2 : NULL, NULL };
+        return post_with(url, headers);
 }
 
 Test(geerpcctl, deregister_removes_a_server_now) {
@@ -643,24 +648,44 @@ Test(geerpcctl, deregister_removes_a_server_now) {
         tl_cluster_free(c);
 }
 
-Test(geerpcctl, deregister_with_a_token) {
-        char token_path[] = "/tmp/geerpcctl-token-XXXXXX", bad_path[] = "/tmp/geerpcctl-bad-XXXXXX";
-        int fd = mkstemp(token_path);
+/* A geeregistry whose write token is "s3cret", in the file that tf names
+ * (--token-file=PATH). */
+typedef struct TokenRegistry {
+        TlProc *proc;
+        char path[32];
+        char tf[80];      /* --token-file=PATH */
+        char url[200];
+        char regarg[220]; /* --registry=URL */
+} TokenRegistry;
+
+static void token_registry_start(TokenRegistry *t) {
+        snprintf(t->path, sizeof t->path, "/tmp/geerpcctl-token-XXXXXX");
+        int fd = mkstemp(t->path);
         cr_assert_eq(write(fd, "s3cret\n", 7), 7);
         close(fd);
-        fd = mkstemp(bad_path);
+        snprintf(t->tf, sizeof t->tf, "--token-file=%s", t->path);
+        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", t->tf, "--state-file=", NULL };
+        t->proc = tl_spawn(argv, NULL);
+        char *line = tl_wait_line(t->proc, "listening on http://", 20 * USEC_PER_SEC);
+        cr_assert_not_null(line);
+        sscanf(strstr(line, "http://"), "%199s", t->url);
+        snprintf(t->regarg, sizeof t->regarg, "--registry=%s", t->url);
+        free(line);
+}
+
+static void token_registry_stop(TokenRegistry *t) {
+        unlink(t->path);
+        tl_proc_free(t->proc);
+}
+
+Test(geerpcctl, deregister_with_a_token) {
+        TokenRegistry t;
+        token_registry_start(&t);
+        char bad_path[] = "/tmp/geerpcctl-bad-XXXXXX";
+        int fd = mkstemp(bad_path);
         cr_assert_eq(write(fd, "two words\n", 10), 10);
         close(fd);
-        char tf[80];
-        snprintf(tf, sizeof tf, "--token-file=%s", token_path);
-        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", tf, "--state-file=", NULL };
-        TlProc *reg = tl_spawn(argv, NULL);
-        char *line = tl_wait_line(reg, "listening on http://", 20 * USEC_PER_SEC);
-        cr_assert_not_null(line);
-        char url[200], regarg[220];
-        sscanf(strstr(line, "http://"), "%199s", url);
-        snprintf(regarg, sizeof regarg, "--registry=%s", url);
-        free(line);
+        const char *url = t.url, *regarg = t.regarg, *tf = t.tf;
 
         cr_assert_eq(post(url, "tcp@127.0.0.1:9", "s3cret"), 200);
         expect(ctl(regarg, "deregister", "tcp@127.0.0.1:9"), 1, "", "HTTP 401");
@@ -673,20 +698,11 @@ Test(geerpcctl, deregister_with_a_token) {
                0, "deregistered tcp@127.0.0.1:9\n", NULL);
         cr_assert_eq(post(url, "tcp@127.0.0.1:9", "s3cret"), 200);
         expect(ctl(regarg, "deregister", tf, "tcp@127.0.0.1:9"), 0, "deregistered tcp@127.0.0.1:9\n", NULL);
-        unlink(token_path);
         unlink(bad_path);
-        tl_proc_free(reg);
+        token_registry_stop(&t);
 }
 
 /* ---- services, weights, drain ------------------------------------------------ */
-
-static long post_with(const char *url, const char *const *headers) {
-        TlHttp h;
-        cr_assert_eq(tl_http("POST", url, headers, &h), 0);
-        long status = h.status;
-        tl_http_done(&h);
-        return status;
-}
 
 Test(geerpcctl, servers_of_a_service_and_the_services) {
         TlCluster *c = tl_cluster_new(0);
@@ -806,20 +822,9 @@ Test(geerpcctl, describe_and_list_a_server_and_a_registry) {
 }
 
 Test(geerpcctl, drain_weight_undrain) {
-        char token_path[] = "/tmp/geerpcctl-token-XXXXXX";
-        int fd = mkstemp(token_path);
-        cr_assert_eq(write(fd, "s3cret\n", 7), 7);
-        close(fd);
-        char tf[80];
-        snprintf(tf, sizeof tf, "--token-file=%s", token_path);
-        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", tf, "--state-file=", NULL };
-        TlProc *p = tl_spawn(argv, NULL);
-        char *line = tl_wait_line(p, "listening on http://", 20 * USEC_PER_SEC);
-        cr_assert_not_null(line);
-        char url[200], reg[220];
-        sscanf(strstr(line, "http://"), "%199s", url);
-        snprintf(reg, sizeof reg, "--registry=%s", url);
-        free(line);
+        TokenRegistry t;
+        token_registry_start(&t);
+        const char *url = t.url, *reg = t.regarg, *tf = t.tf;
         const char *a[] = { "X-Geerpc-Server: tcp@127.0.0.1:1", "X-Geerpc-Weight: 2", "Authorization: Bearer s3cret",
                             NULL };
         cr_assert_eq(post_with(url, a), 200);
@@ -864,7 +869,6 @@ Test(geerpcctl, drain_weight_undrain) {
         expect(ctl(reg, "drain", "nonsense"), 2, "", "invalid --server address 'nonsense'");
         expect(ctl("--server=tcp@127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a registry");
         expect(ctl("--registry=etcd://127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a geeregistry");
-        unlink(token_path);
-        tl_proc_free(p);
+        token_registry_stop(&t);
 }
 

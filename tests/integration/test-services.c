@@ -623,19 +623,41 @@ static void raw_get(const Reg *r, size_t *ret_geerpc, size_t *ret_rpc) {
         free(data);
 }
 
-Test(services, a_65536_server_list_goes_out_whole) {
-        char *dir = reg_tmpdir(), path[512], arg[600];
+/* A state file of n servers heartbeating now, the address of server i
+ * written by addr_of() into buf; returns the --state-file argument and
+ * the directory (reg_rmdir() it). */
+static char *state_of(unsigned n, void (*addr_of)(unsigned i, char *buf, size_t size), char **ret_dir) {
+        char *dir = reg_tmpdir(), path[512], addr[256], *arg;
         snprintf(path, sizeof path, "%s/servers.json", dir);
-        snprintf(arg, sizeof arg, "--state-file=%s", path);
         FILE *f = fopen(path, "we");
         cr_assert_not_null(f);
         unsigned long long now = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC;
         fprintf(f, "{\"version\":2,\"servers\":[");
-        for (unsigned i = 0; i < 65536; i++)
-                fprintf(f, "%s{\"addr\":\"tcp@10.%u.%u.%u:7001\",\"heartbeat_ms\":%llu}", i ? "," : "", i >> 16,
-                        (i >> 8) & 255, i & 255, now);
+        for (unsigned i = 0; i < n; i++) {
+                addr_of(i, addr, sizeof addr);
+                fprintf(f, "%s{\"addr\":\"%s\",\"heartbeat_ms\":%llu}", i ? "," : "", addr, now);
+        }
         fprintf(f, "]}\n");
         fclose(f);
+        cr_assert_gt(asprintf(&arg, "--state-file=%s", path), 0);
+        *ret_dir = dir;
+        return arg;
+}
+
+static void ipv4_addr(unsigned i, char *buf, size_t size) {
+        snprintf(buf, size, "tcp@10.%u.%u.%u:7001", i >> 16, (i >> 8) & 255, i & 255);
+}
+
+/* Host names of three 60-byte labels: addresses of 198 bytes. */
+static void long_addr(unsigned i, char *buf, size_t size) {
+        char label[61];
+        memset(label, 'a', 60);
+        label[60] = 0;
+        snprintf(buf, size, "tcp@%s.%s.%s.h%05u:7001", label, label, label, i);
+}
+
+Test(services, a_65536_server_list_goes_out_whole) {
+        char *dir, *arg = state_of(65536, ipv4_addr, &dir);
         Reg r = reg_start((const char *[]) { arg, NULL });
 
         size_t a, b;
@@ -668,29 +690,15 @@ Test(services, a_65536_server_list_goes_out_whole) {
         reg_assert_running(&r);
         reg_stop(&r);
         reg_rmdir(dir);
+        free(arg);
 }
 
 /* A reader that stops reading a raw answer larger than the kernel's
  * buffers holds nothing up, and is cut off after the idle timeout without
  * progress; one that leaves at once costs nothing. */
 Test(services, a_stuck_reader_of_a_long_list_is_cut_off) {
-        char *dir = reg_tmpdir(), path[512], arg[600];
-        snprintf(path, sizeof path, "%s/servers.json", dir);
-        snprintf(arg, sizeof arg, "--state-file=%s", path);
-        FILE *f = fopen(path, "we");
-        cr_assert_not_null(f);
-        /* Host names of three 60-byte labels: 20,000 addresses of 198
-         * bytes, two headers of 4 MB. */
-        char label[61];
-        memset(label, 'a', 60);
-        label[60] = 0;
-        unsigned long long now = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC;
-        fprintf(f, "{\"version\":2,\"servers\":[");
-        for (unsigned i = 0; i < 20000; i++)
-                fprintf(f, "%s{\"addr\":\"tcp@%s.%s.%s.h%05u:7001\",\"heartbeat_ms\":%llu}", i ? "," : "", label,
-                        label, label, i, now);
-        fprintf(f, "]}\n");
-        fclose(f);
+        /* 20,000 addresses of 198 bytes: two headers of 4 MB. */
+        char *dir, *arg = state_of(20000, long_addr, &dir);
         Reg r = reg_start((const char *[]) { arg, "--idle-timeout=1s", NULL });
 
         const char get[] = "GET /_geerpc_/registry HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -723,6 +731,7 @@ Test(services, a_stuck_reader_of_a_long_list_is_cut_off) {
         reg_assert_running(&r);
         reg_stop(&r);
         reg_rmdir(dir);
+        free(arg);
 }
 
 int main(int argc, char *argv[]) {
