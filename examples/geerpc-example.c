@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 
-/* geerpc-example: the example RPC server (service Foo), as a systemd-style
+/* geerpc-example: the example RPC server (services Foo and Echo), as a systemd-style
  * daemon: socket activation or --listen, registration with a registry by
  * heartbeats, sd_notify READY/STATUS/STOPPING, the watchdog, and a graceful
  * stop on SIGTERM (deregister at once, then drain in-flight calls). */
@@ -15,8 +15,11 @@
 #include "shared/daemon-loop.h"
 #include "config.h"
 #include "basic/duration.h"
+#include "echo.h"
 #include "foo.h"
 #include "basic/address.h"
+#include "basic/strv.h"
+#include "cluster/server-meta.h"
 #include "geerpc/registration.h"
 #include "geerpc/server.h"
 #include "basic/log.h"
@@ -35,6 +38,9 @@ typedef struct Args {
         usec_t idle_timeout;    /* 0: the library's default */
         usec_t message_timeout;
         unsigned max_connections_per_ip;
+        unsigned weight;
+        char **labels;   /* key=value */
+        bool foo, echo;  /* --services */
         bool no_http;
 } Args;
 
@@ -42,7 +48,7 @@ static void help(void) {
         char idle[GO_DURATION_MAX], message[GO_DURATION_MAX];
         printf("Usage: %s [OPTIONS]\n"
                "\n"
-               "Serves the example RPC service Foo (Foo.Sum, Foo.Sleep).\n"
+               "Serves the example RPC services Foo (Foo.Sum, Foo.Sleep) and Echo (Echo.Echo).\n"
                "\n"
                "  -l --listen=ADDR       address to serve on (default tcp@127.0.0.1:0);\n"
                "                         ignored when systemd passes a socket\n"
@@ -55,6 +61,10 @@ static void help(void) {
                "                         timeout: timeout - 1m, or a third of a short one)\n"
                "     --token-file=PATH   send this token to the registry (default: the\n"
                "                         credential registry-token, if systemd passes one)\n"
+               "     --services=LIST     which services to serve: Foo, Echo or Foo,Echo (default)\n"
+               "     --weight=N          the weight clients pick this server by, 0-1000 (default\n"
+               "                         1; 0: registered but never chosen)\n"
+               "     --label=KEY=VALUE   a label for the registry (repeatable, at most 16)\n"
                "     --grace=DURATION    how long in-flight calls may finish on stop (default 10s)\n"
                "     --workers=N         threads for blocking methods (default %u)\n"
                "     --idle-timeout=DURATION  close a connection with nothing in flight and\n"
@@ -79,6 +89,37 @@ static void help(void) {
                GEERPC_SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT);
 }
 
+static int parse_services(Args *a, const char *value) {
+        _cleanup_strv_free_ char **v = NULL;
+        const char *why;
+        if (server_meta_parse_services(value, &v, &why) < 0)
+                return cli_usage_error("invalid --services '%s': %s", value, why);
+        a->foo = a->echo = false;
+        for (char **p = v; *p; p++) {
+                if (streq(*p, "Foo"))
+                        a->foo = true;
+                else if (streq(*p, "Echo"))
+                        a->echo = true;
+                else
+                        return cli_usage_error("unknown service '%s' in --services (Foo, Echo)", *p);
+        }
+        if (!a->foo && !a->echo)
+                return cli_usage_error("--services needs at least one of Foo, Echo");
+        return 0;
+}
+
+static int parse_label(Args *a, const char *value) {
+        _cleanup_strv_free_ char **v = NULL;
+        const char *why, *eq = strchr(value, '=');
+        /* One label per flag; the registry's own rules. */
+        if (!eq || strchr(value, ',') || server_meta_parse_labels(value, &v, &why) < 0)
+                return cli_usage_error("invalid --label '%s': %s", value,
+                                       !eq || strchr(value, ',') ? "expected KEY=VALUE" : why);
+        if (strv_length(a->labels) >= GEERPC_LABELS_MAX)
+                return cli_usage_error("more than %u --label flags", GEERPC_LABELS_MAX);
+        return strv_push(&a->labels, value);
+}
+
 enum {
         ARG_ADVERTISE = 0x100,
         ARG_HEARTBEAT,
@@ -90,6 +131,9 @@ enum {
         ARG_IDLE_TIMEOUT,
         ARG_MESSAGE_TIMEOUT,
         ARG_MAX_CONNECTIONS_PER_IP,
+        ARG_SERVICES,
+        ARG_WEIGHT,
+        ARG_LABEL,
 };
 
 static int parse_registry_url(Args *a, const char *value) {
@@ -158,6 +202,15 @@ static int parse_option(int c, void *userdata) {
                         return -EINVAL;
                 a->max_connections_per_ip = n == 0 ? UINT_MAX : (unsigned) n; /* the library's "no limit" */
                 return 0;
+        case ARG_SERVICES:
+                return parse_services(a, optarg);
+        case ARG_WEIGHT:
+                if (cli_parse_unsigned("weight", optarg, 0, GEERPC_WEIGHT_MAX, &n) < 0)
+                        return -EINVAL;
+                a->weight = (unsigned) n;
+                return 0;
+        case ARG_LABEL:
+                return parse_label(a, optarg);
         default:
                 return -EINVAL;
         }
@@ -171,6 +224,9 @@ static const struct option options[] = {
         { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
         { "grace", required_argument, NULL, ARG_GRACE },
         { "workers", required_argument, NULL, ARG_WORKERS },
+        { "services", required_argument, NULL, ARG_SERVICES },
+        { "weight", required_argument, NULL, ARG_WEIGHT },
+        { "label", required_argument, NULL, ARG_LABEL },
         { "no-http", no_argument, NULL, ARG_NO_HTTP },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
@@ -334,6 +390,17 @@ static int setup_registration(Daemon *d, const Args *a) {
                 return log_error_errno(r, "invalid registry URL %s: %m", a->registry);
         if (a->heartbeat)
                 (void) geerpc_registration_set_period(d->registration, a->heartbeat);
+        r = geerpc_registration_set_server(d->registration, d->server);
+        if (r >= 0)
+                r = geerpc_registration_set_weight(d->registration, a->weight);
+        for (char **l = a->labels; r >= 0 && l && *l; l++) {
+                char *eq = strchr(*l, '=');
+                *eq = 0;
+                r = geerpc_registration_set_label(d->registration, *l, eq + 1);
+                *eq = '=';
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot set what the registration announces: %m");
         if (a->token_file) {
                 r = geerpc_registration_load_token_file(d->registration, a->token_file);
                 if (r < 0)
@@ -355,14 +422,17 @@ static int setup_registration(Daemon *d, const Args *a) {
 }
 
 int main(int argc, char **argv) {
-        Args a = { .listen = "tcp@127.0.0.1:0", .grace = GRACE_DEFAULT_USEC };
+        Args a = { .listen = "tcp@127.0.0.1:0", .grace = GRACE_DEFAULT_USEC, .weight = GEERPC_WEIGHT_DEFAULT,
+                   .foo = true, .echo = true };
         Daemon d = {};
         int r;
 
         log_parse_environment();
         r = cli_parse_program_args(&program, argc, argv, &a);
-        if (r <= 0)
+        if (r <= 0) {
+                strv_free(a.labels);
                 return r < 0 ? EXIT_USAGE : 0;
+        }
         d.grace = a.grace;
 
         r = daemon_loop_new(&d.event, on_signal, &d);
@@ -382,8 +452,10 @@ int main(int argc, char **argv) {
                 r = geerpc_server_set_max_connections_per_ip(d.server, a.max_connections_per_ip);
         if (r >= 0)
                 r = geerpc_server_attach_event(d.server, d.event, 0);
-        if (r >= 0)
+        if (r >= 0 && a.foo)
                 r = foo_register(d.server);
+        if (r >= 0 && a.echo)
+                r = echo_register(d.server);
         if (r < 0) {
                 log_error_errno(r, "cannot set up the server: %m");
                 goto finish;
@@ -417,5 +489,6 @@ finish:
         geerpc_server_unref(d.server);
         sd_event_unref(d.event);
         free(d.address);
+        strv_free(a.labels);
         return r < 0 ? 1 : 0;
 }

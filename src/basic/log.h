@@ -29,6 +29,7 @@ typedef struct LogField {
 #define LOG_MESSAGE_ID_REJECTED "5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f04"
 #define LOG_MESSAGE_ID_SERVING "5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f05"
 #define LOG_MESSAGE_ID_HEARTBEAT_FAILED "5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f06"
+#define LOG_MESSAGE_ID_OVERRIDE "5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f07"
 
 void log_set_max_level(int level);
 int log_get_max_level(void);

@@ -92,6 +92,12 @@ static inline int negative_errno(void) {
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
+/* streq() where NULL equals only NULL. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }

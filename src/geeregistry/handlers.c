@@ -8,8 +8,10 @@
 #include "handlers.h"
 #include "codec/json-util.h"
 #include "basic/log.h"
+#include "listing.h"
+#include "rpc/service-name.h"
 
-#define ALLOW_REGISTRY "GET, POST, DELETE"
+#define ALLOW_REGISTRY "GET, POST, PATCH, DELETE"
 #define ALLOW_METRICS "GET"
 
 /* Address headers, in the order they are looked at. */
@@ -17,16 +19,7 @@ static const char *const address_headers[] = { "X-Geerpc-Server", "X-Geerpc-Serv
 
 struct Handlers {
         Registry *registry;
-
-        /* The plain GET answer, shared by every request until the set of
-         * servers changes (MHD reference-counts responses). */
-        struct MHD_Response *list_response;
-        uint64_t list_generation;
-        /* The JSON answer likewise, also rebuilt once it is older than
-         * HANDLERS_JSON_MAX_AGE_USEC: the ages in it grow old. */
-        struct MHD_Response *json_response;
-        uint64_t json_generation;
-        usec_t json_rendered;
+        Listing *listing;
 
         unsigned (*count_connections)(void *userdata);
         void *count_userdata;
@@ -41,6 +34,10 @@ int handlers_new(Handlers **ret, Registry *registry) {
         if (!h)
                 return -ENOMEM;
         h->registry = registry;
+        if (listing_new(&h->listing, registry) < 0) {
+                free(h);
+                return -ENOMEM;
+        }
         *ret = h;
         return 0;
 }
@@ -48,10 +45,7 @@ int handlers_new(Handlers **ret, Registry *registry) {
 Handlers *handlers_free(Handlers *h) {
         if (!h)
                 return NULL;
-        if (h->list_response)
-                MHD_destroy_response(h->list_response);
-        if (h->json_response)
-                MHD_destroy_response(h->json_response);
+        listing_free(h->listing);
         free(h);
         return NULL;
 }
@@ -146,110 +140,29 @@ static enum MHD_Result reject(Handlers *h, struct MHD_Connection *c, const char 
 
 /* ---- GET ------------------------------------------------------------------ */
 
-static int add_list_headers(Handlers *h, struct MHD_Response *resp) {
-        const char *joined;
-        bool truncated;
-        int r = table_joined(registry_table(h->registry), HANDLERS_LIST_HEADER_MAX, &joined, &truncated);
-        if (r < 0)
-                return r;
-        if (!*joined)
-                return 0; /* MHD cannot send an empty header; a missing one reads the same */
-        if (MHD_add_response_header(resp, "X-Geerpc-Servers", joined) != MHD_YES ||
-            MHD_add_response_header(resp, "X-rpc-Servers", joined) != MHD_YES)
-                return -ENOMEM;
-        if (truncated && MHD_add_response_header(resp, "X-Geerpc-Servers-Truncated", "1") != MHD_YES)
-                return -ENOMEM;
-        return 0;
-}
-
-static struct MHD_Response *list_response(Handlers *h) {
-        uint64_t gen = table_generation(registry_table(h->registry));
-        if (h->list_response && h->list_generation == gen)
-                return h->list_response;
-        if (h->list_response)
-                MHD_destroy_response(h->list_response); /* still alive while queued elsewhere */
-        h->list_response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (h->list_response && add_list_headers(h, h->list_response) < 0) {
-                MHD_destroy_response(h->list_response);
-                h->list_response = NULL;
-        }
-        h->list_generation = gen;
-        return h->list_response;
-}
-
-typedef struct JsonList {
-        Buffer *out;
-        usec_t now;
-        bool first;
-} JsonList;
-
-static int json_one(const TableEntry *e, void *userdata) {
-        JsonList *j = userdata;
-        char num[48];
-        int r = buffer_append(j->out, j->first ? "{\"addr\":" : ",{\"addr\":", j->first ? 8 : 9);
-        j->first = false;
-        if (r >= 0)
-                r = json_append_string(j->out, e->addr);
-        if (r >= 0) {
-                usec_t age = j->now > e->last ? j->now - e->last : 0;
-                int n = snprintf(num, sizeof num, ",\"age_ms\":%" PRIu64 "}", age / USEC_PER_MSEC);
-                r = buffer_append(j->out, num, (size_t) n);
-        }
-        return r;
-}
-
-static struct MHD_Response *json_render(Handlers *h) {
-        Buffer b = {};
-        JsonList j = { .out = &b, .now = registry_now(h->registry), .first = true };
-        char tail[64];
-        int n = snprintf(tail, sizeof tail, "],\"timeout_s\":%" PRIu64 "}\n", registry_timeout_seconds(h->registry));
-
-        int r = buffer_append(&b, "{\"servers\":[", 12);
-        if (r >= 0)
-                r = table_foreach_sorted(registry_table(h->registry), json_one, &j);
-        if (r >= 0)
-                r = buffer_append(&b, tail, (size_t) n);
-        if (r < 0) {
-                buffer_done(&b);
-                return NULL;
-        }
-        /* MHD frees the buffer: it starts at the allocation (never consumed). */
-        struct MHD_Response *resp = MHD_create_response_from_buffer(buffer_len(&b), b.data, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-                buffer_done(&b);
-                return NULL;
-        }
-        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        if (add_list_headers(h, resp) < 0) {
-                MHD_destroy_response(resp);
-                return NULL;
-        }
-        return resp;
-}
-
-/* Rendering 65,536 servers takes tens of milliseconds of the registry's
- * only thread: every GET in between shares one rendering. */
-static struct MHD_Response *json_response(Handlers *h) {
-        uint64_t gen = table_generation(registry_table(h->registry));
-        usec_t now = registry_now(h->registry);
-        if (h->json_response && h->json_generation == gen && now < usec_add(h->json_rendered, HANDLERS_JSON_MAX_AGE_USEC))
-                return h->json_response;
-        if (h->json_response)
-                MHD_destroy_response(h->json_response); /* still alive while queued elsewhere */
-        h->json_response = json_render(h);
-        h->json_generation = gen;
-        h->json_rendered = now;
-        return h->json_response;
-}
-
 static bool wants_json(struct MHD_Connection *c) {
         const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
         return accept && strcasestr(accept, "application/json");
 }
 
 static enum MHD_Result handle_get(Handlers *h, struct MHD_Connection *c, const char *method) {
+        const char *service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
+        if (service && !service_name_is_valid(service))
+                return reply(h, c, method, MHD_HTTP_BAD_REQUEST,
+                             "invalid service name: 1-64 ASCII letters, digits or '_'\n", NULL);
         registry_expire(h->registry);
-        return queue(h, c, method, MHD_HTTP_OK, wants_json(c) ? json_response(h) : list_response(h));
+        if (wants_json(c))
+                return queue(h, c, method, MHD_HTTP_OK, listing_json(h->listing, service));
+        struct MHD_Response *resp = NULL;
+        _cleanup_(http_raw_unrefp) HttpRaw *raw = NULL;
+        if (listing_plain(h->listing, service, &resp, &raw) < 0)
+                return MHD_NO;
+        if (resp)
+                return queue(h, c, method, MHD_HTTP_OK, resp);
+        enum MHD_Result r = http_server_send_raw(c, raw);
+        if (r == MHD_YES)
+                metrics_count_request(registry_metrics(h->registry), method, MHD_HTTP_OK);
+        return r;
 }
 
 /* ---- POST and DELETE ------------------------------------------------------ */
@@ -280,8 +193,33 @@ static enum MHD_Result check_write(Handlers *h, struct MHD_Connection *c, const 
         return MHD_YES;
 }
 
+/* What a heartbeat says besides the address: each header optional; a bad
+ * one is -EINVAL with a one-line reason in why. */
+static int read_meta(struct MHD_Connection *c, ServerMeta *ret, char *why, size_t size) {
+        ServerMeta m = SERVER_META_DEFAULT;
+        const char *services = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Geerpc-Services"),
+                   *weight = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Geerpc-Weight"),
+                   *labels = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Geerpc-Labels"), *reason = NULL,
+                   *bad = NULL;
+        int r = 0;
+        if (services && (r = server_meta_parse_services(services, &m.services, &reason)) < 0)
+                bad = "X-Geerpc-Services";
+        else if (weight && (r = server_meta_parse_weight(weight, &m.weight, &reason)) < 0)
+                bad = "X-Geerpc-Weight";
+        else if (labels && (r = server_meta_parse_labels(labels, &m.labels, &reason)) < 0)
+                bad = "X-Geerpc-Labels";
+        if (r < 0) {
+                if (bad)
+                        snprintf(why, size, "invalid %s: %s", bad, strempty(reason));
+                server_meta_done(&m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
 static enum MHD_Result handle_post(Handlers *h, struct MHD_Connection *c, const char *method) {
-        char timeout[32];
+        char timeout[32], why[256];
         snprintf(timeout, sizeof timeout, "%" PRIu64, registry_timeout_seconds(h->registry));
         const char *const headers[] = { "X-Geerpc-Timeout", timeout, NULL };
         const char *addr, *reason = NULL;
@@ -289,15 +227,20 @@ static enum MHD_Result handle_post(Handlers *h, struct MHD_Connection *c, const 
         enum MHD_Result m = check_write(h, c, method, headers, &addr);
         if (!addr)
                 return m;
+        ServerMeta meta;
+        int r = read_meta(c, &meta, why, sizeof why);
+        if (r == -EINVAL)
+                return reject(h, c, method, MHD_HTTP_BAD_REQUEST, addr, why, headers);
+        if (r < 0)
+                return reply(h, c, method, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", headers);
 
-        int r = registry_heartbeat(h->registry, addr, &reason);
+        r = registry_heartbeat(h->registry, addr, &meta, &reason);
+        server_meta_done(&meta);
         if (r == -EINVAL) {
-                char why[160];
                 snprintf(why, sizeof why, "invalid address: %s", strempty(reason));
                 return reject(h, c, method, MHD_HTTP_BAD_REQUEST, addr, why, headers);
         }
         if (r == -ENOSPC) {
-                char why[128];
                 snprintf(why, sizeof why, "registry full: %zu servers registered (--max-servers)",
                          table_size(registry_table(h->registry)));
                 const char *const full[] = { headers[0], headers[1], MHD_HTTP_HEADER_RETRY_AFTER, "60", NULL };
@@ -325,6 +268,48 @@ static enum MHD_Result handle_delete(Handlers *h, struct MHD_Connection *c, cons
         return reply(h, c, method, MHD_HTTP_OK, "", NULL);
 }
 
+/* ---- PATCH: the operator's weight ----------------------------------------- */
+
+/* X-Geerpc-Weight-Override: 0-1000 (0 drains), or "clear". */
+static enum MHD_Result handle_patch(Handlers *h, struct MHD_Connection *c, const char *method) {
+        const char *addr, *reason = NULL;
+        enum MHD_Result m = check_write(h, c, method, NULL, &addr);
+        if (!addr)
+                return m;
+        const char *value = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Geerpc-Weight-Override");
+        unsigned weight = 0;
+        bool clear = value && streq(value, "clear");
+        if (!value)
+                return reject(h, c, method, MHD_HTTP_BAD_REQUEST, addr, "missing X-Geerpc-Weight-Override header", NULL);
+        if (!clear && server_meta_parse_weight(value, &weight, &reason) < 0)
+                return reject(h, c, method, MHD_HTTP_BAD_REQUEST, addr,
+                              "invalid X-Geerpc-Weight-Override: a weight from 0 to 1000, or clear", NULL);
+
+        int own = -1;
+        int r = registry_override(h->registry, addr, clear ? -1 : (int) weight, &own, &reason);
+        char why[256];
+        if (r == -EINVAL) {
+                snprintf(why, sizeof why, "invalid address: %s", strempty(reason));
+                return reject(h, c, method, MHD_HTTP_BAD_REQUEST, addr, why, NULL);
+        }
+        if (r == -ENOENT)
+                return reply(h, c, method, MHD_HTTP_NOT_FOUND, "no override to clear\n", NULL);
+        if (r == -ENOSPC) {
+                snprintf(why, sizeof why, "too many overrides: %zu (--max-servers)",
+                         table_n_overrides(registry_table(h->registry)));
+                return reject(h, c, method, MHD_HTTP_SERVICE_UNAVAILABLE, addr, why, NULL);
+        }
+        if (r < 0)
+                return reply(h, c, method, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+        if (clear)
+                snprintf(why, sizeof why, "%s: override cleared%s\n", addr, own >= 0 ? "" : " (not registered)");
+        else if (own >= 0)
+                snprintf(why, sizeof why, "%s: weight %u (its own: %d)\n", addr, weight, own);
+        else
+                snprintf(why, sizeof why, "%s: weight %u, kept for when it registers\n", addr, weight);
+        return reply(h, c, method, MHD_HTTP_OK, why, NULL);
+}
+
 /* ---- routing -------------------------------------------------------------- */
 
 static enum MHD_Result handle_metrics(Handlers *h, struct MHD_Connection *c, const char *method) {
@@ -333,11 +318,24 @@ static enum MHD_Result handle_metrics(Handlers *h, struct MHD_Connection *c, con
                              (const char *const[]) { MHD_HTTP_HEADER_ALLOW, ALLOW_METRICS, NULL });
 
         Table *t = registry_table(h->registry);
+        _cleanup_free_ TableServiceCount *counts = NULL;
+        size_t n_counts = 0;
+        registry_expire(h->registry);
+        if (table_count_services(t, &counts, &n_counts) < 0)
+                return MHD_NO;
+        _cleanup_free_ MetricsService *services = calloc(MAX(n_counts, (size_t) 1), sizeof *services);
+        if (!services)
+                return MHD_NO;
+        for (size_t i = 0; i < n_counts; i++)
+                services[i] = (MetricsService) { counts[i].name, counts[i].servers };
         MetricsGauges g = {
                 .servers = table_size(t),
                 .max_servers = table_max(t),
                 .connections = h->count_connections ? h->count_connections(h->count_userdata) : 0,
                 .timeout = registry_timeout(h->registry),
+                .overrides = table_n_overrides(t),
+                .services = services,
+                .n_services = n_counts,
         };
         Buffer b = {};
         if (metrics_render(registry_metrics(h->registry), &g, &b) < 0) {
@@ -367,6 +365,8 @@ static enum MHD_Result dispatch(Handlers *h, struct MHD_Connection *c, const cha
                 return handle_post(h, c, method);
         if (streq(method, MHD_HTTP_METHOD_DELETE))
                 return handle_delete(h, c, method);
+        if (streq(method, MHD_HTTP_METHOD_PATCH))
+                return handle_patch(h, c, method);
         return reply(h, c, method, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
                      (const char *const[]) { MHD_HTTP_HEADER_ALLOW, ALLOW_REGISTRY, NULL });
 }

@@ -3,32 +3,29 @@
 
 /* The registry protocol over HTTP (docs/PROTOCOL.md, "Registry"):
  *
- *   POST   /_geerpc_/registry   X-Geerpc-Server: ADDR   register or refresh
- *   GET    /_geerpc_/registry                           list (headers; JSON on request)
+ *   POST   /_geerpc_/registry   X-Geerpc-Server: ADDR   register or refresh, with
+ *                               [X-Geerpc-Services, X-Geerpc-Weight, X-Geerpc-Labels]
+ *   GET    /_geerpc_/registry[?service=NAME]            list (headers; JSON on request)
+ *   PATCH  /_geerpc_/registry   X-Geerpc-Server: ADDR   the operator's weight
+ *                               X-Geerpc-Weight-Override: N | clear
  *   DELETE /_geerpc_/registry   X-Geerpc-Server: ADDR   deregister
  *   GET    /metrics                                     Prometheus text
  *
  * /_rpc_/registry is an alias; X-Geerpc-Servers and X-rpc-Servers are
- * accepted for the address. */
+ * accepted for the address. What a GET answers is listing.c's. */
 
 #include <microhttpd.h>
 
+#include "listing.h"
 #include "registry.h"
 
 #define HANDLERS_PATH "/_geerpc_/registry"
 #define HANDLERS_PATH_OLD "/_rpc_/registry"
 #define HANDLERS_METRICS_PATH "/metrics"
 
-/* Named limit: the listing in each response header is cut after the last
- * whole address that fits (X-Geerpc-Servers-Truncated: 1 says so); the
- * JSON body (Accept: application/json) always has every server. HTTP
- * clients cap header sizes (libcurl at 100 KiB per header). */
-#define HANDLERS_LIST_HEADER_MAX (32U * 1024U)
-/* The JSON listing is rendered once for every GET until the set of
- * servers changes or it is this old (its "age_ms" are as of then). */
-#define HANDLERS_JSON_MAX_AGE_USEC (1 * USEC_PER_SEC)
-/* What the responses' headers need at most, for the HTTP server's pool. */
-#define HANDLERS_RESPONSE_HEADER_ROOM (2 * HANDLERS_LIST_HEADER_MAX + 1024U)
+/* What the responses' headers need at most, for the HTTP server's pool:
+ * longer listings go out as raw responses (listing.h). */
+#define HANDLERS_RESPONSE_HEADER_ROOM LISTING_RESPONSE_HEADER_ROOM
 
 /* Rejections are logged at most this many times per interval. */
 #define HANDLERS_REJECT_LOG_BURST 20U

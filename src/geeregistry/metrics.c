@@ -9,6 +9,7 @@ static const char *const method_names[_METRICS_METHOD_MAX] = {
         [METRICS_GET] = "GET",
         [METRICS_POST] = "POST",
         [METRICS_DELETE] = "DELETE",
+        [METRICS_PATCH] = "PATCH",
         [METRICS_OTHER_METHOD] = "other",
 };
 
@@ -70,12 +71,36 @@ static int render_requests(const Metrics *m, Buffer *out) {
         return r;
 }
 
+/* Most servers first, then by name. */
+static int cmp_service(const void *a, const void *b) {
+        const MetricsService *x = a, *y = b;
+        if (x->servers != y->servers)
+                return x->servers > y->servers ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+/* The per-service series of geeregistry_servers, bounded. */
+static int render_services(const MetricsGauges *g, Buffer *out) {
+        if (g->n_services > 1)
+                qsort(g->services, g->n_services, sizeof *g->services, cmp_service);
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < MIN(g->n_services, (size_t) METRICS_SERVICES_MAX); i++)
+                r = prom_sample(out, "geeregistry_servers", g->services[i].servers, "service", g->services[i].name,
+                                NULL);
+        return r;
+}
+
 int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out) {
         const struct {
                 const char *name, *type, *help;
                 uint64_t value;
         } rows[] = {
-                { "servers", "gauge", "Registered servers that have not expired.", g->servers },
+                { "servers", "gauge",
+                  "Registered servers that have not expired; with service=, those a ?service= GET lists (the 64 "
+                  "services listing the most).",
+                  g->servers },
+                { "services", "gauge", "Service names announced by registered servers.", g->n_services },
+                { "overrides", "gauge", "Weights set by the operator (drain, weight).", g->overrides },
                 { "max_servers", "gauge", "Most servers the registry accepts (--max-servers).", g->max_servers },
                 { "timeout_seconds", "gauge", "Heartbeat timeout in seconds (0: servers never expire).",
                   g->timeout / USEC_PER_SEC },
@@ -85,13 +110,16 @@ int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out) {
                 { "heartbeats_total", "counter", "Accepted heartbeats (POST), registrations included.", m->heartbeats },
                 { "deregistrations_total", "counter", "Servers removed by DELETE.", m->deregistrations },
                 { "expirations_total", "counter", "Servers removed for lack of heartbeats.", m->expirations },
-                { "rejections_total", "counter", "POST and DELETE requests refused (4xx, 5xx).", m->rejections },
+                { "rejections_total", "counter", "Writes (POST, PATCH, DELETE) refused (4xx, 5xx).", m->rejections },
                 { "state_writes_total", "counter", "State file writes.", m->state_writes },
                 { "state_write_errors_total", "counter", "State file writes that failed.", m->state_write_errors },
         };
         int r = prom_build_info(out);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rows); i++)
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rows); i++) {
                 r = metric(out, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
+                if (r >= 0 && i == 0)
+                        r = render_services(g, out);
+        }
         if (r >= 0)
                 r = render_requests(m, out);
         if (r >= 0)

@@ -13,6 +13,7 @@ typedef enum MetricsMethod {
         METRICS_GET,
         METRICS_POST,
         METRICS_DELETE,
+        METRICS_PATCH,
         METRICS_OTHER_METHOD,
         _METRICS_METHOD_MAX,
 } MetricsMethod;
@@ -34,12 +35,28 @@ typedef struct Metrics {
         Histogram request_duration[_METRICS_METHOD_MAX];
 } Metrics;
 
+/* Named limit: geeregistry_servers{service="..."} series, one per service
+ * name servers announce: the METRICS_SERVICES_MAX services listing the
+ * most servers (ties by name), whatever names heartbeats make up.
+ * geeregistry_services says how many names there are. */
+#define METRICS_SERVICES_MAX 64U
+
+typedef struct MetricsService {
+        const char *name;
+        uint64_t servers; /* listed for it: offering it, or services unknown */
+} MetricsService;
+
 /* Values that are read when rendering rather than counted. */
 typedef struct MetricsGauges {
         uint64_t servers;
         uint64_t max_servers;
         uint64_t connections;
         usec_t timeout;
+        uint64_t overrides;
+        /* Every service name with its count (any order; rendering picks
+         * the METRICS_SERVICES_MAX largest and sorts them). */
+        MetricsService *services;
+        size_t n_services;
 } MetricsGauges;
 
 MetricsMethod metrics_method_from_string(const char *method);

@@ -73,16 +73,33 @@ Persist *persist_free(Persist *p) {
         return NULL;
 }
 
-const char *persist_path(const Persist *p) {
-        return p->path;
-}
-
 /* ---- writing -------------------------------------------------------------- */
+
+typedef struct OverrideWriter {
+        Buffer *out;
+        bool first;
+} OverrideWriter;
+
+static int serialize_override(const char *addr, unsigned weight, void *userdata) {
+        OverrideWriter *w = userdata;
+        int r = buffer_append(w->out, w->first ? "{\"addr\":" : ",{\"addr\":", w->first ? 8 : 9);
+        w->first = false;
+        if (r >= 0)
+                r = json_append_string(w->out, addr);
+        if (r >= 0)
+                r = buffer_append(w->out, ",\"weight\":", 10);
+        if (r >= 0)
+                r = json_append_u64(w->out, weight);
+        if (r >= 0)
+                r = buffer_append(w->out, "}", 1);
+        return r;
+}
 
 static int serialize(const Table *t, Buffer *out) {
         usec_t mono = now_usec(CLOCK_MONOTONIC), real = now_usec(CLOCK_REALTIME);
         char num[64];
-        int r = buffer_append(out, "{\"version\":1,\"servers\":[", 24);
+        _Static_assert(PERSIST_VERSION == 2, "the version written below");
+        int r = buffer_append(out, "{\"version\":2,\"servers\":[", 24);
         for (const TableEntry *e = table_oldest(t); r >= 0 && e; e = e->by_heartbeat_next) {
                 usec_t age = mono > e->last ? mono - e->last : 0;
                 usec_t at = real > age ? real - age : 0;
@@ -90,10 +107,19 @@ static int serialize(const Table *t, Buffer *out) {
                 if (r >= 0)
                         r = json_append_string(out, e->addr);
                 if (r >= 0) {
-                        int n = snprintf(num, sizeof num, ",\"heartbeat_ms\":%" PRIu64 "}", at / USEC_PER_MSEC);
+                        int n = snprintf(num, sizeof num, ",\"heartbeat_ms\":%" PRIu64, at / USEC_PER_MSEC);
                         r = buffer_append(out, num, (size_t) n);
                 }
+                if (r >= 0)
+                        r = server_meta_append_json(out, &e->meta);
+                if (r >= 0)
+                        r = buffer_append(out, "}", 1);
         }
+        OverrideWriter w = { .out = out, .first = true };
+        if (r >= 0)
+                r = buffer_append(out, "],\"overrides\":[", 15);
+        if (r >= 0)
+                r = table_foreach_override(t, serialize_override, &w);
         if (r >= 0)
                 r = buffer_append(out, "]}\n", 3);
         return r;
@@ -195,12 +221,15 @@ void persist_schedule(Persist *p) {
 typedef struct Saved {
         char *addr; /* canonical */
         uint64_t heartbeat_ms;
+        ServerMeta meta;
 } Saved;
 
-static void saved_free(Saved *saved, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(saved[i].addr);
-        free(saved);
+static void saved_free(Saved *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].addr);
+                server_meta_done(&v[i].meta);
+        }
+        free(v);
 }
 
 static int saved_compare(const void *a, const void *b) {
@@ -235,13 +264,30 @@ static int read_file(Persist *p, char **ret, size_t *ret_len) {
         return read_full_fd(fd, PERSIST_FILE_SIZE_MAX, ret, ret_len);
 }
 
+/* One saved server, its address in the canonical spelling: an older file
+ * may hold other spellings of one server, which merge (the later
+ * heartbeat wins). False when it is malformed. */
+static bool collect_one(json_t *o, long version, Saved *ret) {
+        json_t *a = json_object_get(o, "addr"), *h = json_object_get(o, "heartbeat_ms");
+        const char *why;
+        ServerMeta meta = SERVER_META_DEFAULT;
+        _cleanup_free_ char *addr = NULL;
+        if (!json_is_string(a) || !json_is_integer(h) || json_integer_value(h) < 0 ||
+            address_canonicalize(json_string_value(a), 0, &addr, NULL) < 0 ||
+            (version >= 2 && server_meta_from_json(o, &meta, &why) < 0))
+                return false;
+        *ret = (Saved) { TAKE_PTR(addr), (uint64_t) json_integer_value(h), meta };
+        return true;
+}
+
 /* Checks the shape and collects the entries; returns a reason when the
  * file as a whole is unusable. */
 static const char *collect(json_t *root, Saved **ret, size_t *ret_n, size_t *ret_bad) {
         if (!json_is_object(root))
                 return "not a JSON object";
         json_t *v = json_object_get(root, "version");
-        if (!json_is_integer(v) || json_integer_value(v) != PERSIST_VERSION)
+        long version = json_is_integer(v) ? (long) json_integer_value(v) : 0;
+        if (version < 1 || version > PERSIST_VERSION)
                 return "missing or unknown \"version\"";
         json_t *servers = json_object_get(root, "servers");
         if (!json_is_array(servers))
@@ -252,22 +298,37 @@ static const char *collect(json_t *root, Saved **ret, size_t *ret_n, size_t *ret
         if (!saved)
                 return "out of memory";
         for (size_t i = 0; i < n; i++) {
-                json_t *o = json_array_get(servers, i);
-                json_t *a = json_object_get(o, "addr"), *h = json_object_get(o, "heartbeat_ms");
-                char *addr = NULL;
-                /* An older file may hold other spellings of one server:
-                 * they merge (the later heartbeat wins). */
-                if (!json_is_string(a) || !json_is_integer(h) || json_integer_value(h) < 0 ||
-                    address_canonicalize(json_string_value(a), 0, &addr, NULL) < 0) {
+                if (collect_one(json_array_get(servers, i), version, &saved[k]))
+                        k++;
+                else
                         bad++;
-                        continue;
-                }
-                saved[k++] = (Saved) { addr, (uint64_t) json_integer_value(h) };
         }
         *ret = saved;
         *ret_n = k;
         *ret_bad = bad;
         return NULL;
+}
+
+/* The operator's overrides (version 2); malformed ones are counted. */
+static int restore_overrides(Persist *p, json_t *root, size_t *bad) {
+        json_t *o, *list = json_object_get(root, "overrides");
+        size_t i;
+        json_array_foreach(list, i, o) {
+                json_t *a = json_object_get(o, "addr"), *w = json_object_get(o, "weight");
+                _cleanup_free_ char *addr = NULL;
+                if (!json_is_string(a) || !json_is_integer(w) || json_integer_value(w) < 0 ||
+                    json_integer_value(w) > (json_int_t) GEERPC_WEIGHT_MAX ||
+                    address_canonicalize(json_string_value(a), 0, &addr, NULL) < 0) {
+                        (*bad)++;
+                        continue;
+                }
+                int r = table_set_override(p->table, addr, (unsigned) json_integer_value(w));
+                if (r == -ENOSPC)
+                        break;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
@@ -284,7 +345,7 @@ static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
                         dead++;
                         continue;
                 }
-                int r = table_restore(p->table, saved[i].addr, mono > age ? mono - age : 0);
+                int r = table_restore(p->table, saved[i].addr, &saved[i].meta, mono > age ? mono - age : 0);
                 if (r == -ENOSPC) {
                         log_warning("state file %s has more servers than --max-servers=%zu; left out the rest", p->path,
                                     table_max(p->table));
@@ -359,14 +420,20 @@ int persist_load(Persist *p) {
                 set_aside(p, why);
                 return 0;
         }
-        r = restore(p, saved, n, &dead);
+        /* Overrides first: servers restored after them show them at once. */
+        r = restore_overrides(p, root, &bad);
+        int k = r >= 0 ? restore(p, saved, n, &dead) : r;
         saved_free(saved, n);
-        if (r < 0)
-                return r;
+        if (k < 0)
+                return k;
+        r = k;
         if (bad > 0)
                 log_warning("state file %s: skipped %zu malformed entr%s", p->path, bad, bad == 1 ? "y" : "ies");
-        log_info("loaded %d server(s) from %s (%zu expired meanwhile)", r, p->path, dead);
-        if (dead > 0 || bad > 0)
+        log_info("loaded %d server(s) and %zu override(s) from %s (%zu expired meanwhile)", r,
+                 table_n_overrides(p->table), p->path, dead);
+        /* Rewritten in the current version too. */
+        json_t *v = json_object_get(root, "version");
+        if (dead > 0 || bad > 0 || json_integer_value(v) != PERSIST_VERSION)
                 persist_schedule(p);
         return r;
 }

@@ -5,6 +5,7 @@
 #include "basic/address.h"
 #include "basic/duration.h"
 #include "basic/log.h"
+#include "basic/strv.h"
 #include "persist.h"
 #include "registry.h"
 
@@ -136,6 +137,14 @@ static int on_sweep(sd_event_source *es, uint64_t usec, void *userdata) {
 
 /* ---- events --------------------------------------------------------------- */
 
+/* "services Echo,Foo, weight 3, labels zone=a" for the journal. */
+static void describe_meta(const ServerMeta *m, char *buf, size_t size) {
+        _cleanup_free_ char *services = m->services ? strv_join(m->services, ",") : NULL,
+                            *labels = m->labels ? strv_join(m->labels, ",") : NULL;
+        snprintf(buf, size, "services %s, weight %u%s%s", m->services ? strempty(services) : "unknown", m->weight,
+                 labels ? ", labels " : "", strempty(labels));
+}
+
 /* The one spelling of a server's address, if it may register at all. */
 static int canonical_address(Registry *r, const char *addr, char **ret, const char **ret_reason) {
         Address a;
@@ -150,7 +159,7 @@ static int canonical_address(Registry *r, const char *addr, char **ret, const ch
         return address_format(&a, ret);
 }
 
-int registry_heartbeat(Registry *r, const char *given, const char **ret_reason) {
+int registry_heartbeat(Registry *r, const char *given, const ServerMeta *meta, const char **ret_reason) {
         _cleanup_free_ char *addr = NULL;
         int k = canonical_address(r, given, &addr, ret_reason);
         if (k < 0)
@@ -162,20 +171,26 @@ int registry_heartbeat(Registry *r, const char *given, const char **ret_reason) 
                 /* Dead but not swept yet: it comes back as a new server. */
                 registry_expire(r);
 
-        k = table_heartbeat(r->table, addr, now);
+        k = table_heartbeat(r->table, addr, meta, now);
         if (k == -ENOSPC && table_next_expiry(r->table) <= now) {
                 registry_expire(r);
-                k = table_heartbeat(r->table, addr, now);
+                k = table_heartbeat(r->table, addr, meta, now);
         }
         if (k < 0)
                 return k;
 
+        char what[512];
         r->metrics.heartbeats++;
-        if (k > 0) {
+        if (k == TABLE_ADDED) {
                 r->metrics.registrations++;
+                describe_meta(meta, what, sizeof what);
                 log_struct(LOG_INFO, 0,
                            LOG_FIELDS({ "GEERPC_SERVER", addr }, { "MESSAGE_ID", LOG_MESSAGE_ID_REGISTERED }),
-                           "registered %s", addr);
+                           "registered %s (%s)", addr, what);
+                changed(r);
+        } else if (k == TABLE_UPDATED) {
+                describe_meta(meta, what, sizeof what);
+                log_struct(LOG_INFO, 0, LOG_FIELDS({ "GEERPC_SERVER", addr }), "%s now says: %s", addr, what);
                 changed(r);
         } else {
                 log_debug("heartbeat from %s", addr);
@@ -184,6 +199,36 @@ int registry_heartbeat(Registry *r, const char *given, const char **ret_reason) 
                 if (r->persist)
                         persist_schedule(r->persist);
         }
+        return k;
+}
+
+int registry_override(Registry *r, const char *given, int weight, int *ret_own_weight, const char **ret_reason) {
+        _cleanup_free_ char *addr = NULL;
+        int k = canonical_address(r, given, &addr, ret_reason);
+        if (k < 0)
+                return k;
+        if (weight < 0)
+                k = table_clear_override(r->table, addr) ? 1 : -ENOENT;
+        else
+                k = table_set_override(r->table, addr, (unsigned) weight);
+        const TableEntry *e = table_find(r->table, addr);
+        if (k >= 0 && ret_own_weight)
+                *ret_own_weight = e ? (int) e->meta.weight : -1;
+        if (k <= 0)
+                return k;
+        char own[64] = "";
+        if (e)
+                snprintf(own, sizeof own, " (it says %u)", e->meta.weight);
+        char what[96];
+        if (weight < 0)
+                snprintf(what, sizeof what, "cleared the override of");
+        else if (weight == 0)
+                snprintf(what, sizeof what, "drained");
+        else
+                snprintf(what, sizeof what, "set weight %d for", weight);
+        log_struct(LOG_NOTICE, 0, LOG_FIELDS({ "GEERPC_SERVER", addr }, { "MESSAGE_ID", LOG_MESSAGE_ID_OVERRIDE }),
+                   "operator %s %s%s", what, addr, e ? own : " (not registered)");
+        changed(r);
         return k;
 }
 

@@ -39,10 +39,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Registry *, registry_free);
 
 /* POST: validates addr and registers or refreshes it, in its canonical
  * spelling (basic/address.h), so that "tcp@127.1:080" and
- * "tcp@127.0.0.1:80" are one server. Returns 1 (new), 0 (refreshed),
- * -EINVAL with *ret_reason set (also for a unix socket outside the
- * configured folder), -ENOSPC (full), -ENOMEM. */
-int registry_heartbeat(Registry *r, const char *addr, const char **ret_reason);
+ * "tcp@127.0.0.1:80" are one server, with what its heartbeat says (meta,
+ * already validated). Returns a TableHeartbeat, -EINVAL with *ret_reason
+ * set (also for a unix socket outside the configured folder), -ENOSPC
+ * (full), -ENOMEM. */
+int registry_heartbeat(Registry *r, const char *addr, const ServerMeta *meta, const char **ret_reason);
+/* PATCH: the operator's weight for addr (0: drain), or weight < 0 to
+ * clear it. Any spelling of the address: the override is kept under the
+ * canonical one, so it applies to the server whatever spelling it
+ * registers with. Returns 1 when it changed something, 0 when it was
+ * already so, -ENOENT (clearing none), -EINVAL with *ret_reason, -ENOSPC
+ * (too many overrides), -ENOMEM. *ret_own_weight (may be NULL): the
+ * server's own weight, -1 when it is not registered. */
+int registry_override(Registry *r, const char *addr, int weight, int *ret_own_weight, const char **ret_reason);
 /* DELETE (of any spelling): 0 when removed, -ENOENT when it was not
  * there, -EINVAL. */
 int registry_deregister(Registry *r, const char *addr, const char **ret_reason);

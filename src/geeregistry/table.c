@@ -2,7 +2,14 @@
 #include <search.h>
 
 #include "basic/buffer.h"
+#include "basic/sort-util.h"
+#include "basic/strv.h"
 #include "table.h"
+
+typedef struct Override {
+        const char *addr; /* points into the same allocation */
+        unsigned weight;
+} Override;
 
 struct Table {
         void *root; /* tsearch tree of TableEntry *, by address */
@@ -12,15 +19,16 @@ struct Table {
         usec_t timeout;
         uint64_t generation;
 
-        /* table_joined()'s cache. */
-        Buffer joined;
-        bool joined_valid;
-        bool joined_truncated;
-        size_t joined_max;
+        void *overrides; /* tsearch tree of Override *, by address */
+        size_t n_overrides;
 };
 
 static int entry_compare(const void *a, const void *b) {
         return strcmp(((const TableEntry *) a)->addr, ((const TableEntry *) b)->addr);
+}
+
+static int override_compare(const void *a, const void *b) {
+        return strcmp(((const Override *) a)->addr, ((const Override *) b)->addr);
 }
 
 static void free_nothing(void *p) {
@@ -41,9 +49,11 @@ Table *table_free(Table *t) {
                 return NULL;
         /* The list owns the entries; the tree only points at them. */
         tdestroy(t->root, free_nothing);
-        LIST_FOREACH_SAFE(by_heartbeat, e, n, t->by_heartbeat)
+        LIST_FOREACH_SAFE(by_heartbeat, e, n, t->by_heartbeat) {
+                server_meta_done(&e->meta);
                 free(e);
-        buffer_done(&t->joined);
+        }
+        tdestroy(t->overrides, free);
         free(t);
         return NULL;
 }
@@ -66,7 +76,6 @@ uint64_t table_generation(const Table *t) {
 
 static void set_changed(Table *t) {
         t->generation++;
-        t->joined_valid = false;
 }
 
 /* Links e in heartbeat order, searching from the newest end: heartbeats
@@ -84,7 +93,7 @@ const TableEntry *table_find(const Table *t, const char *addr) {
         return node ? *node : NULL;
 }
 
-static int entry_add(Table *t, const char *addr, usec_t last) {
+static int entry_add(Table *t, const char *addr, const ServerMeta *meta, usec_t last) {
         if (t->n >= t->max)
                 return -ENOSPC;
 
@@ -94,10 +103,17 @@ static int entry_add(Table *t, const char *addr, usec_t last) {
                 return -ENOMEM;
         char *copy = (char *) (e + 1);
         memcpy(copy, addr, l + 1);
-        *e = (TableEntry) { .last = last, .addr = copy };
+        *e = (TableEntry) { .last = last, .addr = copy, .override = table_get_override(t, addr) };
+        if (e->override < 0)
+                e->override = -1;
+        if (server_meta_copy(meta, &e->meta) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
 
         void **node = tsearch(e, &t->root, entry_compare);
         if (!node) {
+                server_meta_done(&e->meta);
                 free(e);
                 return -ENOMEM;
         }
@@ -107,23 +123,35 @@ static int entry_add(Table *t, const char *addr, usec_t last) {
         return 1;
 }
 
-int table_heartbeat(Table *t, const char *addr, usec_t now) {
+int table_heartbeat(Table *t, const char *addr, const ServerMeta *meta, usec_t now) {
         TableEntry *e = (TableEntry *) table_find(t, addr);
-        if (!e)
-                return entry_add(t, addr, now);
+        if (!e) {
+                int k = entry_add(t, addr, meta, now);
+                return k < 0 ? k : TABLE_ADDED;
+        }
+        int k = TABLE_REFRESHED;
+        if (!server_meta_equal(&e->meta, meta)) {
+                ServerMeta copy;
+                if (server_meta_copy(meta, &copy) < 0)
+                        return -ENOMEM;
+                server_meta_done(&e->meta);
+                e->meta = copy;
+                set_changed(t);
+                k = TABLE_UPDATED;
+        }
         /* now is never older than a stored time: the entry goes last. */
         e->last = MAX(e->last, now);
         if (e != LIST_TAIL(by_heartbeat, t->by_heartbeat)) {
                 LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 list_link(t, e);
         }
-        return 0;
+        return k;
 }
 
-int table_restore(Table *t, const char *addr, usec_t last) {
+int table_restore(Table *t, const char *addr, const ServerMeta *meta, usec_t last) {
         TableEntry *e = (TableEntry *) table_find(t, addr);
         if (!e)
-                return entry_add(t, addr, last);
+                return entry_add(t, addr, meta, last);
         if (last > e->last) {
                 LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
                 e->last = last;
@@ -135,6 +163,7 @@ int table_restore(Table *t, const char *addr, usec_t last) {
 static void entry_remove(Table *t, TableEntry *e) {
         (void) tdelete(e, &t->root, entry_compare);
         LIST_REMOVE(by_heartbeat, t->by_heartbeat, e);
+        server_meta_done(&e->meta);
         free(e);
         t->n--;
         set_changed(t);
@@ -194,14 +223,17 @@ int table_foreach_sorted(const Table *t, table_visit_t cb, void *userdata) {
 
 typedef struct Join {
         Buffer *out;
-        size_t max;
+        const char *service;
+        size_t max, start;
         bool truncated;
 } Join;
 
 static int join_one(const TableEntry *e, void *userdata) {
         Join *j = userdata;
-        size_t l = strlen(e->addr), sep = buffer_len(j->out) > 0;
-        if (j->max > 0 && buffer_len(j->out) + sep + l > j->max) {
+        if (table_entry_weight(e) == 0 || !server_meta_offers(&e->meta, j->service))
+                return 0;
+        size_t l = strlen(e->addr), used = buffer_len(j->out) - j->start, sep = used > 0;
+        if (j->max > 0 && used + sep + l > j->max) {
                 j->truncated = true;
                 return -ENOBUFS; /* stop the walk: the rest is later in order */
         }
@@ -210,22 +242,129 @@ static int join_one(const TableEntry *e, void *userdata) {
         return buffer_append(j->out, e->addr, l);
 }
 
-int table_joined(Table *t, size_t max, const char **ret, bool *ret_truncated) {
-        if (!t->joined_valid || t->joined_max != max) {
-                buffer_clear(&t->joined);
-                Join j = { .out = &t->joined, .max = max };
-                int r = table_foreach_sorted(t, join_one, &j);
-                if (r == -ENOMEM)
-                        return r;
-                r = buffer_append(&t->joined, "", 1);
-                if (r < 0)
-                        return r;
-                t->joined_truncated = j.truncated;
-                t->joined_max = max;
-                t->joined_valid = true;
-        }
-        *ret = buffer_data(&t->joined);
+int table_join(const Table *t, const char *service, size_t max, Buffer *out, bool *ret_truncated) {
+        Join j = { .out = out, .service = service, .max = max, .start = buffer_len(out) };
+        int r = table_foreach_sorted(t, join_one, &j);
+        if (r == -ENOMEM)
+                return r;
         if (ret_truncated)
-                *ret_truncated = t->joined_truncated;
+                *ret_truncated = j.truncated;
         return 0;
+}
+
+/* ---- services ------------------------------------------------------------- */
+
+int table_count_services(const Table *t, TableServiceCount **ret, size_t *ret_n) {
+        size_t n = 0, unknown = 0;
+        LIST_FOREACH(by_heartbeat, e, t->by_heartbeat) {
+                n += strv_length(e->meta.services);
+                unknown += !e->meta.services;
+        }
+        *ret = NULL;
+        *ret_n = 0;
+        if (n == 0)
+                return 0;
+        _cleanup_free_ const char **names = malloc(n * sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        size_t k = 0;
+        LIST_FOREACH(by_heartbeat, e, t->by_heartbeat)
+                for (char **p = e->meta.services; p && *p; p++)
+                        names[k++] = *p;
+        qsort(names, n, sizeof(char *), strptr_compare);
+        TableServiceCount *v = calloc(n, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (k == 0 || !streq(v[k - 1].name, names[i]))
+                        v[k++] = (TableServiceCount) { .name = names[i], .servers = unknown };
+                v[k - 1].servers++;
+        }
+        *ret = v;
+        *ret_n = k;
+        return 0;
+}
+
+/* ---- overrides ------------------------------------------------------------ */
+
+static Override *override_find(const Table *t, const char *addr) {
+        Override key = { .addr = addr };
+        void *const *node = tfind(&key, &t->overrides, override_compare);
+        return node ? *node : NULL;
+}
+
+/* The entry of addr (if registered) sees the override at once. */
+static void override_apply(Table *t, const char *addr, int weight) {
+        TableEntry *e = (TableEntry *) table_find(t, addr);
+        if (e)
+                e->override = weight;
+        set_changed(t);
+}
+
+int table_set_override(Table *t, const char *addr, unsigned weight) {
+        Override *o = override_find(t, addr);
+        if (o) {
+                if (o->weight == weight)
+                        return 0;
+                o->weight = weight;
+                override_apply(t, addr, (int) weight);
+                return 1;
+        }
+        if (t->n_overrides >= t->max)
+                return -ENOSPC;
+        size_t l = strlen(addr);
+        o = malloc(sizeof *o + l + 1);
+        if (!o)
+                return -ENOMEM;
+        char *copy = (char *) (o + 1);
+        memcpy(copy, addr, l + 1);
+        *o = (Override) { .addr = copy, .weight = weight };
+        if (!tsearch(o, &t->overrides, override_compare)) {
+                free(o);
+                return -ENOMEM;
+        }
+        t->n_overrides++;
+        override_apply(t, addr, (int) weight);
+        return 1;
+}
+
+bool table_clear_override(Table *t, const char *addr) {
+        Override *o = override_find(t, addr);
+        if (!o)
+                return false;
+        (void) tdelete(o, &t->overrides, override_compare);
+        free(o);
+        t->n_overrides--;
+        override_apply(t, addr, -1);
+        return true;
+}
+
+int table_get_override(const Table *t, const char *addr) {
+        const Override *o = t->n_overrides > 0 ? override_find(t, addr) : NULL;
+        return o ? (int) o->weight : -ENOENT;
+}
+
+size_t table_n_overrides(const Table *t) {
+        return t->n_overrides;
+}
+
+typedef struct OverrideWalk {
+        table_override_visit_t cb;
+        void *userdata;
+        int r;
+} OverrideWalk;
+
+static void override_walk_one(const void *nodep, VISIT which, void *closure) {
+        OverrideWalk *w = closure;
+        if (w->r < 0 || (which != postorder && which != leaf))
+                return;
+        const Override *o = *(Override *const *) nodep;
+        w->r = w->cb(o->addr, o->weight, w->userdata);
+}
+
+int table_foreach_override(const Table *t, table_override_visit_t cb, void *userdata) {
+        OverrideWalk w = { .cb = cb, .userdata = userdata };
+        twalk_r(t->overrides, override_walk_one, &w);
+        return w.r < 0 ? w.r : 0;
 }

@@ -15,34 +15,6 @@
 #include "geerpcctl.h"
 #include "shared/cli.h"
 
-/* The token: --token-file, else $GEERPC_TOKEN, else none. Returns 0 or
- * the exit status (reported). */
-static int load_token(Ctl *c, char **ret) {
-        const char *env = getenv("GEERPC_TOKEN");
-        int r;
-        if (c->token_file) {
-                r = registration_token_read_file(c->token_file, ret);
-                if (r < 0)
-                        return output_failure(&c->out, EXIT_USAGE, NULL, "cannot use the token in %s: %s",
-                                              c->token_file,
-                                              r == -EINVAL ? "blank, or it has spaces or control characters"
-                                                           : strerror(-r));
-        } else if (!isempty(env)) {
-                if (!registration_token_is_valid(env))
-                        return output_failure(&c->out, EXIT_USAGE, NULL,
-                                              "$GEERPC_TOKEN has spaces or control characters, or is too long");
-                if (!(*ret = strdup(env)))
-                        return output_failure(&c->out, EXIT_UNREACHABLE, NULL, "%s", strerror(ENOMEM));
-        }
-        return 0;
-}
-
-static void erase_freep(char **p) {
-        if (*p)
-                explicit_bzero(*p, strlen(*p));
-        free(*p);
-}
-
 static int deregistered(Ctl *c) {
         if (c->out.mode == OUTPUT_JSON) {
                 _cleanup_json_ json_t *root = json_pack("{s:s,s:s}", "deregistered", c->address, "registry", c->registry);
@@ -58,7 +30,7 @@ static int not_registered(Ctl *c) {
 
 static int deregister_http(Ctl *c, const char *token) {
         _cleanup_free_ char *server = NULL;
-        _cleanup_(erase_freep) char *auth = NULL;
+        _cleanup_(ctl_token_freep) char *auth = NULL;
         if (asprintf(&server, "X-Geerpc-Server: %s", c->address) < 0 ||
             (token && asprintf(&auth, "Authorization: Bearer %s", token) < 0))
                 return output_failure(&c->out, EXIT_UNREACHABLE, NULL, "%s", strerror(ENOMEM));
@@ -71,16 +43,8 @@ static int deregister_http(Ctl *c, const char *token) {
                 status = deregistered(c);
         else if (res.status == 404)
                 status = not_registered(c);
-        else {
-                /* The registry's one-line reason, whatever it holds. */
-                _cleanup_free_ char *body = strndup(buffer_data(&res.body), MIN(buffer_len(&res.body), (size_t) 4096));
-                if (body)
-                        body[strcspn(body, "\r\n")] = 0;
-                _cleanup_json_ json_t *extra = json_pack("{s:i}", "http_status", (int) res.status);
-                status = output_failure(&c->out, EXIT_REMOTE, extra, "the registry refused: HTTP %ld%s%s%s", res.status,
-                                        isempty(body) ? "" : ": ", strempty(body),
-                                        res.status == 401 ? " (give the token with --token-file or $GEERPC_TOKEN)" : "");
-        }
+        else
+                status = ctl_registry_refused(c, &res);
         http_result_done(&res);
         return status;
 }
@@ -122,8 +86,8 @@ static int deregister_etcd(Ctl *c) {
 }
 
 static int deregister_run(Ctl *c) {
-        _cleanup_(erase_freep) char *token = NULL;
-        int r = load_token(c, &token);
+        _cleanup_(ctl_token_freep) char *token = NULL;
+        int r = ctl_load_token(c, &token);
         if (r != 0)
                 return r;
         if (strncasecmp(c->registry, "etcd://", 7) == 0)
@@ -140,14 +104,8 @@ static int deregister_parse(Ctl *c, int argc, char **argv) {
         return 0;
 }
 
-static int parse_token_file(Ctl *c, const char *value) {
-        c->token_file = value;
-        return 0;
-}
-
 static const CtlOption deregister_options[] = {
-        { "token-file", 0, "PATH", "the registry's write token (default:\n"
-                                  "$GEERPC_TOKEN)", parse_token_file },
+        CTL_OPTION_TOKEN_FILE,
         {},
 };
 

@@ -46,9 +46,10 @@ typedef struct Ctl {
         const char *method; /* SERVICE.METHOD (call, broadcast) */
         json_t *call_args;  /* ARGS_JSON */
         unsigned long count; /* call --count */
-        const char *token_file; /* deregister --token-file */
-        const char *address;    /* deregister ADDR */
-        const char *service;    /* describe, list [SERVICE] */
+        const char *token_file; /* --token-file of the commands that write */
+        const char *address;    /* deregister, drain, undrain, weight ADDR */
+        const char *service;    /* servers --service; describe, list [SERVICE] */
+        int weight;             /* weight N; -1: the override is cleared (undrain) */
 
         /* Opened on first use (target.c). */
         geerpc_discovery *discovery;
@@ -92,6 +93,10 @@ extern const CtlCommand command_broadcast;
 extern const CtlCommand command_deregister;
 extern const CtlCommand command_describe;
 extern const CtlCommand command_list;
+extern const CtlCommand command_services;
+extern const CtlCommand command_drain;
+extern const CtlCommand command_undrain;
+extern const CtlCommand command_weight;
 
 /* ---- target.c: reaching the servers and the registry ---- */
 
@@ -101,6 +106,9 @@ int ctl_open_discovery(Ctl *c);
 /* The discovery for --registry or --server, refreshed once (a registry's
  * failure is reported). Returns 0, or the exit status when it failed. */
 int ctl_discovery(Ctl *c, geerpc_discovery **ret);
+/* The servers listed for service (NULL: all) with what the registry says
+ * of each, through ctl_discovery(). Returns 0 or the exit status. */
+int ctl_server_list(Ctl *c, const char *service, geerpc_server_list **ret);
 /* An xclient over ctl_discovery(). Returns 0 or the exit status. */
 int ctl_xclient(Ctl *c, geerpc_xclient **ret);
 /* One HTTP request to the registry (--registry), within the deadline. A
@@ -122,3 +130,17 @@ void ctl_done(Ctl *c);
 
 /* ARGS_JSON: a JSON text, or "-" / "@-" for standard input, or @PATH. */
 int ctl_parse_method_args(Ctl *c, int argc, char **argv);
+
+/* ---- registry-write.c: what the commands that write to the registry share ---- */
+
+int ctl_parse_token_file(Ctl *c, const char *value);
+#define CTL_OPTION_TOKEN_FILE                                                                                   \
+        { "token-file", 0, "PATH", "the registry's write token (default:\n$GEERPC_TOKEN)", ctl_parse_token_file }
+/* The token: --token-file, else $GEERPC_TOKEN, else none (*ret left
+ * NULL). Returns 0 or the exit status (reported). */
+int ctl_load_token(Ctl *c, char **ret);
+/* Frees a token, erasing it first (for _cleanup_). */
+void ctl_token_freep(char **p);
+/* Reports a write the registry answered with an error: its one-line
+ * reason, and how to give the token after a 401. Returns EXIT_REMOTE. */
+int ctl_registry_refused(Ctl *c, const HttpResult *res);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
-/* geerpcctl: the command-line client. Lists the servers, calls one server,
- * broadcasts to all of them, deregisters one, or describes what they
- * serve, finding them through a registry (--registry, $GEERPC_REGISTRY)
- * or a given list (--server).
+/* geerpcctl: the command-line client. Lists the servers and services,
+ * calls one server, broadcasts to all of them, deregisters, drains or
+ * re-weights one, or describes what they serve, finding them through a
+ * registry (--registry, $GEERPC_REGISTRY) or a given list (--server).
  *
  * This file holds the tables (global options, commands), parses the
  * command line from them, prints --help from them, and dispatches. */
@@ -20,9 +20,13 @@
 
 static const CtlCommand *const commands[] = {
         &command_servers,
+        &command_services,
         &command_call,
         &command_broadcast,
         &command_deregister,
+        &command_drain,
+        &command_undrain,
+        &command_weight,
         &command_describe,
         &command_list,
 };
@@ -188,18 +192,22 @@ static void help(void) {
                "ADDR: " CLI_ADDRESS_SYNTAX ".\n"
                "\n"
                "With --json every outcome is one JSON object on stdout: servers prints\n"
-               "{\"source\":...,\"servers\":[{\"addr\":ADDR,\"age_ms\":N},...]}; call prints\n"
-               "{\"server\":ADDR,\"reply\":VALUE} (with --count: calls, failures, rate and\n"
-               "latency); broadcast prints {\"reply\":VALUE,\"servers\":[...]}; deregister prints\n"
-               "{\"deregistered\":ADDR}; describe prints {\"servers\":[{\"server\":ADDR,\"services\":[...]},\n"
-               "...]}; list prints {\"methods\":[...]}; a failure prints\n"
+               "{\"source\":...,\"servers\":[{\"addr\":ADDR,\"age_ms\":N,\"services\":[...],\n"
+               "\"weight\":N,\"labels\":{...}},...]} (no \"services\": unknown, every service);\n"
+               "services prints {\"services\":[{\"name\":NAME,\"servers\":[...]}],\"unknown\":[...]};\n"
+               "call prints {\"server\":ADDR,\"reply\":VALUE} (with --count: calls, failures,\n"
+               "rate and latency); broadcast prints {\"reply\":VALUE,\"servers\":[...]};\n"
+               "deregister prints {\"deregistered\":ADDR}; drain, undrain and weight print\n"
+               "{\"server\":ADDR,\"weight\":N or null,\"message\":TEXT}; describe prints\n"
+               "{\"servers\":[{\"server\":ADDR,\"services\":[...]},...]}; list prints\n"
+               "{\"methods\":[...]}; a failure prints\n"
                "{\"error\":TEXT,\"code\":STATUS,...}.\n"
                "JSON is indented on a terminal. Without --json, text from servers and\n"
                "registries is printed with control characters escaped, and cut after\n"
                "%u bytes (--json carries all of it).\n"
                "\n"
-               "Environment: GEERPC_REGISTRY (--registry), GEERPC_TOKEN (deregister's token),\n"
-               "GEERPC_LOG_LEVEL (--log-level).\n"
+               "Environment: GEERPC_REGISTRY (--registry), GEERPC_TOKEN (the write token of\n"
+               "deregister, drain, undrain and weight), GEERPC_LOG_LEVEL (--log-level).\n"
                "\n"
                "Exit status:\n"
                "  0  success\n"

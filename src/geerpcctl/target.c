@@ -25,6 +25,11 @@ const char *ctl_error_text(int r, const char *remote) {
                 return "the registry answered with an error status (is the URL right?)";
         case -EBADMSG:
                 return "bad response (no server list, or an undecodable reply)";
+        case -EMSGSIZE:
+                return "the registry's server-list header is longer than libcurl accepts (100 KiB, about 4,800 "
+                       "servers): a registry without a JSON listing (the Go original's) lists too many";
+        case -EFBIG:
+                return "the registry's answer is larger than 64 MiB";
         default:
                 return strerror(-r);
         }
@@ -75,6 +80,17 @@ int ctl_discovery(Ctl *c, geerpc_discovery **ret) {
                 c->refreshed = true;
         }
         *ret = c->discovery;
+        return 0;
+}
+
+int ctl_server_list(Ctl *c, const char *service, geerpc_server_list **ret) {
+        geerpc_discovery *d = NULL;
+        int r = ctl_discovery(c, &d);
+        if (r != 0)
+                return r;
+        r = geerpc_discovery_get_list(d, service, ret);
+        if (r < 0)
+                return output_failure(&c->out, ctl_exit_status(r), NULL, "%s", ctl_error_text(r, NULL));
         return 0;
 }
 

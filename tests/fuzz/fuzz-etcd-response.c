@@ -15,28 +15,38 @@ static void check_addr(const char *a) {
         FUZZ_ASSERT(a && address_parse(a, 0, &parsed, NULL) >= 0);
 }
 
+/* What a value's metadata may say (server-meta.h's limits). */
+static void check_entry(const ServerEntry *e) {
+        check_addr(e->addr);
+        FUZZ_ASSERT(e->meta.weight <= GEERPC_WEIGHT_MAX);
+        size_t n = strv_length(e->meta.services);
+        FUZZ_ASSERT(n <= GEERPC_SERVICES_MAX);
+        for (size_t i = 0; i < n; i++)
+                FUZZ_ASSERT(strlen(e->meta.services[i]) >= 1 &&
+                            strlen(e->meta.services[i]) <= GEERPC_SERVICE_NAME_MAX);
+        FUZZ_ASSERT(strv_length(e->meta.labels) <= GEERPC_LABELS_MAX);
+}
+
 static void check(const EtcdTarget *t, json_t *v) {
-        char **addrs = NULL;
+        ServerEntry *entries = NULL;
         size_t n = 0;
         int64_t rev = 0, id = 0, ttl = 0;
-        if (etcd_parse_range(t, v, &addrs, &n, &rev) >= 0) {
+        if (etcd_parse_range(t, v, &entries, &n, &rev) >= 0) {
                 FUZZ_ASSERT(rev >= 0 && rev <= ETCD_REVISION_MAX);
                 FUZZ_ASSERT(rev + 1 > rev); /* where the watch starts */
                 for (size_t i = 0; i < n; i++) {
-                        check_addr(addrs[i]);
-                        FUZZ_ASSERT(i == 0 || strcmp(addrs[i - 1], addrs[i]) <= 0);
+                        check_entry(&entries[i]);
+                        FUZZ_ASSERT(i == 0 || strcmp(entries[i - 1].addr, entries[i].addr) <= 0);
                 }
-                for (size_t i = 0; i < n; i++)
-                        free(addrs[i]);
-                free(addrs);
+                server_entries_free(entries, n);
         }
 
         EtcdWatchMessage m = {};
         if (etcd_parse_watch_message(t, v, &m) >= 0) {
                 FUZZ_ASSERT(m.compact_revision >= 0);
                 for (size_t i = 0; i < m.n_events; i++) {
-                        if (m.events[i].addr)
-                                check_addr(m.events[i].addr);
+                        if (m.events[i].entry.addr)
+                                check_entry(&m.events[i].entry);
                         FUZZ_ASSERT(m.events[i].mod_revision >= 0 && m.events[i].mod_revision <= ETCD_REVISION_MAX);
                 }
                 etcd_watch_message_done(&m);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* geeregistry's request handling, whole: libmicrohttpd on sd-event, the
- * handlers, the table. The input is what one client sends on one
- * connection (any number of pipelined requests) before it half-closes;
- * the registry runs in this process on a unix socket. Whatever is sent,
- * the table holds only valid addresses, and nothing is registered
- * without the bearer token. */
+ * handlers (POST with services, weight and labels, GET ?service= plain
+ * and JSON, PATCH overrides, DELETE), the table. The input is what one
+ * client sends on one connection (any number of pipelined requests)
+ * before it half-closes; the registry runs in this process on a unix
+ * socket. Whatever is sent, the table and the overrides hold only valid
+ * addresses in their canonical spelling and metadata within its limits,
+ * and nothing is registered or overridden without the bearer token. */
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,9 +22,23 @@
 #define FUZZ_LOOP_ITERATIONS 2000
 #define FUZZ_INPUT_MAX (128U * 1024U)
 
+static void check_canonical(const char *addr) {
+        _cleanup_free_ char *c = NULL;
+        FUZZ_ASSERT(address_canonicalize(addr, 0, &c, NULL) >= 0 && streq(c, addr));
+}
+
 static int check_entry(const TableEntry *e, void *userdata) {
-        Address a;
-        FUZZ_ASSERT(address_parse(e->addr, 0, &a, NULL) >= 0);
+        check_canonical(e->addr);
+        FUZZ_ASSERT(e->meta.weight <= GEERPC_WEIGHT_MAX);
+        FUZZ_ASSERT(e->override >= -1 && e->override <= (int) GEERPC_WEIGHT_MAX);
+        FUZZ_ASSERT(strv_length(e->meta.services) <= GEERPC_SERVICES_MAX);
+        FUZZ_ASSERT(strv_length(e->meta.labels) <= GEERPC_LABELS_MAX);
+        return 0;
+}
+
+static int check_override(const char *addr, unsigned weight, void *userdata) {
+        check_canonical(addr);
+        FUZZ_ASSERT(weight <= GEERPC_WEIGHT_MAX);
         return 0;
 }
 
@@ -99,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         Table *t = registry_table(registry);
         FUZZ_ASSERT(table_foreach_sorted(t, check_entry, NULL) >= 0);
-        if (table_size(t) > 0)
+        FUZZ_ASSERT(table_foreach_override(t, check_override, NULL) >= 0);
+        if (table_size(t) > 0 || table_n_overrides(t) > 0)
                 FUZZ_ASSERT(memmem(data, size, FUZZ_TOKEN, strlen(FUZZ_TOKEN)));
 
         http_server_free(server);

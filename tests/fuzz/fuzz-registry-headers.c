@@ -23,14 +23,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         ServerSet *set = NULL;
         char *error = NULL;
-        int r = registry_parse_response(&headers, &body, &set, &error);
+        int r = registry_parse_response(&headers, &body, now_usec(CLOCK_MONOTONIC), &set, &error);
         if (r >= 0) {
                 FUZZ_ASSERT(set && set->n <= GEERPC_DISCOVERY_MAX_SERVERS);
                 for (size_t i = 0; i < set->n; i++) {
                         Address a;
+                        const ServerEntry *e = &set->entries[i];
                         FUZZ_ASSERT(address_parse(set->addrs[i], 0, &a, NULL) >= 0);
                         FUZZ_ASSERT(i == 0 || strcmp(set->addrs[i - 1], set->addrs[i]) < 0);
+                        FUZZ_ASSERT(e->addr == set->addrs[i]);
+                        FUZZ_ASSERT(e->meta.weight <= GEERPC_WEIGHT_MAX);
+                        FUZZ_ASSERT(e->server_weight >= -1 && e->server_weight <= (int) GEERPC_WEIGHT_MAX);
+                        FUZZ_ASSERT(strv_length(e->meta.services) <= GEERPC_SERVICES_MAX);
+                        FUZZ_ASSERT(strv_length(e->meta.labels) <= GEERPC_LABELS_MAX);
                 }
+                /* What picking is built from agrees with the entries. */
+                FUZZ_ASSERT(set->n_active <= set->n);
                 server_set_unref(set);
         } else
                 FUZZ_ASSERT(r == -EBADMSG || r == -ENOMEM);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The registry's state file as it finds it at start-up (written by an
- * earlier run, possibly cut short, possibly by someone else). What loads
- * must be valid, and must come back the same after a write and a load. */
+ * earlier run, possibly cut short, possibly by someone else; version 1 or
+ * 2). What loads must be valid (canonical addresses, metadata within its
+ * limits), and must come back the same after a write and a load: every
+ * server with its services, weight and labels, and every override. */
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,19 +15,40 @@
 #define FUZZ_MAX_SERVERS 64U
 
 typedef struct Collect {
-        char **addrs;
+        char **lines;
         size_t n;
 } Collect;
 
+static void check_canonical(const char *addr) {
+        _cleanup_free_ char *c = NULL;
+        FUZZ_ASSERT(address_canonicalize(addr, 0, &c, NULL) >= 0 && streq(c, addr));
+}
+
+/* "ADDR services=... weight=N labels=..." */
 static int collect_one(const TableEntry *e, void *userdata) {
         Collect *c = userdata;
-        Address a;
-        FUZZ_ASSERT(address_parse(e->addr, 0, &a, NULL) >= 0);
-        c->addrs[c->n++] = strdup(e->addr);
+        check_canonical(e->addr);
+        FUZZ_ASSERT(e->meta.weight <= GEERPC_WEIGHT_MAX);
+        FUZZ_ASSERT(strv_length(e->meta.services) <= GEERPC_SERVICES_MAX);
+        FUZZ_ASSERT(strv_length(e->meta.labels) <= GEERPC_LABELS_MAX);
+        _cleanup_free_ char *services = strv_join(e->meta.services, ","), *labels = strv_join(e->meta.labels, ",");
+        FUZZ_ASSERT(services && labels);
+        FUZZ_ASSERT(asprintf(&c->lines[c->n++], "%s services=%s%s weight=%u labels=%s", e->addr,
+                             e->meta.services ? "" : "unknown", services, e->meta.weight, labels) >= 0);
         return 0;
 }
 
-/* Loads path into a fresh table and collects its addresses (sorted). */
+/* "override ADDR N" */
+static int collect_override(const char *addr, unsigned weight, void *userdata) {
+        Collect *c = userdata;
+        check_canonical(addr);
+        FUZZ_ASSERT(weight <= GEERPC_WEIGHT_MAX);
+        FUZZ_ASSERT(asprintf(&c->lines[c->n++], "override %s %u", addr, weight) >= 0);
+        return 0;
+}
+
+/* Loads path into a fresh table and describes its servers and overrides
+ * (sorted by address), one line each. */
 static size_t load(sd_event *event, const char *path, usec_t timeout, bool rewrite, char **ret) {
         Table *t = NULL;
         Persist *p = NULL;
@@ -35,8 +58,10 @@ static size_t load(sd_event *event, const char *path, usec_t timeout, bool rewri
         int r = persist_load(p);
         FUZZ_ASSERT(r >= 0 && (size_t) r == table_size(t) && table_size(t) <= FUZZ_MAX_SERVERS);
 
-        Collect c = { .addrs = ret };
+        FUZZ_ASSERT(table_n_overrides(t) <= FUZZ_MAX_SERVERS);
+        Collect c = { .lines = ret };
         FUZZ_ASSERT(table_foreach_sorted(t, collect_one, &c) >= 0);
+        FUZZ_ASSERT(table_foreach_override(t, collect_override, &c) >= 0);
         if (rewrite)
                 persist_schedule(p); /* persist_free() writes it */
         persist_free(p);
@@ -62,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* Servers that never expire: the round trip must not depend on
          * the clock. Then once with expiry, for its own paths. */
-        char *first[FUZZ_MAX_SERVERS], *second[FUZZ_MAX_SERVERS];
+        char *first[2 * FUZZ_MAX_SERVERS], *second[2 * FUZZ_MAX_SERVERS];
         size_t n = load(event, path, 0, true, first);
         size_t k = load(event, path, 0, false, second);
         FUZZ_ASSERT(n == k);

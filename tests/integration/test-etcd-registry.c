@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "cluster/etcd.h"
+#include "codec/json-util.h"
 #include "etcd-server.h"
 #include "geerpc/discovery.h"
+#include "geerpc/registration.h"
 #include "geerpc/xclient.h"
 #include "testlib.h"
 
@@ -308,4 +311,180 @@ Test(etcd, discovery_freed_while_its_watch_publishes) {
                 geerpc_discovery_unref(d);
         }
         fixture_free(&f);
+}
+
+/* ---- services, weights and labels through etcd -------------------------------- */
+
+/* The value of addr's key, decoded and parsed (a new reference). */
+static json_t *value_of(TlEtcd *e, const char *addr) {
+        char key[200];
+        key_of(addr, key, sizeof key);
+        json_t *j = tl_etcdctl_get_prefix(e, PREFIX), *kv, *v = NULL;
+        size_t i;
+        json_array_foreach(json_object_get(j, "kvs"), i, kv) {
+                _cleanup_free_ char *k = NULL, *val = NULL;
+                size_t len;
+                if (base64_decode(json_string_value(json_object_get(kv, "key")), &k, NULL) < 0 || !streq(k, key))
+                        continue;
+                cr_assert_eq(base64_decode(json_string_value(json_object_get(kv, "value")), &val, &len), 0);
+                v = json_loadb(val, len, 0, NULL);
+        }
+        json_decref(j);
+        cr_assert_not_null(v, "no value for %s", addr);
+        return v;
+}
+
+static bool run_loop_until(sd_event *e, bool (*cond)(void *), void *userdata, usec_t timeout) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
+        while (!cond(userdata)) {
+                if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                        return false;
+                cr_assert_geq(sd_event_run(e, 50 * USEC_PER_MSEC), 0);
+        }
+        return true;
+}
+
+typedef struct WeightWait {
+        geerpc_discovery *d;
+        const char *addr;
+        int weight;
+} WeightWait;
+
+static bool listed_with_weight(void *userdata) {
+        WeightWait *w = userdata;
+        geerpc_server_list *l;
+        bool ok = false;
+        if (geerpc_discovery_get_list(w->d, "Echo", &l) < 0)
+                return false;
+        for (size_t i = 0; i < geerpc_server_list_get_count(l); i++)
+                ok = ok || (streq(geerpc_server_list_get_address(l, i), w->addr) &&
+                            geerpc_server_list_get_weight(l, i) == w->weight);
+        geerpc_server_list_unref(l);
+        return ok;
+}
+
+Test(etcd, services_weights_and_labels) {
+        TlEtcd e;
+        tl_etcd_start(&e);
+        char r[160], *foo, *heavy, *light;
+        snprintf(r, sizeof r, "--registry=%s", e.url);
+        TlProc *p_foo = tl_start_example((const char *[]) { r, "--heartbeat=1s", "--services=Foo", NULL }, NULL, &foo);
+        TlProc *p_heavy = tl_start_example(
+                (const char *[]) { r, "--heartbeat=1s", "--services=Echo", "--weight=3", "--label=zone=a", NULL }, NULL,
+                &heavy);
+        TlProc *p_light = tl_start_example((const char *[]) { r, "--heartbeat=1s", "--services=Echo", NULL }, NULL,
+                                           &light);
+        /* A key written by someone else, without metadata: every service. */
+        const char *other = "tcp@127.0.0.1:1";
+        geerpc_discovery *d;
+        cr_assert_eq(geerpc_discovery_new_from_url(&d, e.url), 0);
+        WeightWait w = { d, light, 1 };
+        for (int i = 0; i < 200 && !listed_with_weight(&w); i++)
+                tl_sleep(50 * USEC_PER_MSEC);
+        w.addr = heavy;
+        w.weight = 3;
+        for (int i = 0; i < 200 && !listed_with_weight(&w); i++)
+                tl_sleep(50 * USEC_PER_MSEC);
+        cr_assert(listed_with_weight(&w), "the weight-3 server is not listed for Echo");
+
+        /* The value carries what the server offers. */
+        json_t *v = value_of(&e, heavy);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "addr")), heavy);
+        cr_assert_eq(json_integer_value(json_object_get(v, "weight")), 3);
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(v, "services"), 0)), "Echo");
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v, "labels"), "zone")), "a");
+        cr_assert(json_is_string(json_object_get(v, "registered_at")));
+        json_decref(v);
+
+        geerpc_server_list *l;
+        cr_assert_eq(geerpc_discovery_get_list(d, "Echo", &l), 0);
+        cr_assert_eq(geerpc_server_list_get_count(l), 2, "Foo's server is not listed for Echo");
+        for (size_t i = 0; i < 2; i++)
+                if (streq(geerpc_server_list_get_address(l, i), heavy))
+                        cr_assert_str_eq(geerpc_server_list_get_labels(l, i)[0], "zone=a");
+        geerpc_server_list_unref(l);
+
+        geerpc_xclient *x;
+        cr_assert_eq(geerpc_xclient_new(&x, d, GEERPC_SELECT_RANDOM), 0);
+        int on_heavy = 0;
+        for (int i = 0; i < 400; i++) {
+                json_t *args = json_pack("{s:i}", "i", i), *reply = NULL;
+                char *s = NULL;
+                cr_assert_eq(geerpc_xclient_call_full(x, NULL, "Echo.Echo", args, 5 * USEC_PER_SEC, &reply, NULL, &s), 0);
+                cr_assert(json_equal(args, reply));
+                cr_assert_str_neq(s, foo, "Echo.Echo reached the Foo-only server");
+                on_heavy += streq(s, heavy);
+                free(s);
+                json_decref(args);
+                json_decref(reply);
+        }
+        cr_assert(on_heavy >= 270 && on_heavy <= 330, "%d of 400 on the weight-3 server", on_heavy);
+        geerpc_xclient_unref(x);
+
+        /* A key without metadata offers every service. */
+        char key[200];
+        key_of(other, key, sizeof key);
+        const char *put[] = { getenv("ETCDCTL"), "--endpoints", e.client, "put", key, "{}", NULL };
+        const char *env[] = { "ETCDCTL_API=3", NULL };
+        cr_assert_eq(tl_run(put, env, 10 * USEC_PER_SEC, NULL, NULL), 0);
+        w.addr = other;
+        w.weight = 1;
+        for (int i = 0; i < 100 && !listed_with_weight(&w); i++)
+                tl_sleep(50 * USEC_PER_MSEC);
+        cr_assert(listed_with_weight(&w), "a key without metadata is not listed for Echo");
+
+        geerpc_discovery_unref(d);
+        tl_proc_free(p_foo);
+        tl_proc_free(p_heavy);
+        tl_proc_free(p_light);
+        free(foo);
+        free(heavy);
+        free(light);
+        tl_etcd_free(&e);
+}
+
+static int nothing(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        return 0;
+}
+
+/* A registration's new weight reaches etcd's value (and the watchers) at
+ * once, within the lease it has. */
+Test(etcd, a_new_weight_is_put_at_once) {
+        TlEtcd e;
+        tl_etcd_start(&e);
+        sd_event *ev;
+        geerpc_server *s;
+        geerpc_registration *reg;
+        geerpc_discovery *d;
+        static const geerpc_method m[] = { { .name = "Echo", .handler = nothing } };
+        cr_assert_eq(sd_event_new(&ev), 0);
+        cr_assert_eq(geerpc_server_new(&s), 0);
+        cr_assert_eq(geerpc_server_add_service(s, "Echo", m, 1, NULL), 0);
+        cr_assert_eq(geerpc_registration_new(&reg, e.url, "tcp@127.0.0.1:7001"), 0);
+        cr_assert_eq(geerpc_registration_set_period(reg, 10 * USEC_PER_SEC), 0);
+        cr_assert_eq(geerpc_registration_set_server(reg, s), 0);
+        cr_assert_eq(geerpc_registration_attach_event(reg, ev, 0), 0);
+        cr_assert_eq(geerpc_registration_start(reg), 0);
+        cr_assert_eq(geerpc_discovery_new_from_url(&d, e.url), 0);
+        cr_assert_eq(geerpc_discovery_set_ttl(d, 600 * USEC_PER_SEC), 0);
+        WeightWait w = { d, "tcp@127.0.0.1:7001", 1 };
+        cr_assert(run_loop_until(ev, listed_with_weight, &w, 10 * USEC_PER_SEC), "not registered");
+
+        cr_assert_eq(geerpc_registration_set_weight(reg, 0), 0);
+        w.weight = 0;
+        /* Long before the 10 s period: the watch sees the new value. */
+        cr_assert(run_loop_until(ev, listed_with_weight, &w, 5 * USEC_PER_SEC), "the new weight never reached etcd");
+        json_t *v = value_of(&e, "tcp@127.0.0.1:7001");
+        cr_assert_eq(json_integer_value(json_object_get(v, "weight")), 0);
+        json_decref(v);
+        bool leased = false;
+        char *keys = tl_etcd_keys(&e, PREFIX, &leased);
+        cr_assert(leased, "the new value lost its lease");
+        free(keys);
+
+        geerpc_discovery_unref(d);
+        geerpc_registration_unref(reg);
+        geerpc_server_unref(s);
+        sd_event_unref(ev);
+        tl_etcd_free(&e);
 }

@@ -170,7 +170,9 @@ Test(geerpcctl, call_each_mode_and_remote_error) {
         free(first);
 
         expect(ctl(reg, "call", "Foo.Nope", "{}"), 1, "", "rpc server: can't find method Nope");
-        expect(ctl(reg, "call", "Bar.Sum", "{}"), 1, "", "rpc server: can't find service Bar");
+        expect(ctl(reg, "call", "Foo.Nope", "{}"), 1, "", "rpc server: can't find method Nope");
+        /* No server offers Bar: no call is made. */
+        expect(ctl(reg, "call", "Bar.Sum", "{}"), 3, "", "rpc discovery: no available servers");
         expect(ctl(reg, "call", "Foo.Sum", "{\"Num1\":\"x\"}"), 1, "", "must be integers");
         free(reg);
         tl_cluster_free(c);
@@ -372,16 +374,18 @@ Test(geerpcctl, servers_with_their_age_in_each_output) {
         /* plain (the default in a pipe): the addresses alone. */
         expect(ctl(reg, "servers"), 0, want, NULL);
         expect(ctl(reg, "--output=plain", "servers"), 0, want, NULL);
-        /* table: a header, then each server with its age. */
+        /* table: a header, then each server with its services, weight,
+         * labels (none: -) and age, last. */
         r = ctl(reg, "-o", "table", "servers");
         cr_assert_eq(r.status, 0);
-        cr_assert(strncmp(r.out, "SERVER", 6) == 0 && strstr(r.out, "AGE\n"), "%s", r.out);
+        cr_assert(strncmp(r.out, "SERVER", 6) == 0 && strstr(r.out, "SERVICES  WEIGHT  LABELS  AGE\n"), "%s", r.out);
         for (size_t k = 0; k < c->n; k++) {
                 const char *line = strstr(r.out, c->addrs[k]);
                 cr_assert(line, "no %s in %s", c->addrs[k], r.out);
-                line += strlen(c->addrs[k]);
-                line += strspn(line, " ");
-                cr_assert(*line >= '0' && *line <= '9', "no age after %s: %s", c->addrs[k], r.out);
+                _cleanup_free_ char *l = strndup(line, strcspn(line, "\n"));
+                cr_assert(strstr(l, " Echo,Foo ") && strstr(l, " 1 ") && strstr(l, " - "), "%s", l);
+                const char *age = strrchr(l, ' ') + 1;
+                cr_assert(*age >= '0' && *age <= '9', "no age at the end of: %s", l);
         }
         run_done(&r);
         free(reg);
@@ -607,16 +611,21 @@ Test(geerpcctl, peer_text_is_escaped_and_capped) {
 
 /* ---- deregister ------------------------------------------------------------ */
 
-static long post(const char *url, const char *addr, const char *token) {
-        char h1[300], h2[300];
-        snprintf(h1, sizeof h1, "X-Geerpc-Server: %s", addr);
-        snprintf(h2, sizeof h2, "Authorization: Bearer %s", strempty(token));
-        const char *headers[] = { h1, token ? h2 : NULL, NULL };
+/* A POST with these headers; its status. */
+static long post_with(const char *url, const char *const *headers) {
         TlHttp h;
         cr_assert_eq(tl_http("POST", url, headers, &h), 0);
         long status = h.status;
         tl_http_done(&h);
         return status;
+}
+
+static long post(const char *url, const char *addr, const char *token) {
+        char h1[300], h2[300];
+        snprintf(h1, sizeof h1, "X-Geerpc-Server: %s", addr);
+        snprintf(h2, sizeof h2, "Authorization: Bearer %s", strempty(token));
+        const char *headers[] = { h1, token ? h2 : NULL, NULL };
+        return post_with(url, headers);
 }
 
 Test(geerpcctl, deregister_removes_a_server_now) {
@@ -643,24 +652,44 @@ Test(geerpcctl, deregister_removes_a_server_now) {
         tl_cluster_free(c);
 }
 
-Test(geerpcctl, deregister_with_a_token) {
-        char token_path[] = "/tmp/geerpcctl-token-XXXXXX", bad_path[] = "/tmp/geerpcctl-bad-XXXXXX";
-        int fd = mkstemp(token_path);
+/* A geeregistry whose write token is "s3cret", in the file that tf names
+ * (--token-file=PATH). */
+typedef struct TokenRegistry {
+        TlProc *proc;
+        char path[32];
+        char tf[80];      /* --token-file=PATH */
+        char url[200];
+        char regarg[220]; /* --registry=URL */
+} TokenRegistry;
+
+static void token_registry_start(TokenRegistry *t) {
+        snprintf(t->path, sizeof t->path, "/tmp/geerpcctl-token-XXXXXX");
+        int fd = mkstemp(t->path);
         cr_assert_eq(write(fd, "s3cret\n", 7), 7);
         close(fd);
-        fd = mkstemp(bad_path);
+        snprintf(t->tf, sizeof t->tf, "--token-file=%s", t->path);
+        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", t->tf, "--state-file=", NULL };
+        t->proc = tl_spawn(argv, NULL);
+        char *line = tl_wait_line(t->proc, "listening on http://", 20 * USEC_PER_SEC);
+        cr_assert_not_null(line);
+        sscanf(strstr(line, "http://"), "%199s", t->url);
+        snprintf(t->regarg, sizeof t->regarg, "--registry=%s", t->url);
+        free(line);
+}
+
+static void token_registry_stop(TokenRegistry *t) {
+        unlink(t->path);
+        tl_proc_free(t->proc);
+}
+
+Test(geerpcctl, deregister_with_a_token) {
+        TokenRegistry t;
+        token_registry_start(&t);
+        char bad_path[] = "/tmp/geerpcctl-bad-XXXXXX";
+        int fd = mkstemp(bad_path);
         cr_assert_eq(write(fd, "two words\n", 10), 10);
         close(fd);
-        char tf[80];
-        snprintf(tf, sizeof tf, "--token-file=%s", token_path);
-        const char *argv[] = { tl_binary("geeregistry"), "--listen=127.0.0.1:0", tf, "--state-file=", NULL };
-        TlProc *reg = tl_spawn(argv, NULL);
-        char *line = tl_wait_line(reg, "listening on http://", 20 * USEC_PER_SEC);
-        cr_assert_not_null(line);
-        char url[200], regarg[220];
-        sscanf(strstr(line, "http://"), "%199s", url);
-        snprintf(regarg, sizeof regarg, "--registry=%s", url);
-        free(line);
+        const char *url = t.url, *regarg = t.regarg, *tf = t.tf;
 
         cr_assert_eq(post(url, "tcp@127.0.0.1:9", "s3cret"), 200);
         expect(ctl(regarg, "deregister", "tcp@127.0.0.1:9"), 1, "", "HTTP 401");
@@ -673,13 +702,67 @@ Test(geerpcctl, deregister_with_a_token) {
                0, "deregistered tcp@127.0.0.1:9\n", NULL);
         cr_assert_eq(post(url, "tcp@127.0.0.1:9", "s3cret"), 200);
         expect(ctl(regarg, "deregister", tf, "tcp@127.0.0.1:9"), 0, "deregistered tcp@127.0.0.1:9\n", NULL);
-        unlink(token_path);
         unlink(bad_path);
-        tl_proc_free(reg);
+        token_registry_stop(&t);
+}
+
+/* ---- services, weights, drain ------------------------------------------------ */
+
+Test(geerpcctl, servers_of_a_service_and_the_services) {
+        TlCluster *c = tl_cluster_new(0);
+        char *reg = regopt(c);
+        const char *foo[] = { "X-Geerpc-Server: tcp@127.0.0.1:1", "X-Geerpc-Services: Foo", NULL };
+        const char *echo[] = { "X-Geerpc-Server: tcp@127.0.0.1:2", "X-Geerpc-Services: Echo,Foo", "X-Geerpc-Weight: 3",
+                               "X-Geerpc-Labels: zone=a,rack=7", NULL };
+        cr_assert_eq(post_with(c->url, foo), 200);
+        cr_assert_eq(post_with(c->url, echo), 200);
+        cr_assert_eq(post(c->url, "tcp@127.0.0.1:3", NULL), 200); /* the Go way: no services */
+
+        expect(ctl(reg, "servers"), 0, "tcp@127.0.0.1:1\ntcp@127.0.0.1:2\ntcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Echo"), 0, "tcp@127.0.0.1:2\ntcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Nope"), 0, "tcp@127.0.0.1:3\n", NULL);
+        expect(ctl(reg, "servers", "--service=Foo.Sum"), 2, "", "invalid --service 'Foo.Sum'");
+
+        Run r = ctl(reg, "-o", "table", "servers", "--service", "Echo");
+        cr_assert_eq(r.status, 0);
+        cr_assert(strstr(r.out, "tcp@127.0.0.1:2  Echo,Foo  3       rack=7,zone=a  "), "%s", r.out);
+        cr_assert(strstr(r.out, "tcp@127.0.0.1:3  *         1       -              "), "%s", r.out);
+        run_done(&r);
+
+        r = ctl(reg, "--json", "servers", "--service=Echo");
+        json_t *j = one_json(&r), *e = json_array_get(json_object_get(j, "servers"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "service")), "Echo");
+        cr_assert_str_eq(json_string_value(json_object_get(e, "addr")), "tcp@127.0.0.1:2");
+        cr_assert_eq(json_integer_value(json_object_get(e, "weight")), 3);
+        cr_assert_str_eq(json_string_value(json_array_get(json_object_get(e, "services"), 0)), "Echo");
+        cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "labels"), "zone")), "a");
+        cr_assert(json_is_integer(json_object_get(e, "age_ms")));
+        e = json_array_get(json_object_get(j, "servers"), 1);
+        cr_assert_null(json_object_get(e, "services"), "unknown: no services");
+        json_decref(j);
+        run_done(&r);
+
+        /* services: each with the servers a call may reach. */
+        expect(ctl(reg, "services"), 0, "Echo\nFoo\n", "1 server says no services");
+        r = ctl(reg, "-o", "table", "services");
+        cr_assert_eq(r.status, 0);
+        cr_assert_str_eq(r.out, "SERVICE  SERVERS\n"
+                                "Echo     tcp@127.0.0.1:2,tcp@127.0.0.1:3\n"
+                                "Foo      tcp@127.0.0.1:1,tcp@127.0.0.1:2,tcp@127.0.0.1:3\n");
+        run_done(&r);
+        r = ctl(reg, "--json", "services");
+        j = one_json(&r);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "services"), 0), "name")),
+                         "Echo");
+        cr_assert_eq(json_array_size(json_object_get(j, "unknown")), 1);
+        json_decref(j);
+        run_done(&r);
+        free(reg);
+        tl_cluster_free(c);
 }
 
 /* What every geerpc-example serves, in registration order. */
-#define EXAMPLE_METHODS "_geerpc.Describe\nFoo.Sum\nFoo.Sleep\n"
+#define EXAMPLE_METHODS "_geerpc.Describe\nFoo.Sum\nFoo.Sleep\nEcho.Echo\n"
 
 Test(geerpcctl, describe_and_list_a_server_and_a_registry) {
         char *addr;
@@ -723,7 +806,7 @@ Test(geerpcctl, describe_and_list_a_server_and_a_registry) {
         cr_assert_eq(r.status, 3);
         j = json_loads(r.out, 0, NULL);
         cr_assert_eq(json_integer_value(json_object_get(j, "code")), 3, "%s", r.out);
-        cr_assert_eq(json_array_size(json_object_get(j, "methods")), 3, "%s", r.out);
+        cr_assert_eq(json_array_size(json_object_get(j, "methods")), 4, "%s", r.out);
         json_decref(j);
         run_done(&r);
         tl_proc_free(p);
@@ -741,3 +824,55 @@ Test(geerpcctl, describe_and_list_a_server_and_a_registry) {
         free(reg);
         tl_cluster_free(c);
 }
+
+Test(geerpcctl, drain_weight_undrain) {
+        TokenRegistry t;
+        token_registry_start(&t);
+        const char *url = t.url, *reg = t.regarg, *tf = t.tf;
+        const char *a[] = { "X-Geerpc-Server: tcp@127.0.0.1:1", "X-Geerpc-Weight: 2", "Authorization: Bearer s3cret",
+                            NULL };
+        cr_assert_eq(post_with(url, a), 200);
+
+        expect(ctl(reg, "drain", "tcp@127.0.0.1:1"), 1, "", "--token-file or $GEERPC_TOKEN");
+        expect(ctl(reg, "drain", tf, "tcp@127.0.0.1:1"), 0, "tcp@127.0.0.1:1: weight 0 (its own: 2)\n", NULL);
+        Run r = ctl(reg, "-o", "table", "servers");
+        cr_assert(strstr(r.out, " 0 (drained; its own: 2) "), "%s", r.out);
+        run_done(&r);
+        /* Draining: left out of the header listing that Go clients read. */
+        TlHttp h;
+        cr_assert_eq(tl_http("GET", url, NULL, &h), 0);
+        cr_assert_null(tl_http_header(&h, "X-Geerpc-Servers"));
+        tl_http_done(&h);
+
+        expect(ctl_env((const char *[]) { "GEERPC_TOKEN=s3cret", NULL },
+                       (const char *[]) { reg, "weight", "tcp@127.0.0.1:1", "5", NULL }),
+               0, "tcp@127.0.0.1:1: weight 5 (its own: 2)\n", NULL);
+        r = ctl(reg, "--json", "weight", tf, "tcp@127.0.0.1:1", "7");
+        json_t *j = one_json(&r);
+        cr_assert_eq(json_integer_value(json_object_get(j, "weight")), 7);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "server")), "tcp@127.0.0.1:1");
+        json_decref(j);
+        run_done(&r);
+        r = ctl(reg, "--json", "servers");
+        j = one_json(&r);
+        json_t *e = json_array_get(json_object_get(j, "servers"), 0);
+        cr_assert_eq(json_integer_value(json_object_get(e, "weight")), 7);
+        cr_assert_eq(json_integer_value(json_object_get(e, "server_weight")), 2);
+        json_decref(j);
+        run_done(&r);
+
+        expect(ctl(reg, "undrain", tf, "tcp@127.0.0.1:1"), 0, "tcp@127.0.0.1:1: override cleared\n", NULL);
+        expect(ctl(reg, "undrain", tf, "tcp@127.0.0.1:1"), 1, "", "has no operator's weight to clear");
+        /* An address not registered yet: kept for when it registers. */
+        expect(ctl(reg, "drain", tf, "tcp@127.0.0.1:9"), 0,
+               "tcp@127.0.0.1:9: weight 0, kept for when it registers\n", NULL);
+
+        expect(ctl(reg, "weight", tf, "tcp@127.0.0.1:1", "1001"), 2, "", "invalid");
+        expect(ctl(reg, "weight", tf, "tcp@127.0.0.1:1"), 2, "", "usage: weight ADDR N");
+        expect(ctl(reg, "drain"), 2, "", "usage: drain ADDR");
+        expect(ctl(reg, "drain", "nonsense"), 2, "", "invalid --server address 'nonsense'");
+        expect(ctl("--server=tcp@127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a registry");
+        expect(ctl("--registry=etcd://127.0.0.1:1", "drain", "tcp@127.0.0.1:1"), 2, "", "drain needs a geeregistry");
+        token_registry_stop(&t);
+}
+

@@ -178,7 +178,7 @@ Test(registry_state, corrupt_state_file_is_set_aside) {
                 "{not json",
                 "",
                 "[1,2,3]\n",
-                "{\"version\":2,\"servers\":[]}\n",
+                "{\"version\":3,\"servers\":[]}\n",
                 "{\"version\":1,\"servers\":{}}\n",
                 "\x01\x02garbage",
         };

@@ -13,10 +13,30 @@
                 }                                                      \
         } while (0)
 
-static TlProc *spawn_registry(const char *listen, char **ret_url) {
+static char **copy_args(const char *const *args) {
+        size_t n = 0;
+        while (args && args[n])
+                n++;
+        char **v = calloc(n + 1, sizeof(char *));
+        CLUSTER_ASSERT(v, "oom");
+        for (size_t i = 0; i < n; i++)
+                CLUSTER_ASSERT((v[i] = strdup(args[i])), "oom");
+        return v;
+}
+
+static void free_args(char **v) {
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+static TlProc *spawn_registry(const char *listen, char *const *extra, char **ret_url) {
         char l[96];
         snprintf(l, sizeof l, "--listen=%s", listen);
-        const char *argv[] = { tl_binary("geeregistry"), l, NULL };
+        const char *argv[24] = { tl_binary("geeregistry"), l };
+        size_t n = 2;
+        for (size_t i = 0; extra && extra[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = extra[i];
         TlProc *p = tl_spawn(argv, NULL);
         char *line = tl_wait_line(p, "listening on http://", 10 * USEC_PER_SEC);
         CLUSTER_ASSERT(line, "geeregistry did not start");
@@ -32,12 +52,19 @@ static TlProc *spawn_registry(const char *listen, char **ret_url) {
         return p;
 }
 
-TlCluster *tl_cluster_new(size_t n) {
-        CLUSTER_ASSERT(n <= TL_CLUSTER_MAX, "too many servers");
+TlCluster *tl_cluster_new_registry(const char *const *registry_args) {
         TlCluster *c = calloc(1, sizeof *c);
-        c->registry = spawn_registry("127.0.0.1:0", &c->url);
+        CLUSTER_ASSERT(c, "oom");
+        c->registry_args = copy_args(registry_args);
+        c->registry = spawn_registry("127.0.0.1:0", c->registry_args, &c->url);
         const char *h = c->url + strlen("http://");
         c->hostport = strndup(h, strcspn(h, "/"));
+        return c;
+}
+
+TlCluster *tl_cluster_new(size_t n) {
+        CLUSTER_ASSERT(n <= TL_CLUSTER_MAX, "too many servers");
+        TlCluster *c = tl_cluster_new_registry(NULL);
         for (size_t i = 0; i < n; i++)
                 tl_cluster_add_server(c);
         for (size_t i = 0; i < n; i++)
@@ -46,13 +73,53 @@ TlCluster *tl_cluster_new(size_t n) {
         return c;
 }
 
-size_t tl_cluster_add_server(TlCluster *c) {
-        CLUSTER_ASSERT(c->n < TL_CLUSTER_MAX, "too many servers");
+static TlProc *start_server(TlCluster *c, char *const *args, char **ret_addr) {
         char r[256];
         snprintf(r, sizeof r, "--registry=%s", c->url);
+        const char *argv[24] = { r, "--heartbeat=1s" };
+        size_t n = 2;
+        for (size_t i = 0; args && args[i] && n < ELEMENTSOF(argv) - 1; i++)
+                argv[n++] = args[i];
+        return tl_start_example(argv, NULL, ret_addr);
+}
+
+size_t tl_cluster_add_server_with(TlCluster *c, const char *const *args) {
+        CLUSTER_ASSERT(c->n < TL_CLUSTER_MAX, "too many servers");
         size_t i = c->n++;
-        c->servers[i] = tl_start_example((const char *[]) { r, "--heartbeat=1s", NULL }, NULL, &c->addrs[i]);
+        c->server_args[i] = copy_args(args);
+        c->servers[i] = start_server(c, c->server_args[i], &c->addrs[i]);
         return i;
+}
+
+size_t tl_cluster_add_server(TlCluster *c) {
+        return tl_cluster_add_server_with(c, NULL);
+}
+
+void tl_cluster_kill_server(TlCluster *c, size_t i) {
+        tl_kill(c->servers[i], SIGKILL);
+        CLUSTER_ASSERT(tl_wait_exit(c->servers[i], 10 * USEC_PER_SEC) != -ETIMEDOUT, "server %zu did not die", i);
+        tl_proc_free(c->servers[i]);
+        c->servers[i] = NULL;
+}
+
+void tl_cluster_restart_server(TlCluster *c, size_t i) {
+        CLUSTER_ASSERT(!c->servers[i], "server %zu is running", i);
+        /* The same address: --listen (last wins) and the same arguments. */
+        size_t n = 0;
+        while (c->server_args[i] && c->server_args[i][n])
+                n++;
+        char **args = calloc(n + 2, sizeof(char *));
+        CLUSTER_ASSERT(args, "oom");
+        for (size_t k = 0; k < n; k++)
+                args[k] = c->server_args[i][k];
+        char listen[300];
+        snprintf(listen, sizeof listen, "--listen=%s", c->addrs[i]);
+        args[n] = listen;
+        char *addr = NULL;
+        c->servers[i] = start_server(c, args, &addr);
+        CLUSTER_ASSERT(streq(addr, c->addrs[i]), "restarted on %s, not %s", addr, c->addrs[i]);
+        free(addr);
+        free(args);
 }
 
 void tl_cluster_stop_registry(TlCluster *c) {
@@ -63,7 +130,7 @@ void tl_cluster_stop_registry(TlCluster *c) {
 
 void tl_cluster_start_registry(TlCluster *c) {
         CLUSTER_ASSERT(!c->registry, "the registry is running");
-        c->registry = spawn_registry(c->hostport, NULL);
+        c->registry = spawn_registry(c->hostport, c->registry_args, NULL);
 }
 
 static bool is_listed(TlCluster *c, const char *addr) {
@@ -119,8 +186,10 @@ void tl_cluster_free(TlCluster *c) {
         for (size_t i = 0; i < c->n; i++) {
                 tl_proc_free(c->servers[i]);
                 free(c->addrs[i]);
+                free_args(c->server_args[i]);
         }
         tl_proc_free(c->registry);
+        free_args(c->registry_args);
         free(c->url);
         free(c->hostport);
         free(c);

@@ -64,7 +64,8 @@ def main(argv):
     expect(["geerpcctl", "--output", "="], {"json", "table", "plain"}, "an --output mode")
     expect(["geerpcctl", "call", "--log-level", "d"], {"debug"}, "a --log-level")
     expect(["geerpcctl", "--timeout", ""], set(), "anything (a duration)")
-    expect(["geerpcctl", "se"], {"servers"}, "a command")
+    expect(["geerpcctl", "se"], {"servers", "services"}, "a command")
+    expect(["geerpcctl", "dr"], {"drain"}, "a command")
     return doccheck.report(problems, f"the completion offers geerpcctl's {len(commands)} commands and {len(options)} options and their values")
 
 

@@ -6,6 +6,7 @@
  * The real geeregistry is exercised by tests/integration/test-xclient.c. */
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -25,7 +26,7 @@ static ServerSet *parse(const char *headers, const char *body, int expect) {
                 cr_assert_eq(buffer_append(&h, headers, strlen(headers)), 0);
         if (body)
                 cr_assert_eq(buffer_append(&b, body, strlen(body)), 0);
-        int r = registry_parse_response(&h, &b, &s, &error);
+        int r = registry_parse_response(&h, &b, now_usec(CLOCK_MONOTONIC), &s, &error);
         cr_assert_eq(r, expect, "parse returned %d (%s)", r, strempty(error));
         if (r < 0)
                 cr_assert_not_null(error);
@@ -84,6 +85,42 @@ Test(discovery_parse, invalid_entries_are_skipped) {
                    "tcp@127.0.0.1:1");
         assert_set(parse(NULL, "{\"servers\":[1,null,{\"addr\":7},{\"x\":\"tcp@a:1\"},{\"addr\":\"tcp@a:1\"},\"no\"]}", 0), 1,
                    "tcp@a:1");
+}
+
+Test(discovery_parse, metadata_in_the_json_listing) {
+        const char *body = "{\"servers\":["
+                           "{\"addr\":\"tcp@h:1\",\"age_ms\":1500,\"services\":[\"Foo\",\"Echo\"],\"weight\":3,"
+                           "\"labels\":{\"zone\":\"a\",\"rack\":\"7\"}},"
+                           "{\"addr\":\"tcp@h:2\",\"age_ms\":0,\"weight\":0,\"server_weight\":2},"
+                           "{\"addr\":\"tcp@h:3\"},"
+                           "{\"addr\":\"tcp@h:4\",\"weight\":1001},"
+                           "{\"addr\":\"tcp@h:5\",\"services\":[\"a.b\"]},"
+                           "{\"addr\":\"tcp@h:6\",\"labels\":{\"zone\":7}}]}";
+        ServerSet *s = parse(NULL, body, 0);
+        cr_assert_eq(s->n, 3, "entries with invalid metadata are skipped");
+        const geerpc_server_list *l = s;
+        cr_assert_str_eq(geerpc_server_list_get_address(l, 0), "tcp@h:1");
+        cr_assert_eq(geerpc_server_list_get_weight(l, 0), 3);
+        cr_assert_eq(geerpc_server_list_get_server_weight(l, 0), -ENODATA);
+        const char *const *sv = geerpc_server_list_get_services(l, 0);
+        cr_assert_str_eq(sv[0], "Echo");
+        cr_assert_str_eq(sv[1], "Foo");
+        cr_assert_null(sv[2]);
+        const char *const *lb = geerpc_server_list_get_labels(l, 0);
+        cr_assert_str_eq(lb[0], "rack=7");
+        cr_assert_str_eq(lb[1], "zone=a");
+        uint64_t age = geerpc_server_list_get_age(l, 0);
+        cr_assert(age >= 1500 * USEC_PER_MSEC && age < 60 * USEC_PER_SEC, "age %" PRIu64, age);
+        cr_assert_eq(geerpc_server_list_get_weight(l, 1), 0);
+        cr_assert_eq(geerpc_server_list_get_server_weight(l, 1), 2);
+        cr_assert_null(geerpc_server_list_get_services(l, 2), "unknown services");
+        cr_assert_null(geerpc_server_list_get_labels(l, 2));
+        cr_assert_eq(geerpc_server_list_get_age(l, 2), UINT64_MAX);
+        cr_assert_eq(geerpc_server_list_get_weight(l, 2), 1);
+        cr_assert_null(geerpc_server_list_get_address(l, 3));
+        cr_assert_eq(geerpc_server_list_get_weight(l, 3), -EINVAL);
+        cr_assert_eq(s->n_active, 2, "weight 0 is never chosen");
+        server_set_unref(s);
 }
 
 Test(discovery_parse, at_most_max_servers) {
@@ -200,6 +237,7 @@ typedef enum FakeMode {
         FAKE_JSON,
         FAKE_HEADER_ONLY,
         FAKE_FAIL_500,
+        FAKE_RAW_JSON, /* servers is the whole JSON body */
 } FakeMode;
 
 static struct {
@@ -207,15 +245,17 @@ static struct {
         char url[128];
         pthread_mutex_t lock;
         FakeMode mode;
-        char servers[1024]; /* comma-joined */
+        char *servers; /* comma-joined */
         unsigned delay_ms;
         atomic_uint gets;
+        char last_service[80]; /* ?service= of the last GET; "-": none */
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void fake_set(FakeMode mode, const char *servers, unsigned delay_ms) {
         pthread_mutex_lock(&fake.lock);
         fake.mode = mode;
-        snprintf(fake.servers, sizeof fake.servers, "%s", servers);
+        free(fake.servers);
+        fake.servers = strdup(servers);
         fake.delay_ms = delay_ms;
         pthread_mutex_unlock(&fake.lock);
 }
@@ -239,20 +279,23 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
                 return MHD_YES;
         }
         atomic_fetch_add(&fake.gets, 1);
+        const char *service = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "service");
         pthread_mutex_lock(&fake.lock);
         FakeMode mode = fake.mode;
-        char servers[sizeof fake.servers];
-        memcpy(servers, fake.servers, sizeof servers);
+        _cleanup_free_ char *servers = strdup(fake.servers);
         unsigned delay = fake.delay_ms;
+        snprintf(fake.last_service, sizeof fake.last_service, "%s", service ?: "-");
         pthread_mutex_unlock(&fake.lock);
         if (delay)
                 tl_sleep(delay * USEC_PER_MSEC);
 
         const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
-        char *body = mode == FAKE_JSON && accept && strstr(accept, "application/json") ? json_of(servers)
-                                                                                       : strdup("");
+        bool json = accept && strstr(accept, "application/json");
+        char *body = mode == FAKE_JSON && json       ? json_of(servers)
+                     : mode == FAKE_RAW_JSON && json ? strdup(servers)
+                                                     : strdup("");
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-        if (mode != FAKE_FAIL_500)
+        if (mode != FAKE_FAIL_500 && mode != FAKE_RAW_JSON)
                 MHD_add_response_header(resp, "X-Geerpc-Servers", servers);
         enum MHD_Result r = MHD_queue_response(conn, mode == FAKE_FAIL_500 ? 500 : 200, resp);
         MHD_destroy_response(resp);
@@ -262,8 +305,10 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
 static void fake_start(void) {
         fake_set(FAKE_JSON, "tcp@127.0.0.1:1,tcp@127.0.0.1:2", 0);
         atomic_store(&fake.gets, 0);
+        /* A pool for headers as large as a Go registry's. */
         fake.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-                                       0, NULL, NULL, fake_handler, NULL, MHD_OPTION_END);
+                                       0, NULL, NULL, fake_handler, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                       (size_t) (1024 * 1024), MHD_OPTION_END);
         cr_assert_not_null(fake.daemon);
         const union MHD_DaemonInfo *i = MHD_get_daemon_info(fake.daemon, MHD_DAEMON_INFO_BIND_PORT);
         snprintf(fake.url, sizeof fake.url, "http://127.0.0.1:%u/_geerpc_/registry", i->port);
@@ -273,6 +318,15 @@ static void fake_stop(void) {
         if (fake.daemon)
                 MHD_stop_daemon(fake.daemon);
         fake.daemon = NULL;
+        fake.servers = mfree(fake.servers);
+}
+
+static const char *fake_last_service(void) {
+        static char s[80];
+        pthread_mutex_lock(&fake.lock);
+        memcpy(s, fake.last_service, sizeof s);
+        pthread_mutex_unlock(&fake.lock);
+        return s;
 }
 
 TestSuite(discovery_registry, .init = fake_start, .fini = fake_stop);
@@ -491,7 +545,7 @@ static void *acquirer(void *userdata) {
         Acquirer *a = userdata;
         ServerSet *s = NULL;
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
-        a->r = discovery_acquire(a->d, t0 + a->timeout, &s);
+        a->r = discovery_acquire(a->d, NULL, t0 + a->timeout, &s);
         a->took = now_usec(CLOCK_MONOTONIC) - t0;
         server_set_unref(s);
         return NULL;
@@ -528,5 +582,71 @@ Test(discovery_registry, fetch_cut_short_by_the_deadline_changes_nothing) {
         acquirer(&patient);
         cr_assert_eq(patient.r, 0);
         cr_assert_eq(atomic_load(&fake.gets), 2);
+        geerpc_discovery_unref(d);
+}
+
+/* One list per service, fetched with ?service= and cached apart; what the
+ * registry says of each server decides even when it ignores the filter. */
+Test(discovery_registry, one_list_per_service) {
+        fake_set(FAKE_RAW_JSON,
+                 "{\"servers\":[{\"addr\":\"tcp@127.0.0.1:1\",\"services\":[\"Foo\"]},"
+                 "{\"addr\":\"tcp@127.0.0.1:2\",\"services\":[\"Echo\"],\"weight\":2},"
+                 "{\"addr\":\"tcp@127.0.0.1:3\"}]}",
+                 0);
+        geerpc_discovery *d = registry(10 * USEC_PER_SEC);
+        geerpc_server_list *l;
+        cr_assert_eq(geerpc_discovery_get_list(d, "Echo", &l), 0);
+        cr_assert_str_eq(fake_last_service(), "Echo");
+        cr_assert_eq(geerpc_server_list_get_count(l), 2);
+        cr_assert_str_eq(geerpc_server_list_get_address(l, 0), "tcp@127.0.0.1:2");
+        cr_assert_eq(geerpc_server_list_get_weight(l, 0), 2);
+        cr_assert_str_eq(geerpc_server_list_get_address(l, 1), "tcp@127.0.0.1:3");
+        geerpc_server_list_unref(l);
+        cr_assert_eq(atomic_load(&fake.gets), 1);
+        cr_assert_eq(geerpc_discovery_get_list(d, "Echo", &l), 0);
+        geerpc_server_list_unref(l);
+        cr_assert_eq(atomic_load(&fake.gets), 1, "cached");
+
+        cr_assert_eq(geerpc_discovery_get_list(d, "Foo", &l), 0);
+        cr_assert_str_eq(fake_last_service(), "Foo");
+        cr_assert_eq(geerpc_server_list_get_count(l), 2);
+        geerpc_server_list_unref(l);
+        cr_assert_eq(geerpc_discovery_get_list(d, NULL, &l), 0);
+        cr_assert_str_eq(fake_last_service(), "-");
+        cr_assert_eq(geerpc_server_list_get_count(l), 3);
+        geerpc_server_list_unref(l);
+        cr_assert_eq(atomic_load(&fake.gets), 3);
+        cr_assert_eq(geerpc_discovery_get_list(d, "not.a.name", &l), -EINVAL);
+        geerpc_discovery_unref(d);
+}
+
+/* A Go registry sends its whole list in one header: past libcurl's limit
+ * the error says so (and geerpcctl too). */
+Test(discovery_registry, header_past_libcurls_limit_is_a_clear_error) {
+        Buffer b = {};
+        for (unsigned i = 0; i < 6000; i++) {
+                char a[40];
+                int n = snprintf(a, sizeof a, "%stcp@10.0.%u.%u:7001", i ? "," : "", i / 256, i % 256);
+                cr_assert_eq(buffer_append(&b, a, (size_t) n), 0);
+        }
+        cr_assert_eq(buffer_append(&b, "", 1), 0);
+        fake_set(FAKE_HEADER_ONLY, buffer_data(&b), 0);
+        buffer_done(&b);
+        geerpc_discovery *d = registry(10 * USEC_PER_SEC);
+        cr_assert_eq(geerpc_discovery_refresh(d), -EMSGSIZE);
+        geerpc_discovery_unref(d);
+
+        char reg[200], *out = NULL, *err = NULL;
+        snprintf(reg, sizeof reg, "--registry=%s", fake.url);
+        const char *argv[] = { tl_binary("geerpcctl"), reg, "servers", NULL };
+        cr_assert_eq(tl_run(argv, NULL, 30 * USEC_PER_SEC, &out, &err), 3);
+        cr_assert(strstr(err, "longer than libcurl accepts"), "%s", err);
+        free(out);
+        free(err);
+
+        /* Under the limit, the header is read. */
+        fake_set(FAKE_HEADER_ONLY, "tcp@127.0.0.1:1,tcp@127.0.0.1:2", 0);
+        d = registry(10 * USEC_PER_SEC);
+        cr_assert_eq(count(d, 0), 2);
         geerpc_discovery_unref(d);
 }

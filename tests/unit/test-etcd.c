@@ -151,7 +151,7 @@ Test(etcd, int64_as_string) {
 Test(etcd, responses_with_numbers_out_of_range) {
         EtcdTarget t;
         cr_assert_eq(etcd_url_parse("etcd://127.0.0.1:2379", &t, NULL), 0);
-        char **v;
+        ServerEntry *v;
         size_t n;
         int64_t rev, id, ttl;
 
@@ -162,7 +162,7 @@ Test(etcd, responses_with_numbers_out_of_range) {
         cr_assert_eq(etcd_parse_range(&t, j, &v, &n, &rev), 0);
         cr_assert_eq(rev, INT64_MAX - 1);
         cr_assert_eq(n, 0);
-        free(v);
+        server_entries_free(v, n);
         json_decref(j);
 
         EtcdWatchMessage m;

@@ -25,6 +25,7 @@ static struct {
         int fail_next; /* answer 503 to this many requests */
         char last_server[300];
         char last_auth[300];
+        char last_services[300], last_weight[32], last_labels[300]; /* "-": absent */
         const char *timeout_header; /* X-Geerpc-Timeout value, or NULL */
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -47,6 +48,13 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn, cons
                 fake.deletes++;
         snprintf(fake.last_server, sizeof fake.last_server, "%s", server ?: "");
         snprintf(fake.last_auth, sizeof fake.last_auth, "%s", auth ?: "");
+        const char *meta[] = { "X-Geerpc-Services", "X-Geerpc-Weight", "X-Geerpc-Labels" };
+        char *dest[] = { fake.last_services, fake.last_weight, fake.last_labels };
+        size_t sizes[] = { sizeof fake.last_services, sizeof fake.last_weight, sizeof fake.last_labels };
+        for (size_t i = 0; i < 3 && streq(method, "POST"); i++) {
+                const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, meta[i]);
+                snprintf(dest[i], sizes[i], "%s", v ?: "-");
+        }
         bool fail = fake.fail_next > 0;
         if (fail)
                 fake.fail_next--;
@@ -158,6 +166,20 @@ Test(registration, api_checks) {
         cr_assert_eq(geerpc_registration_load_token_file(r, "/nonexistent/token"), -ENOENT);
         cr_assert_eq(geerpc_registration_get_state(r), GEERPC_REGISTRATION_IDLE);
         cr_assert_str_eq(geerpc_registration_state_to_string(GEERPC_REGISTRATION_RETRYING), "retrying");
+        cr_assert_eq(geerpc_registration_set_weight(r, GEERPC_WEIGHT_MAX + 1), -EINVAL);
+        cr_assert_eq(geerpc_registration_set_label(r, "9zone", "a"), -EINVAL);
+        cr_assert_eq(geerpc_registration_set_label(r, "zone", "a b"), -EINVAL);
+        cr_assert_eq(geerpc_registration_set_label(r, "zone", "a,b"), -EINVAL);
+        cr_assert_eq(geerpc_registration_set_label(r, NULL, "a"), -EINVAL);
+        for (unsigned i = 0; i < GEERPC_LABELS_MAX; i++) {
+                char k[16];
+                snprintf(k, sizeof k, "k%u", i);
+                cr_assert_eq(geerpc_registration_set_label(r, k, "v"), 0);
+        }
+        cr_assert_eq(geerpc_registration_set_label(r, "one-more", "v"), -E2BIG);
+        cr_assert_eq(geerpc_registration_set_label(r, "k0", "replaced"), 0, "replacing is not adding");
+        cr_assert_eq(geerpc_registration_set_label(r, "k0", NULL), 0);
+        cr_assert_eq(geerpc_registration_set_label(r, "one-more", "v"), 0);
         unsetenv("CREDENTIALS_DIRECTORY");
         cr_assert_eq(geerpc_registration_load_credential(r), 0);
         /* Stopping a registration that never started finishes at once. */
@@ -420,4 +442,57 @@ Test(registration, silent_registry_neither_blocks_the_loop_nor_stalls_retries) {
         sd_event_unref(e);
         close(fd);
         free(addr);
+}
+
+static bool posted_weight(void *u) {
+        pthread_mutex_lock(&fake.lock);
+        bool ok = streq(fake.last_weight, u);
+        pthread_mutex_unlock(&fake.lock);
+        return ok;
+}
+
+static int nothing(json_t *args, void *userdata, json_t **ret_reply, char **ret_error) {
+        return 0;
+}
+
+/* The heartbeat says what the server offers: its services (from its own
+ * table, so services added later too), weight and labels; a change is
+ * sent at once, not at the next period. */
+Test(registration_fake, heartbeat_announces_services_weight_labels) {
+        sd_event *e;
+        geerpc_server *s;
+        geerpc_registration *r;
+        static const geerpc_method m[] = { { .name = "Do", .handler = nothing } };
+        cr_assert_eq(sd_event_new(&e), 0);
+        cr_assert_eq(geerpc_server_new(&s), 0);
+        cr_assert_eq(geerpc_server_add_service(s, "Foo", m, 1, NULL), 0);
+        cr_assert_eq(geerpc_server_add_service(s, "Foo.Bar", m, 1, NULL), -EINVAL);
+        cr_assert_eq(geerpc_server_add_service(s, "Has,Comma", m, 1, NULL), -EINVAL);
+        cr_assert_eq(geerpc_registration_new(&r, fake_url, "tcp@127.0.0.1:7001"), 0);
+        cr_assert_eq(geerpc_registration_set_period(r, 60 * USEC_PER_SEC), 0);
+        cr_assert_eq(geerpc_registration_set_server(r, s), 0);
+        cr_assert_eq(geerpc_registration_set_label(r, "zone", "a"), 0);
+        cr_assert_eq(geerpc_registration_set_label(r, "rack", "7"), 0);
+        cr_assert_eq(geerpc_registration_attach_event(r, e, 0), 0);
+        cr_assert_eq(geerpc_registration_start(r), 0);
+        cr_assert(run_until(e, posts_at_least, (void *) 1, 10 * USEC_PER_SEC));
+        cr_assert_str_eq(fake.last_services, "Foo");
+        cr_assert_str_eq(fake.last_weight, "-", "weight 1 goes without saying");
+        cr_assert_str_eq(fake.last_labels, "rack=7,zone=a");
+
+        /* A weight, and a service added after start: at once. */
+        cr_assert_eq(geerpc_server_add_service(s, "Echo", m, 1, NULL), 0);
+        cr_assert_eq(geerpc_registration_set_weight(r, 0), 0);
+        cr_assert(run_until(e, posted_weight, "0", 5 * USEC_PER_SEC), "the new weight was not sent at once");
+        cr_assert_str_eq(fake.last_services, "Echo,Foo");
+        cr_assert_eq(fake_get(&fake.posts), 2);
+
+        /* Without a server: services unknown (no header). */
+        cr_assert_eq(geerpc_registration_set_server(r, NULL), 0);
+        cr_assert_eq(geerpc_registration_set_weight(r, 5), 0);
+        cr_assert(run_until(e, posted_weight, "5", 5 * USEC_PER_SEC));
+        cr_assert_str_eq(fake.last_services, "-");
+        geerpc_registration_unref(r);
+        geerpc_server_unref(s);
+        sd_event_unref(e);
 }

@@ -29,7 +29,7 @@ Test(metrics, counts_requests_by_method_and_status) {
 
         char *s = render(&m, &g);
         const char *expected[] = {
-                "# HELP geeregistry_servers Registered servers that have not expired.\n"
+                "# HELP geeregistry_servers Registered servers that have not expired; with service=, those a ?service= GET lists (the 64 services listing the most).\n"
                 "# TYPE geeregistry_servers gauge\ngeeregistry_servers 3\n",
                 "geeregistry_max_servers 10\n",
                 "geeregistry_timeout_seconds 300\n",
@@ -55,7 +55,7 @@ Test(metrics, build_info_and_request_durations) {
         Metrics m = {};
         metrics_time_request(&m, "POST", 3 * NSEC_PER_USEC);       /* <= 10 µs */
         metrics_time_request(&m, "POST", 2 * 1000 * NSEC_PER_USEC); /* 2 ms: <= 2.5 ms */
-        metrics_time_request(&m, "PATCH", 40 * NSEC_PER_SEC);       /* above every bound */
+        metrics_time_request(&m, "PUT", 40 * NSEC_PER_SEC);         /* above every bound */
         MetricsGauges g = {};
 
         char *s = render(&m, &g);

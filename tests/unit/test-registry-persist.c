@@ -8,8 +8,10 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 
+#include "basic/fileio.h"
 #include "persist.h"
 #include "testlib.h"
 
@@ -56,7 +58,8 @@ int rename(const char *from, const char *to) {
 }
 
 /* The data reaches the disk, then the name, then the folder that holds the
- * name: only then does a crash (or power loss) keep the new file. */
+ * name: only then does a crash (or power loss) keep the new file. What is
+ * written so is version 2: metadata and overrides go the same safe way. */
 Test(registry_persist, write_syncs_the_file_then_the_directory) {
         char dir[] = "/tmp/geerpc-persist-XXXXXX", path[128];
         cr_assert_not_null(mkdtemp(dir));
@@ -67,7 +70,13 @@ Test(registry_persist, write_syncs_the_file_then_the_directory) {
         Metrics m = {};
         cr_assert_eq(sd_event_new(&e), 0);
         cr_assert_eq(table_new(&t, 16, 0), 0);
-        cr_assert_eq(table_heartbeat(t, "tcp@127.0.0.1:7001", now_usec(CLOCK_MONOTONIC)), 1);
+        ServerMeta meta = SERVER_META_DEFAULT;
+        const char *why;
+        cr_assert_eq(server_meta_parse_services("Foo", &meta.services, &why), 0);
+        meta.weight = 3;
+        cr_assert_eq(table_heartbeat(t, "tcp@127.0.0.1:7001", &meta, now_usec(CLOCK_MONOTONIC)), TABLE_ADDED);
+        server_meta_done(&meta);
+        cr_assert_eq(table_set_override(t, "tcp@127.0.0.1:7002", 0), 1);
         cr_assert_eq(persist_new(&p, e, path, t, &m), 0);
 
         n_events = 0;
@@ -82,6 +91,18 @@ Test(registry_persist, write_syncs_the_file_then_the_directory) {
         snprintf(want, sizeof want, "fsync %s", dir);
         cr_assert_str_eq(events[2], want, "after the rename: '%s'", events[2]);
         cr_assert_eq(m.state_writes, 1);
+
+        _cleanup_free_ char *text = NULL;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        size_t len;
+        cr_assert_eq(read_full_fd(fd, 1 << 20, &text, &len), 0);
+        close(fd);
+        static const char head[] = "{\"version\":2,\"servers\":[{\"addr\":\"tcp@127.0.0.1:7001\",\"heartbeat_ms\":";
+        cr_assert(strncmp(text, head, sizeof head - 1) == 0, "%s", text);
+        cr_assert(strstr(text, ",\"services\":[\"Foo\"],\"weight\":3}],"
+                               "\"overrides\":[{\"addr\":\"tcp@127.0.0.1:7002\",\"weight\":0}]}\n"),
+                  "%s", text);
 
         persist_free(p);
         table_free(t);

@@ -8,6 +8,26 @@
 #include <stdio.h>
 
 #include "cluster/select.h"
+#include "geerpc/server.h"
+
+/* A skip callback over a list of addresses. */
+typedef struct Avoid {
+        const char *const *v;
+        size_t n;
+} Avoid;
+
+static bool avoided(const char *addr, void *userdata) {
+        const Avoid *a = userdata;
+        for (size_t i = 0; i < a->n; i++)
+                if (streq(a->v[i], addr))
+                        return true;
+        return false;
+}
+
+static int pick(ServerSet *s, geerpc_select_mode mode, const char *key, const char *const *avoid, size_t n) {
+        Avoid a = { avoid, n };
+        return select_pick(s, mode, key, n > 0 ? avoided : NULL, &a);
+}
 
 static ServerSet *set_of(size_t n) {
         char **v = calloc(n, sizeof(char *));
@@ -42,14 +62,13 @@ Test(select, set_sorted_without_duplicates) {
 
 Test(select, empty_set_and_bad_arguments) {
         ServerSet *s;
-        atomic_uint_fast64_t rr = 0;
         cr_assert_eq(server_set_new(NULL, 0, &s), 0);
         cr_assert_eq(s->n, 0);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_RANDOM, NULL, &rr, NULL, 0), -ENXIO);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, &rr, NULL, 0), -ENXIO);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, "k", &rr, NULL, 0), -ENXIO);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, NULL, &rr, NULL, 0), -EINVAL);
-        cr_assert_eq(select_pick(s, (geerpc_select_mode) 7, NULL, &rr, NULL, 0), -EINVAL);
+        cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, 0), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, "k", NULL, 0), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, NULL, NULL, 0), -EINVAL);
+        cr_assert_eq(pick(s, (geerpc_select_mode) 7, NULL, NULL, 0), -EINVAL);
         server_set_unref(s);
         const char *bad[] = { "tcp@a:1", NULL };
         cr_assert_eq(server_set_new(bad, 2, &s), -EINVAL);
@@ -57,9 +76,9 @@ Test(select, empty_set_and_bad_arguments) {
 
 Test(select, round_robin_in_turn) {
         ServerSet *s = set_of(3);
-        atomic_uint_fast64_t rr = 1000;
+        atomic_store(&s->rr, 1000);
         for (int i = 0; i < 30; i++)
-                cr_assert_eq(select_pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, &rr, NULL, 0), (1000 + i) % 3);
+                cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0), (1000 + i) % 3);
         server_set_unref(s);
 }
 
@@ -67,7 +86,7 @@ Test(select, random_covers_all) {
         ServerSet *s = set_of(3);
         int seen[3] = {};
         for (int i = 0; i < 300; i++) {
-                int k = select_pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, NULL, 0);
+                int k = pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, 0);
                 cr_assert(k >= 0 && k < 3);
                 seen[k]++;
         }
@@ -82,15 +101,15 @@ Test(select, hash_same_key_same_server) {
         for (int k = 0; k < 100; k++) {
                 char key[32];
                 snprintf(key, sizeof key, "user-%d", k);
-                int first = select_pick(s, GEERPC_SELECT_HASH, key, NULL, NULL, 0);
+                int first = pick(s, GEERPC_SELECT_HASH, key, NULL, 0);
                 cr_assert_geq(first, 0);
                 for (int i = 0; i < 10; i++)
-                        cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, key, NULL, NULL, 0), first);
+                        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, key, NULL, 0), first);
         }
         /* A new set with the same servers maps keys the same way. */
         ServerSet *t = set_of(5);
-        cr_assert_eq(select_pick(t, GEERPC_SELECT_HASH, "user-7", NULL, NULL, 0),
-                     select_pick(s, GEERPC_SELECT_HASH, "user-7", NULL, NULL, 0));
+        cr_assert_eq(pick(t, GEERPC_SELECT_HASH, "user-7", NULL, 0),
+                     pick(s, GEERPC_SELECT_HASH, "user-7", NULL, 0));
         server_set_unref(t);
         server_set_unref(s);
 }
@@ -101,7 +120,7 @@ Test(select, hash_spreads_keys) {
         for (int k = 0; k < 10000; k++) {
                 char key[32];
                 snprintf(key, sizeof key, "key-%d", k);
-                count[select_pick(s, GEERPC_SELECT_HASH, key, NULL, NULL, 0)]++;
+                count[pick(s, GEERPC_SELECT_HASH, key, NULL, 0)]++;
         }
         /* 160 points per server keep each share near 25%. */
         for (int i = 0; i < 4; i++)
@@ -123,8 +142,8 @@ Test(select, hash_moves_keys_minimally) {
         for (int k = 0; k < 5000; k++) {
                 char key[32];
                 snprintf(key, sizeof key, "session-%d", k);
-                const char *before = all->addrs[select_pick(all, GEERPC_SELECT_HASH, key, NULL, NULL, 0)];
-                const char *after = less->addrs[select_pick(less, GEERPC_SELECT_HASH, key, NULL, NULL, 0)];
+                const char *before = all->addrs[pick(all, GEERPC_SELECT_HASH, key, NULL, 0)];
+                const char *after = less->addrs[pick(less, GEERPC_SELECT_HASH, key, NULL, 0)];
                 if (streq(before, all->addrs[2]))
                         moved++;
                 else
@@ -137,24 +156,23 @@ Test(select, hash_moves_keys_minimally) {
 
 Test(select, avoid_list_for_failover) {
         ServerSet *s = set_of(3);
-        atomic_uint_fast64_t rr = 0;
         const char *avoid[] = { s->addrs[0], s->addrs[1] };
         for (int i = 0; i < 20; i++) {
-                cr_assert_eq(select_pick(s, GEERPC_SELECT_RANDOM, NULL, &rr, avoid, 2), 2);
-                cr_assert_eq(select_pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, &rr, avoid, 2), 2);
+                cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, avoid, 2), 2);
+                cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, avoid, 2), 2);
         }
         const char *every[] = { s->addrs[0], s->addrs[1], s->addrs[2] };
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_RANDOM, NULL, &rr, every, 3), -ENXIO);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, &rr, every, 3), -ENXIO);
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, "k", &rr, every, 3), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, every, 3), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, every, 3), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, "k", every, 3), -ENXIO);
 
         /* Hashing falls back to the same next server each time. */
-        int home = select_pick(s, GEERPC_SELECT_HASH, "k", NULL, NULL, 0);
+        int home = pick(s, GEERPC_SELECT_HASH, "k", NULL, 0);
         const char *not_home[] = { s->addrs[home] };
-        int next = select_pick(s, GEERPC_SELECT_HASH, "k", NULL, not_home, 1);
+        int next = pick(s, GEERPC_SELECT_HASH, "k", not_home, 1);
         cr_assert(next >= 0 && next != home);
         for (int i = 0; i < 10; i++)
-                cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, "k", NULL, not_home, 1), next);
+                cr_assert_eq(pick(s, GEERPC_SELECT_HASH, "k", not_home, 1), next);
         server_set_unref(s);
 }
 
@@ -165,7 +183,7 @@ typedef struct Picker {
 
 static void *pick_x(void *userdata) {
         Picker *p = userdata;
-        p->result = select_pick(p->s, GEERPC_SELECT_HASH, "x", NULL, NULL, 0);
+        p->result = pick(p->s, GEERPC_SELECT_HASH, "x", NULL, 0);
         return NULL;
 }
 
@@ -185,6 +203,153 @@ Test(select, hash_ring_built_once_shared_by_threads) {
         for (int i = 1; i < 4; i++)
                 cr_assert_eq(p[i].result, p[0].result);
         cr_assert_not_null(atomic_load(&s->ring));
-        cr_assert_eq(select_pick(s, GEERPC_SELECT_HASH, "x", NULL, NULL, 0), p[0].result);
+        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, "x", NULL, 0), p[0].result);
+        server_set_unref(s);
+}
+
+/* ---- weights ------------------------------------------------------------------ */
+
+/* n servers tcp@10.1.0.I:7001 with the given weights. */
+static ServerSet *weighted(size_t n, const unsigned *w) {
+        ServerEntry e[16];
+        char addrs[16][32];
+        cr_assert_leq(n, 16);
+        for (size_t i = 0; i < n; i++) {
+                snprintf(addrs[i], sizeof addrs[i], "tcp@10.1.0.%zu:7001", i);
+                e[i] = (ServerEntry) { .addr = addrs[i], .meta = { .weight = w[i] }, .server_weight = -1 };
+        }
+        ServerSet *s;
+        cr_assert_eq(server_set_new_entries(e, n, &s), 0);
+        return s;
+}
+
+Test(select, weight_zero_is_never_chosen) {
+        ServerSet *s = weighted(3, (const unsigned[]) { 0, 2, 0 });
+        cr_assert_eq(s->n, 3);
+        cr_assert_eq(s->n_active, 1);
+        for (int i = 0; i < 50; i++) {
+                char key[16];
+                snprintf(key, sizeof key, "k%d", i);
+                cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, 0), 1);
+                cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0), 1);
+                cr_assert_eq(pick(s, GEERPC_SELECT_HASH, key, NULL, 0), 1);
+        }
+        const char *one[] = { s->addrs[1] };
+        cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, one, 1), -ENXIO);
+        server_set_unref(s);
+
+        s = weighted(2, (const unsigned[]) { 0, 0 });
+        cr_assert_eq(pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, 0), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0), -ENXIO);
+        cr_assert_eq(pick(s, GEERPC_SELECT_HASH, "k", NULL, 0), -ENXIO);
+        server_set_unref(s);
+}
+
+/* Smooth weighted round-robin: 3:1 interleaves (a a b a), 5:1:1 spreads
+ * the light ones out, and every cycle gives each server its weight. */
+Test(select, weighted_round_robin_is_smooth) {
+        ServerSet *s = weighted(2, (const unsigned[]) { 3, 1 });
+        int seq[8];
+        for (int i = 0; i < 8; i++)
+                seq[i] = pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0);
+        const int want[8] = { 0, 0, 1, 0, 0, 0, 1, 0 };
+        for (int i = 0; i < 8; i++)
+                cr_assert_eq(seq[i], want[i], "pick %d: %d", i, seq[i]);
+        server_set_unref(s);
+
+        s = weighted(3, (const unsigned[]) { 5, 1, 1 });
+        int counts[3] = {}, last_b = -10;
+        for (int i = 0; i < 700; i++) {
+                int k = pick(s, GEERPC_SELECT_ROUND_ROBIN, NULL, NULL, 0);
+                counts[k]++;
+                if (k == 1) {
+                        cr_assert_gt(i - last_b, 3, "the light server twice within 3 picks");
+                        last_b = i;
+                }
+        }
+        cr_assert_eq(counts[0], 500);
+        cr_assert_eq(counts[1], 100);
+        cr_assert_eq(counts[2], 100);
+        server_set_unref(s);
+}
+
+Test(select, weighted_random_follows_weights) {
+        ServerSet *s = weighted(3, (const unsigned[]) { 1, 3, 6 });
+        int counts[3] = {};
+        for (int i = 0; i < 20000; i++)
+                counts[pick(s, GEERPC_SELECT_RANDOM, NULL, NULL, 0)]++;
+        /* Expected 2000, 6000, 12000; sd < 70: 5 sd of room. */
+        cr_assert(counts[0] > 1650 && counts[0] < 2350, "%d", counts[0]);
+        cr_assert(counts[1] > 5650 && counts[1] < 6350, "%d", counts[1]);
+        cr_assert(counts[2] > 11650 && counts[2] < 12350, "%d", counts[2]);
+        /* With the heaviest skipped, the others keep their 1:3. */
+        const char *heavy[] = { s->addrs[2] };
+        int rest[3] = {};
+        for (int i = 0; i < 8000; i++)
+                rest[pick(s, GEERPC_SELECT_RANDOM, NULL, heavy, 1)]++;
+        cr_assert_eq(rest[2], 0);
+        cr_assert(rest[0] > 1750 && rest[0] < 2250, "%d", rest[0]);
+        server_set_unref(s);
+}
+
+/* Ring points follow weight; keys spread in proportion; a weight change
+ * moves keys only to or from that server. */
+Test(select, hash_points_follow_weight) {
+        ServerSet *s = weighted(2, (const unsigned[]) { 1, 3 });
+        cr_assert_eq(select_ring_points(s, 1), SELECT_HASH_VNODES);
+        cr_assert_eq(select_ring_points(s, 3), 3 * SELECT_HASH_VNODES);
+        int counts[2] = {};
+        for (int k = 0; k < 8000; k++) {
+                char key[32];
+                snprintf(key, sizeof key, "user-%d", k);
+                counts[pick(s, GEERPC_SELECT_HASH, key, NULL, 0)]++;
+        }
+        cr_assert(counts[1] > 5400 && counts[1] < 6600, "heavier server got %d of 8000 keys", counts[1]);
+
+        ServerSet *t = weighted(2, (const unsigned[]) { 1, 5 });
+        for (int k = 0; k < 4000; k++) {
+                char key[32];
+                snprintf(key, sizeof key, "user-%d", k);
+                int before = pick(s, GEERPC_SELECT_HASH, key, NULL, 0), after = pick(t, GEERPC_SELECT_HASH, key, NULL, 0);
+                /* Server 1 only gained points: nothing leaves it. */
+                if (before == 1)
+                        cr_assert_eq(after, 1, "key %s left the server that gained weight", key);
+        }
+        server_set_unref(t);
+        server_set_unref(s);
+
+        /* Past the ring's limit every count is scaled down alike. */
+        ServerSet *big = set_of(70000);
+        size_t p1 = select_ring_points(big, 1);
+        cr_assert_lt(p1, SELECT_HASH_VNODES);
+        cr_assert_gt(p1, 0);
+        server_set_unref(big);
+}
+
+Test(select, filter_by_service) {
+        char *foo[] = { "Foo", NULL }, *echo[] = { "Echo", NULL };
+        ServerEntry e[] = {
+                { .addr = "tcp@10.0.0.1:1", .meta = { .services = foo, .weight = 1 }, .server_weight = -1 },
+                { .addr = "tcp@10.0.0.2:1", .meta = { .services = echo, .weight = 1 }, .server_weight = -1 },
+                { .addr = "tcp@10.0.0.3:1", .meta = { .weight = 1 }, .server_weight = -1 }, /* unknown: all */
+        };
+        ServerSet *s, *f;
+        cr_assert_eq(server_set_new_entries(e, 3, &s), 0);
+        cr_assert_eq(server_set_filter(s, "Echo", &f), 0);
+        cr_assert_eq(f->n, 2);
+        cr_assert_str_eq(f->addrs[0], "tcp@10.0.0.2:1");
+        cr_assert_str_eq(f->addrs[1], "tcp@10.0.0.3:1");
+        cr_assert_str_eq(f->entries[0].meta.services[0], "Echo");
+        server_set_unref(f);
+        cr_assert_eq(server_set_filter(s, "Bar", &f), 0);
+        cr_assert_eq(f->n, 1);
+        server_set_unref(f);
+        /* The built-in service: every server has it, none announces it. */
+        cr_assert_eq(server_set_filter(s, GEERPC_BUILTIN_SERVICE, &f), 0);
+        cr_assert_eq(f, s);
+        server_set_unref(f);
+        cr_assert_eq(server_set_filter(s, NULL, &f), 0);
+        cr_assert_eq(f, s, "no filter: the same set");
+        server_set_unref(f);
         server_set_unref(s);
 }

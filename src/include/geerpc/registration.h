@@ -12,6 +12,12 @@
  *                                        prefix /geerpc/services) is bound to a
  *                                        lease that heartbeats keep alive
  *
+ * Each heartbeat also says what the server offers (docs/PROTOCOL.md): the
+ * services of the server it belongs to (geerpc_registration_set_server()),
+ * its weight and its labels, so that clients call it only for its services
+ * and in proportion to its weight. Without them it registers as a Go
+ * GeeRPC server does: listed for every service, weight 1.
+ *
  * Beyond the Go original: a failed heartbeat is retried with exponential
  * backoff and jitter (1 s doubling, capped at the period) and the server
  * registers again as soon as the registry answers; a graceful stop
@@ -21,6 +27,7 @@
 #include <systemd/sd-event.h>
 
 #include <geerpc/defs.h>
+#include <geerpc/server.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +83,24 @@ int geerpc_registration_load_token_file(geerpc_registration *r, const char *path
  * if there is one: returns 1 when loaded, 0 when there is none or it is
  * blank (the shipped units pass a blank one when no token file exists). */
 int geerpc_registration_load_credential(geerpc_registration *r);
+
+/* The server this registration belongs to: every heartbeat announces the
+ * services in its table (geerpc_server_add_service()), so services added
+ * later are announced by the next one. A reference is taken; NULL drops
+ * it (services unknown: listed for every service). More services than
+ * GEERPC_SERVICES_MAX (defs.h) are announced as unknown, with a warning.
+ * Call from the loop thread. */
+int geerpc_registration_set_server(geerpc_registration *r, geerpc_server *s);
+/* The weight clients pick this server by, 0 to GEERPC_WEIGHT_MAX (default
+ * GEERPC_WEIGHT_DEFAULT); 0 drains it: still registered, never chosen.
+ * -EINVAL past the maximum. */
+int geerpc_registration_set_weight(geerpc_registration *r, unsigned weight);
+/* Sets the label key to value (both copied), or removes it when value is
+ * NULL. Limits and characters: defs.h. -EINVAL for an invalid key or
+ * value, -E2BIG past GEERPC_LABELS_MAX labels. */
+int geerpc_registration_set_label(geerpc_registration *r, const char *key, const char *value);
+/* A change of server, weight or label is sent at once by an extra
+ * heartbeat when the registration is running. */
 
 /* Called on the loop thread after every change: a heartbeat succeeded or
  * failed, or the registration stopped. */

@@ -88,10 +88,13 @@ _GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_server, geerpc_server_unref);
 
 /* Registers a service. name and the method table are copied; userdata is
  * borrowed and must outlive the server. -EEXIST if the name is taken (also
- * for GEERPC_BUILTIN_SERVICE), -EINVAL for an empty name, a name with '.',
- * a method without handler, or a description that is too long or holds
- * control characters. Register every service before the server is
- * observed from other threads (geerpc_server_get_*stats()). */
+ * for GEERPC_BUILTIN_SERVICE), -EINVAL for a name that is not a service
+ * name (1 to GEERPC_SERVICE_NAME_MAX ASCII letters, digits or '_';
+ * defs.h), a method name that is empty or has a '.', a method without
+ * handler, or a description that is too long or holds control characters.
+ * Register every service before the server is observed from other threads
+ * (geerpc_server_get_*stats()). A registration (registration.h) announces
+ * the names of every service added here. */
 int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                               void *userdata);
 

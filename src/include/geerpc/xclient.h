@@ -36,6 +36,15 @@ typedef struct geerpc_broadcast_result geerpc_broadcast_result;
 #define GEERPC_XCLIENT_FAILOVER_MAX 64U     /* retries on other servers, per call */
 #define GEERPC_XCLIENT_DIAL_PARALLEL_MAX 16U /* concurrent dials in a broadcast */
 #define GEERPC_XCLIENT_CODECS_MAX 1024U       /* servers whose codec is remembered */
+/* Ejection: a server whose dial failed is passed over for a backoff
+ * (1 s, doubling with each failed dial up to 30 s, +-20% jitter); when it
+ * ends, one call probes it (the others still pass it over) and a dial that
+ * succeeds puts it back. When every server is ejected, calls try the one
+ * whose backoff ends first. At most GEERPC_XCLIENT_EJECTED_MAX servers are
+ * remembered. */
+#define GEERPC_XCLIENT_EJECT_BACKOFF_INITIAL_USEC (1000000ULL)
+#define GEERPC_XCLIENT_EJECT_BACKOFF_MAX_USEC (30ULL * 1000000ULL)
+#define GEERPC_XCLIENT_EJECTED_MAX 4096U
 
 /* d: a new reference is taken. mode: see discovery.h. */
 int geerpc_xclient_new(geerpc_xclient **ret, geerpc_discovery *d, geerpc_select_mode mode);
@@ -48,12 +57,15 @@ _GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_xclient, geerpc_xclient_unref);
 /* Closes every connection now; later calls fail with -ESHUTDOWN. */
 int geerpc_xclient_close(geerpc_xclient *x);
 
-/* Failover: when a call fails with a connection error (the dial failed, or
- * the connection broke) it is retried on another server, up to n times
- * (at most GEERPC_XCLIENT_FAILOVER_MAX). Never on a remote error
- * (-EREMOTEIO) or a deadline (-ETIMEDOUT). Default 0, as the original.
- * A call whose connection broke after its request was sent may have run on
- * that server: use failover for idempotent methods. */
+/* A call whose dial fails (refused, unreachable, timed out: its request was
+ * never sent) is always tried on another server of the service, whatever
+ * the failover setting, and that server is ejected (above).
+ *
+ * Failover: when a call's connection breaks after its request was sent, it
+ * is retried on another server, up to n times (at most
+ * GEERPC_XCLIENT_FAILOVER_MAX). Never on a remote error (-EREMOTEIO) or a
+ * deadline (-ETIMEDOUT). Default 0, as the original. Such a call may have
+ * run on that server: use failover for idempotent methods. */
 int geerpc_xclient_set_failover(geerpc_xclient *x, unsigned n);
 /* For the connections this xclient dials (client.h); call before the first
  * call. connect timeout 0: no bound but the call's deadline. */
@@ -71,7 +83,9 @@ int geerpc_xclient_set_handle_timeout(geerpc_xclient *x, uint64_t usec);
  * open keep their codec. -EPROTONOSUPPORT for an unknown codec. */
 int geerpc_xclient_set_codec(geerpc_xclient *x, const char *codec_type);
 
-/* Picks a server and calls service_method on it, as geerpc_client_call().
+/* Picks a server offering the service of service_method ("Foo" of
+ * "Foo.Sum"; a server whose services are unknown offers every one) and
+ * calls service_method on it, as geerpc_client_call().
  * timeout_usec (0: none) bounds everything: discovery, dial, call and
  * retries. In GEERPC_SELECT_HASH mode use geerpc_xclient_call_full() with
  * a key (this returns -EINVAL there). */
@@ -86,8 +100,8 @@ int geerpc_xclient_call(geerpc_xclient *x, const char *service_method, json_t *a
 int geerpc_xclient_call_full(geerpc_xclient *x, const char *key, const char *service_method, json_t *args,
                              uint64_t timeout_usec, json_t **ret_reply, char **ret_error, char **ret_server);
 
-/* Calls service_method on every server at once (the Go original's
- * Broadcast). Returns 0 when every server succeeded, with *ret_reply set to
+/* Calls service_method on every server of its service at once (the Go
+ * original's Broadcast; draining servers, of weight 0, are left out). Returns 0 when every server succeeded, with *ret_reply set to
  * the first reply that came. Otherwise returns the first error (and on
  * -EREMOTEIO its text in *ret_error); that first error cancels the calls
  * still running. timeout_usec (0: none) bounds the whole broadcast: calls

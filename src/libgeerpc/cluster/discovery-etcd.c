@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/eventfd.h>
 
+#include "basic/backoff.h"
 #include "cluster/discovery-internal.h"
 #include "cluster/etcd-response.h"
 #include "codec/json-scanner.h"
@@ -54,47 +55,53 @@ typedef struct EtcdDiscovery {
         /* Shared, under lock. */
         pthread_mutex_t lock;
         bool quit;
-        bool healthy; /* a watch is established: addrs is current */
-        char **addrs; /* sorted, unique */
-        size_t n_addrs;
+        bool healthy; /* a watch is established: entries is current */
+        ServerEntry *entries; /* sorted by address, unique; addresses owned */
+        size_t n_entries;
         int64_t revision; /* of the last change applied */
 } EtcdDiscovery;
 
 /* ---- the watched set ------------------------------------------------------- */
 
 static void set_clear_locked(EtcdDiscovery *e) {
-        for (size_t i = 0; i < e->n_addrs; i++)
-                free(e->addrs[i]);
-        free(e->addrs);
-        e->addrs = NULL;
-        e->n_addrs = 0;
+        server_entries_free(e->entries, e->n_entries);
+        e->entries = NULL;
+        e->n_entries = 0;
 }
 
 static int addr_compare(const void *addr, const void *element) {
-        return strcmp(addr, *(char *const *) element);
+        return strcmp(addr, ((const ServerEntry *) element)->addr);
 }
 
 static size_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
-        return sorted_search(addr, e->addrs, e->n_addrs, sizeof(char *), addr_compare, found);
+        return sorted_search(addr, e->entries, e->n_entries, sizeof(ServerEntry), addr_compare, found);
 }
 
-static bool set_put_locked(EtcdDiscovery *e, const char *addr) {
+/* Adds or replaces the entry of x's address; takes x. Whether anything
+ * changed. */
+static bool set_put_locked(EtcdDiscovery *e, ServerEntry *x) {
         bool found;
-        size_t i = set_find(e, addr, &found);
-        if (found || e->n_addrs >= GEERPC_DISCOVERY_MAX_SERVERS)
-                return false;
-        char *copy = strdup(addr);
-        char **v = realloc(e->addrs, (e->n_addrs + 1) * sizeof(char *));
-        if (!copy || !v) {
-                free(copy);
-                if (v)
-                        e->addrs = v;
+        size_t i = set_find(e, x->addr, &found);
+        if (found) {
+                bool same = server_meta_equal(&e->entries[i].meta, &x->meta);
+                server_meta_done(&e->entries[i].meta);
+                e->entries[i].meta = x->meta;
+                free((char *) x->addr);
+                *x = (ServerEntry) {};
+                return !same;
+        }
+        ServerEntry *v = e->n_entries < GEERPC_DISCOVERY_MAX_SERVERS
+                                 ? reallocarray(e->entries, e->n_entries + 1, sizeof *v)
+                                 : NULL;
+        if (!v) {
+                server_entry_done(x);
                 return false;
         }
-        e->addrs = v;
-        memmove(v + i + 1, v + i, (e->n_addrs - i) * sizeof(char *));
-        v[i] = copy;
-        e->n_addrs++;
+        e->entries = v;
+        memmove(v + i + 1, v + i, (e->n_entries - i) * sizeof *v);
+        v[i] = *x;
+        *x = (ServerEntry) {};
+        e->n_entries++;
         return true;
 }
 
@@ -103,28 +110,24 @@ static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
         size_t i = set_find(e, addr, &found);
         if (!found)
                 return false;
-        free(e->addrs[i]);
-        memmove(e->addrs + i, e->addrs + i + 1, (e->n_addrs - i - 1) * sizeof(char *));
-        e->n_addrs--;
+        server_entry_done(&e->entries[i]);
+        memmove(e->entries + i, e->entries + i + 1, (e->n_entries - i - 1) * sizeof(ServerEntry));
+        e->n_entries--;
         return true;
 }
 
-/* Hands the watched set to the discovery's cache. */
+/* Hands the watched set to the discovery's caches. */
 static void publish(EtcdDiscovery *e) {
+        ServerSet *s = NULL;
         pthread_mutex_lock(&e->lock);
-        size_t n = e->n_addrs;
-        char **copy = calloc(n ?: 1, sizeof(char *));
-        for (size_t i = 0; copy && i < n; i++)
-                copy[i] = strdup(e->addrs[i]);
+        int r = server_set_new_entries(e->entries, e->n_entries, &s);
         pthread_mutex_unlock(&e->lock);
-        if (!copy)
-                return;
-        int r = geerpc_discovery_update(e->d, (const char *const *) copy, n);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "rpc discovery: cannot update the list from etcd: %m");
-        for (size_t i = 0; i < n; i++)
-                free(copy[i]);
-        free(copy);
+                return;
+        }
+        discovery_publish(e->d, s);
+        server_set_unref(s);
 }
 
 /* ---- range ------------------------------------------------------------------- */
@@ -138,12 +141,6 @@ static json_t *range_request(const EtcdTarget *t) {
         return json_pack("{s:s,s:s}", "key", s64, "range_end", e64);
 }
 
-static void free_list(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
 /* ---- the watch thread ---------------------------------------------------------- */
 
 static void schedule_retry(EtcdDiscovery *e);
@@ -152,7 +149,7 @@ static void start_watch(EtcdDiscovery *e);
 static void on_range(EtcdCall *call, int result, const char *error, long status, json_t *response,
                      void *userdata) {
         EtcdDiscovery *e = userdata;
-        char **v = NULL;
+        ServerEntry *v = NULL;
         size_t n = 0;
         int64_t rev = 0;
         e->range_call = NULL;
@@ -165,8 +162,8 @@ static void on_range(EtcdCall *call, int result, const char *error, long status,
         }
         pthread_mutex_lock(&e->lock);
         set_clear_locked(e);
-        e->addrs = v;
-        e->n_addrs = n;
+        e->entries = v;
+        e->n_entries = n;
         e->revision = rev;
         pthread_mutex_unlock(&e->lock);
         e->need_range = false;
@@ -217,11 +214,12 @@ static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
         bool changed = false;
         pthread_mutex_lock(&e->lock);
         for (size_t i = 0; i < m.n_events; i++) {
-                const EtcdWatchEvent *ev = &m.events[i];
+                EtcdWatchEvent *ev = &m.events[i];
                 if (ev->mod_revision > e->revision)
                         e->revision = ev->mod_revision;
-                if (ev->addr)
-                        changed = (ev->deleted ? set_delete_locked(e, ev->addr) : set_put_locked(e, ev->addr)) ||
+                if (ev->entry.addr)
+                        changed = (ev->deleted ? set_delete_locked(e, ev->entry.addr)
+                                               : set_put_locked(e, &ev->entry)) ||
                                   changed;
         }
         pthread_mutex_unlock(&e->lock);
@@ -317,10 +315,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void schedule_retry(EtcdDiscovery *e) {
-        unsigned shift = MIN(e->failures, 10U);
-        usec_t d = MIN(WATCH_BACKOFF_INITIAL_USEC << shift, WATCH_BACKOFF_MAX_USEC);
-        d = (usec_t) ((double) d * (0.8 + 0.4 * ((double) arc4random() / 4294967296.0)));
-        e->failures++;
+        usec_t d = backoff_delay(WATCH_BACKOFF_INITIAL_USEC, WATCH_BACKOFF_MAX_USEC, ++e->failures, backoff_jitter());
         int r;
         if (!e->retry)
                 r = sd_event_add_time_relative(e->event, &e->retry, CLOCK_MONOTONIC, d, TIMER_ACCURACY_PRECISE,
@@ -394,7 +389,8 @@ static void ensure_thread_locked(EtcdDiscovery *e) {
 
 /* ---- the back end ----------------------------------------------------------- */
 
-static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char **ret_error) {
+/* Every server, filtered by discovery.c: the watched set, or a range. */
+static int etcd_fetch(geerpc_discovery *d, const char *service, usec_t timeout, ServerSet **ret, char **ret_error) {
         EtcdDiscovery *e = d->backend;
         int r;
 
@@ -402,7 +398,7 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
         ensure_thread_locked(e);
         if (e->healthy) {
                 /* The watch keeps this current: no request needed. */
-                r = server_set_new((const char *const *) e->addrs, e->n_addrs, ret);
+                r = server_set_new_entries(e->entries, e->n_entries, ret);
                 pthread_mutex_unlock(&e->lock);
                 return r;
         }
@@ -421,7 +417,7 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
                         *ret_error = NULL;
                 return -EPROTO;
         }
-        char **v;
+        ServerEntry *v;
         size_t n;
         int64_t rev;
         r = etcd_parse_range(&e->fetch_target, resp, &v, &n, &rev);
@@ -430,8 +426,8 @@ static int etcd_fetch(geerpc_discovery *d, usec_t timeout, ServerSet **ret, char
                         *ret_error = strdup("etcd answered a range without a usable list");
                 return r;
         }
-        r = server_set_new((const char *const *) v, n, ret);
-        free_list(v, n);
+        r = server_set_new_entries(v, n, ret);
+        server_entries_free(v, n);
         return r;
 }
 

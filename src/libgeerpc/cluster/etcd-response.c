@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "basic/address.h"
 #include "basic/log.h"
-#include "basic/sort-util.h"
+#include "codec/json-util.h"
 #include "cluster/etcd-response.h"
 #include "geerpc/discovery.h"
 
@@ -22,7 +22,35 @@ static char *key_to_addr(const EtcdTarget *t, json_t *key) {
         return addr;
 }
 
-int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision) {
+/* A server's entry from a key and its value (registration-etcd.c writes
+ * it): a value that is not JSON, or without metadata, says nothing
+ * (unknown services, the default weight). -EINVAL for a key that is not
+ * ours, and for invalid metadata (the key is skipped). */
+static int kv_to_entry(const EtcdTarget *t, json_t *kv, ServerEntry *ret) {
+        _cleanup_free_ char *addr = key_to_addr(t, json_object_get(kv, "key"));
+        if (!addr)
+                return -EINVAL;
+        ServerMeta meta = SERVER_META_DEFAULT;
+        _cleanup_free_ char *value = NULL;
+        size_t len = 0;
+        json_t *v = json_object_get(kv, "value");
+        if (json_is_string(v) && base64_decode(json_string_value(v), &value, &len) >= 0) {
+                _cleanup_json_ json_t *o = json_loadb(value, len, 0, NULL);
+                const char *why = NULL;
+                if (json_is_object(o) && server_meta_from_json(o, &meta, &why) < 0) {
+                        log_debug("rpc discovery: skipping etcd key of %s: %s", addr, why);
+                        return -EINVAL;
+                }
+        }
+        *ret = (ServerEntry) { .addr = TAKE_PTR(addr), .meta = meta, .server_weight = -1 };
+        return 0;
+}
+
+static int cmp_entry_addr(const void *a, const void *b) {
+        return strcmp(((const ServerEntry *) a)->addr, ((const ServerEntry *) b)->addr);
+}
+
+int etcd_parse_range(const EtcdTarget *t, json_t *response, ServerEntry **ret, size_t *ret_n, int64_t *ret_revision) {
         int64_t rev = 0;
         if (!json_is_object(response) ||
             etcd_json_int(json_object_get(json_object_get(response, "header"), "revision"), 0, ETCD_REVISION_MAX,
@@ -30,17 +58,17 @@ int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t 
                 return -EBADMSG;
         json_t *kvs = json_object_get(response, "kvs"), *kv;
         size_t n = json_is_array(kvs) ? json_array_size(kvs) : 0, k = 0, i;
-        char **v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof(char *));
+        ServerEntry *v = calloc(MIN(n, (size_t) GEERPC_DISCOVERY_MAX_SERVERS) + 1, sizeof *v);
         if (!v)
                 return -ENOMEM;
         json_array_foreach(kvs, i, kv) {
                 if (k >= GEERPC_DISCOVERY_MAX_SERVERS)
                         break;
-                char *a = key_to_addr(t, json_object_get(kv, "key"));
-                if (a)
-                        v[k++] = a;
+                if (kv_to_entry(t, kv, &v[k]) >= 0)
+                        k++;
         }
-        qsort(v, k, sizeof(char *), strptr_compare);
+        if (k > 1)
+                qsort(v, k, sizeof *v, cmp_entry_addr);
         *ret = v;
         *ret_n = k;
         *ret_revision = rev;
@@ -70,9 +98,13 @@ int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage 
         json_array_foreach(events, i, ev) {
                 json_t *kv = json_object_get(ev, "kv"), *type = json_object_get(ev, "type");
                 EtcdWatchEvent *e = &m.events[m.n_events++];
-                e->addr = key_to_addr(t, json_object_get(kv, "key"));
                 /* PUT is the enum's zero value: the gateway leaves it out. */
                 e->deleted = json_is_string(type) && streq(json_string_value(type), "DELETE");
+                if (e->deleted)
+                        e->entry = (ServerEntry) { .addr = key_to_addr(t, json_object_get(kv, "key")),
+                                                   .meta = SERVER_META_DEFAULT, .server_weight = -1 };
+                else if (kv_to_entry(t, kv, &e->entry) < 0)
+                        e->entry = (ServerEntry) {};
                 if (etcd_json_int(json_object_get(kv, "mod_revision"), 0, ETCD_REVISION_MAX, &e->mod_revision) < 0)
                         e->mod_revision = 0;
         }
@@ -82,7 +114,7 @@ int etcd_parse_watch_message(const EtcdTarget *t, json_t *msg, EtcdWatchMessage 
 
 void etcd_watch_message_done(EtcdWatchMessage *m) {
         for (size_t i = 0; i < m->n_events; i++)
-                free(m->events[i].addr);
+                server_entry_done(&m->events[i].entry);
         free(m->events);
         *m = (EtcdWatchMessage) {};
 }

@@ -8,14 +8,21 @@
 #include <jansson.h>
 
 #include "cluster/etcd.h"
+#include "cluster/select.h"
 
-/* The addresses under t's prefix in a range response, sorted (keys that
- * are not ours or not valid addresses are left out), and the response's
- * revision (0..ETCD_REVISION_MAX). -EBADMSG without a usable revision. */
-int etcd_parse_range(const EtcdTarget *t, json_t *response, char ***ret, size_t *ret_n, int64_t *ret_revision);
+/* The servers under t's prefix in a range response, sorted by address,
+ * each with what its value says (services, weight, labels; a value
+ * without them: unknown services, the default weight), and the response's
+ * revision (0..ETCD_REVISION_MAX). Keys that are not ours, not valid
+ * addresses or with invalid metadata are left out. -EBADMSG without a
+ * usable revision. *ret's addresses are owned: server_entries_free(). */
+int etcd_parse_range(const EtcdTarget *t, json_t *response, ServerEntry **ret, size_t *ret_n, int64_t *ret_revision);
 
 typedef struct EtcdWatchEvent {
-        char *addr; /* NULL: a key that is not ours or not a valid address */
+        /* The key's server (address owned); entry.addr NULL: a key that is
+         * not ours, not a valid address, or put with invalid metadata. A
+         * deletion's metadata is the default. */
+        ServerEntry entry;
         bool deleted;
         int64_t mod_revision; /* 0..ETCD_REVISION_MAX; 0: none given (or unusable) */
 } EtcdWatchEvent;

@@ -4,6 +4,7 @@
 
 #include "cluster/etcd-response.h"
 #include "basic/log.h"
+#include "codec/json-writer.h"
 #include "cluster/registration-internal.h"
 
 /* The etcd back end: the server's key PREFIX/ADDR is put with a lease; a
@@ -16,6 +17,8 @@
 typedef struct EtcdBackend {
         EtcdTarget target;
         char *key_b64;
+        char *value;   /* what the key was last put with (without the time) */
+        bool then_keepalive; /* a put of new metadata, within a heartbeat */
         int64_t lease; /* 0: none */
         int64_t ttl;   /* seconds, as granted */
         EtcdCall *call;
@@ -59,6 +62,7 @@ static void etcd_done(geerpc_registration *r) {
                 return;
         etcd_target_done(&b->target);
         free(b->key_b64);
+        free(b->value);
         free(b);
         r->backend_data = NULL;
 }
@@ -107,6 +111,7 @@ static json_t *lease_id_body(EtcdBackend *b) {
 }
 
 static int grant(geerpc_registration *r);
+static int keepalive(geerpc_registration *r);
 
 /* etcd no longer has our lease: a new one, and the key put again, within
  * the same heartbeat. */
@@ -127,10 +132,18 @@ static void on_put(EtcdCall *call, int result, const char *error, long status, j
         b->call = NULL;
 
         const char *why = failure(result, error, status, response, buf, sizeof buf);
+        if (!why && b->then_keepalive) {
+                b->then_keepalive = false;
+                int k = keepalive(r);
+                if (k < 0)
+                        fail_beat(r, k, strerror(-k));
+                return;
+        }
         if (!why) {
                 succeed_beat(r);
                 return;
         }
+        b->value = mfree(b->value); /* not known to be put */
         const char *m = etcd_error_message(response);
         if (m && strstr(m, "lease not found") && !b->regranted) {
                 start_over(r, "was lost");
@@ -139,27 +152,69 @@ static void on_put(EtcdCall *call, int result, const char *error, long status, j
         fail_beat(r, result, why);
 }
 
-static int put(geerpc_registration *r) {
-        EtcdBackend *b = backend(r);
-        char when[64], lease[32];
+/* The value: what the key says, what the server offers, and when it
+ * registered: {"addr":...,"services":[...],"weight":N,"labels":{...},
+ * "registered_at":"..."}. *ret_meta: the part without the time, to tell
+ * whether it changed. */
+static int value_of(geerpc_registration *r, char **ret, char **ret_meta) {
+        ServerMeta meta;
+        char when[64];
         time_t now = time(NULL);
         struct tm tm;
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+
+        int k = registration_meta(r, &meta);
+        if (k < 0)
+                return k;
+        Buffer v = {};
+        k = buffer_append(&v, "{\"addr\":", 8);
+        if (k >= 0)
+                k = json_append_string(&v, r->address);
+        if (k >= 0)
+                k = server_meta_append_json(&v, &meta);
+        server_meta_done(&meta);
+        char *m = k >= 0 ? strndup(buffer_data(&v), buffer_len(&v)) : NULL;
+        if (m)
+                k = buffer_append(&v, ",\"registered_at\":\"", 18);
+        if (m && k >= 0)
+                k = buffer_append(&v, when, strlen(when));
+        if (m && k >= 0)
+                k = buffer_append(&v, "\"}", 3); /* with the NUL */
+        if (!m || k < 0) {
+                free(m);
+                buffer_done(&v);
+                return -ENOMEM;
+        }
+        *ret = v.data; /* never consumed: the allocation starts there */
+        *ret_meta = m;
+        return 0;
+}
+
+static int put(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        char lease[32];
         snprintf(lease, sizeof lease, "%lld", (long long) b->lease);
 
-        /* The value says what the key says, plus when it registered. */
-        json_t *value = json_pack("{s:s,s:s}", "addr", r->address, "registered_at", when);
-        if (!value)
-                return -ENOMEM;
-        _cleanup_free_ char *v = json_dumps(value, JSON_COMPACT);
-        json_decref(value);
-        _cleanup_free_ char *v64 = v ? base64_encode(v, strlen(v)) : NULL;
+        _cleanup_free_ char *v = NULL, *meta = NULL;
+        int k = value_of(r, &v, &meta);
+        if (k < 0)
+                return k;
+        _cleanup_free_ char *v64 = base64_encode(v, strlen(v));
         if (!v64)
                 return -ENOMEM;
         json_t *body = json_pack("{s:s,s:s,s:s}", "key", b->key_b64, "value", v64, "lease", lease);
         if (!body)
                 return -ENOMEM;
+        free(b->value);
+        b->value = TAKE_PTR(meta);
         return start(r, "/v3/kv/put", body, on_put);
+}
+
+/* Whether what the server offers changed since the last put. */
+static bool value_changed(geerpc_registration *r) {
+        EtcdBackend *b = backend(r);
+        _cleanup_free_ char *v = NULL, *meta = NULL;
+        return !b->value || value_of(r, &v, &meta) < 0 || !streq(meta, b->value);
 }
 
 static void on_grant(EtcdCall *call, int result, const char *error, long status, json_t *response,
@@ -228,7 +283,14 @@ static int etcd_beat(geerpc_registration *r, usec_t timeout) {
         EtcdBackend *b = backend(r);
         b->timeout = timeout;
         b->regranted = false;
-        return b->lease ? keepalive(r) : grant(r);
+        b->then_keepalive = false;
+        if (!b->lease)
+                return grant(r);
+        if (!value_changed(r))
+                return keepalive(r);
+        /* New metadata: put it, then keep the lease alive as usual. */
+        b->then_keepalive = true;
+        return put(r);
 }
 
 static void on_revoke(EtcdCall *call, int result, const char *error, long status, json_t *response,

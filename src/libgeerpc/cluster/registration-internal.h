@@ -8,6 +8,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cluster/server-meta.h"
 #include "geerpc/registration.h"
 #include "http/http-client.h"
 #include "basic/macro.h"
@@ -35,6 +36,11 @@ struct geerpc_registration {
         char *url;
         char *address;
         char *token;
+        geerpc_server *server; /* its services are announced */
+        unsigned weight;
+        char **labels;         /* "key=value", sorted by key */
+        bool meta_changed;     /* announce at once, after the beat in flight */
+        bool services_warned;
         const RegistrationBackend *backend;
         void *backend_data;
 
@@ -57,6 +63,10 @@ struct geerpc_registration {
         geerpc_registration_handler stop_done;
         void *stop_userdata;
 };
+
+/* What the next heartbeat announces: the server's services (NULL when
+ * there is no server, or too many services), weight, labels. */
+int registration_meta(geerpc_registration *r, ServerMeta *ret);
 
 /* Called by back ends. period_hint: the heartbeat period the back end
  * derives from what the registry said (0: no idea, use the default); an

@@ -6,13 +6,22 @@
 #include "cluster/registration-internal.h"
 
 /* The geeregistry back end (also Go GeeRPC's registry): a heartbeat is a
- * POST with the address in X-Geerpc-Server; deregistration a DELETE. */
+ * POST with the address in X-Geerpc-Server and what the server offers in
+ * X-Geerpc-Services, X-Geerpc-Weight and X-Geerpc-Labels (a Go registry
+ * ignores those); deregistration a DELETE. */
 
 typedef struct RegistryBackend {
         HttpRequest *req;
         char header_server[300];
         char header_auth[GEERPC_REGISTRY_TOKEN_MAX + 32];
+        char *header_services, *header_weight, *header_labels;
 } RegistryBackend;
+
+static void free_meta_headers(RegistryBackend *b) {
+        b->header_services = mfree(b->header_services);
+        b->header_weight = mfree(b->header_weight);
+        b->header_labels = mfree(b->header_labels);
+}
 
 static int registry_init(geerpc_registration *r) {
         RegistryBackend *b = calloc(1, sizeof *b);
@@ -24,8 +33,10 @@ static int registry_init(geerpc_registration *r) {
 
 static void registry_done(geerpc_registration *r) {
         RegistryBackend *b = r->backend_data;
-        if (b)
+        if (b) {
                 explicit_bzero(b->header_auth, sizeof b->header_auth);
+                free_meta_headers(b);
+        }
         free(b);
         r->backend_data = NULL;
 }
@@ -95,9 +106,27 @@ static void on_leave_done(HttpRequest *req, const HttpResponse *resp, void *user
         registration_leave_done(r, resp->result < 0 ? resp->result : -EIO, why);
 }
 
+/* The metadata headers of a heartbeat; each only when it says more than
+ * its absence would (unknown services, weight 1, no labels). */
+static int meta_headers(geerpc_registration *r, RegistryBackend *b) {
+        ServerMeta m;
+        int k = registration_meta(r, &m);
+        if (k < 0)
+                return k;
+        _cleanup_free_ char *services = m.services ? strv_join(m.services, ",") : NULL,
+                            *labels = m.labels ? strv_join(m.labels, ",") : NULL;
+        free_meta_headers(b);
+        if ((m.services && (!services || asprintf(&b->header_services, "X-Geerpc-Services: %s", services) < 0)) ||
+            (m.weight != GEERPC_WEIGHT_DEFAULT && asprintf(&b->header_weight, "X-Geerpc-Weight: %u", m.weight) < 0) ||
+            (m.labels && (!labels || asprintf(&b->header_labels, "X-Geerpc-Labels: %s", labels) < 0)))
+                k = -ENOMEM;
+        server_meta_done(&m);
+        return k;
+}
+
 static int send_request(geerpc_registration *r, const char *method, usec_t timeout, http_done_t done) {
         RegistryBackend *b = r->backend_data;
-        const char *headers[3] = {};
+        const char *headers[6] = {};
         size_t n = 0;
 
         snprintf(b->header_server, sizeof b->header_server, "X-Geerpc-Server: %s", r->address);
@@ -105,6 +134,16 @@ static int send_request(geerpc_registration *r, const char *method, usec_t timeo
         if (r->token) {
                 snprintf(b->header_auth, sizeof b->header_auth, "Authorization: Bearer %s", r->token);
                 headers[n++] = b->header_auth;
+        }
+        free_meta_headers(b);
+        if (streq(method, "POST")) {
+                int k = meta_headers(r, b);
+                if (k < 0)
+                        return k;
+                const char *meta[] = { b->header_services, b->header_weight, b->header_labels };
+                for (size_t i = 0; i < ELEMENTSOF(meta); i++)
+                        if (meta[i])
+                                headers[n++] = meta[i];
         }
         HttpRequestSpec spec = {
                 .method = method,

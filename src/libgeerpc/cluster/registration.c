@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "basic/backoff.h"
 #include "basic/duration.h"
 #include "basic/address.h"
 #include "basic/log.h"
 #include "basic/url.h"
 #include "cluster/registration-internal.h"
+#include "rpc/server-internal.h"
 
 #define LOG_REG_FIELDS(r) \
         LOG_FIELDS({ "GEERPC_ADDR", (r)->address }, { "GEERPC_REGISTRY", (r)->url })
@@ -26,14 +28,8 @@ usec_t registration_derive_period(usec_t registry_timeout) {
 }
 
 usec_t registration_backoff(usec_t period, unsigned failures, double jitter01) {
-        /* 1 s, 2 s, 4 s, ... capped at the period, each spread over
-         * [0.8, 1.2) of its value so that servers that lost the same
-         * registry do not come back in lockstep. */
-        unsigned shift = failures > 0 ? MIN(failures - 1, 30U) : 0;
-        usec_t d = (usec_t) GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC << shift;
-        d = MIN(d, period);
-        d = (usec_t) ((double) d * (0.8 + 0.4 * jitter01));
-        return MIN(MAX(d, (usec_t) 1), period);
+        /* 1 s, 2 s, 4 s, ... capped at the period. */
+        return backoff_delay(GEERPC_HEARTBEAT_BACKOFF_INITIAL_USEC, period, failures, jitter01);
 }
 
 static const char *const state_names[] = {
@@ -108,6 +104,7 @@ _public_ int geerpc_registration_new(geerpc_registration **ret, const char *regi
         if (!reg)
                 return -ENOMEM;
         reg->n_ref = 1;
+        reg->weight = GEERPC_WEIGHT_DEFAULT;
         reg->backend = b;
         reg->url = strdup(registry_url);
         reg->address = TAKE_PTR(canonical);
@@ -148,6 +145,8 @@ _public_ geerpc_registration *geerpc_registration_unref(geerpc_registration *r) 
                 explicit_bzero(r->token, strlen(r->token));
         free(r->token);
         free(r->last_error);
+        geerpc_server_unref(r->server);
+        strv_free(r->labels);
         free(r);
         return NULL;
 }
@@ -252,6 +251,104 @@ _public_ int geerpc_registration_load_credential(geerpc_registration *r) {
         return k;
 }
 
+static void schedule(geerpc_registration *r, usec_t delay);
+
+/* What is announced changed: a heartbeat now, or right after the one in
+ * flight. */
+static void meta_changed(geerpc_registration *r) {
+        /* Before start the first heartbeat carries it; while retrying the
+         * next retry does. */
+        if (r->beat_in_flight)
+                r->meta_changed = true;
+        else if (r->state == GEERPC_REGISTRATION_REGISTERED)
+                schedule(r, 0);
+}
+
+_public_ int geerpc_registration_set_server(geerpc_registration *r, geerpc_server *s) {
+        if (!r)
+                return -EINVAL;
+        geerpc_server_unref(r->server);
+        r->server = geerpc_server_ref(s);
+        meta_changed(r);
+        return 0;
+}
+
+_public_ int geerpc_registration_set_weight(geerpc_registration *r, unsigned weight) {
+        if (!r || weight > GEERPC_WEIGHT_MAX)
+                return -EINVAL;
+        if (r->weight != weight) {
+                r->weight = weight;
+                meta_changed(r);
+        }
+        return 0;
+}
+
+_public_ int geerpc_registration_set_label(geerpc_registration *r, const char *key, const char *value) {
+        if (!r || !server_label_key_is_valid(key) || (value && !server_label_value_is_valid(value)))
+                return -EINVAL;
+        size_t kl = strlen(key), n = strv_length(r->labels);
+        _cleanup_free_ char *item = NULL;
+        if (value && asprintf(&item, "%s=%s", key, value) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (strncmp(r->labels[i], key, kl) != 0 || r->labels[i][kl] != '=')
+                        continue;
+                if (item && streq(r->labels[i], item))
+                        return 0;
+                free(r->labels[i]);
+                if (item)
+                        r->labels[i] = TAKE_PTR(item);
+                else
+                        memmove(r->labels + i, r->labels + i + 1, (n - i) * sizeof(char *));
+                meta_changed(r);
+                return 0;
+        }
+        if (!item)
+                return 0;
+        if (n >= GEERPC_LABELS_MAX)
+                return -E2BIG;
+        /* Kept in the order the registry lists them: parsed back. */
+        _cleanup_free_ char *joined = NULL;
+        _cleanup_strv_free_ char **v = NULL;
+        const char *why;
+        int k = strv_push(&r->labels, item);
+        if (k < 0)
+                return k;
+        joined = strv_join(r->labels, ",");
+        if (!joined)
+                return -ENOMEM;
+        k = server_meta_parse_labels(joined, &v, &why);
+        if (k < 0)
+                return k;
+        strv_free(r->labels);
+        r->labels = TAKE_PTR(v);
+        meta_changed(r);
+        return 0;
+}
+
+int registration_meta(geerpc_registration *r, ServerMeta *ret) {
+        ServerMeta m = { .weight = r->weight };
+        if (r->server) {
+                int k = server_get_service_names(r->server, &m.services);
+                if (k < 0)
+                        return k;
+                if (strv_length(m.services) > GEERPC_SERVICES_MAX) {
+                        if (!r->services_warned)
+                                log_warning("registration: %s offers %zu services, more than a registry carries "
+                                            "(%u): announcing it as offering every service",
+                                            r->address, strv_length(m.services), GEERPC_SERVICES_MAX);
+                        r->services_warned = true;
+                        m.services = strv_free(m.services);
+                }
+        }
+        if (strv_copy(r->labels, &m.labels) < 0) {
+                server_meta_done(&m);
+                return -ENOMEM;
+        }
+        *ret = m;
+        return 0;
+}
+
 _public_ int geerpc_registration_set_handler(geerpc_registration *r, geerpc_registration_handler handler,
                                              void *userdata) {
         if (!r)
@@ -345,6 +442,8 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
         r->beat_in_flight = false;
         if (IN_SET(r->state, GEERPC_REGISTRATION_STOPPING, GEERPC_REGISTRATION_STOPPED))
                 return;
+        bool again = r->meta_changed;
+        r->meta_changed = false;
 
         if (result >= 0) {
                 bool first = r->last_success == 0, recovered = r->failures > 0;
@@ -359,13 +458,13 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
                                    duration_format_short(d, r->period));
                 else
                         log_debug("heartbeat for %s sent to %s", r->address, r->url);
-                schedule(r, r->period);
+                schedule(r, again ? 0 : r->period);
         } else {
                 r->failures++;
                 free(r->last_error);
                 r->last_error = strdup(error ?: strerror(-result));
                 set_state(r, GEERPC_REGISTRATION_RETRYING);
-                usec_t delay = registration_backoff(r->period, r->failures, (double) arc4random() / 4294967296.0);
+                usec_t delay = registration_backoff(r->period, r->failures, backoff_jitter());
                 /* Once per outage at warning level; the retries at debug. */
                 log_struct(r->failures == 1 ? LOG_WARNING : LOG_DEBUG, 0, LOG_REG_FIELDS(r),
                            "heartbeat for %s to %s failed: %s; retrying in %s", r->address, r->url,

@@ -13,79 +13,6 @@ struct HashRing {
         } points[];
 };
 
-/* ---- server sets ------------------------------------------------------------ */
-
-static void strv_free_n(char **v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-}
-
-int server_set_new(const char *const *addrs, size_t n, ServerSet **ret) {
-        if (!ret || (n > 0 && !addrs))
-                return -EINVAL;
-        ServerSet *s = calloc(1, sizeof *s);
-        if (!s)
-                return -ENOMEM;
-        atomic_init(&s->n_ref, 1);
-        atomic_init(&s->ring, NULL);
-        if (n > 0) {
-                s->addrs = calloc(n, sizeof(char *));
-                if (!s->addrs) {
-                        free(s);
-                        return -ENOMEM;
-                }
-        }
-        for (size_t i = 0; i < n; i++) {
-                s->addrs[i] = addrs[i] ? strdup(addrs[i]) : NULL;
-                if (!s->addrs[i]) {
-                        strv_free_n(s->addrs, i);
-                        free(s);
-                        return addrs[i] ? -ENOMEM : -EINVAL;
-                }
-        }
-        if (n > 1)
-                qsort(s->addrs, n, sizeof(char *), strptr_compare);
-        /* Drop duplicates: a list with one server twice would give it twice
-         * the traffic. */
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (k > 0 && streq(s->addrs[k - 1], s->addrs[i]))
-                        free(s->addrs[i]);
-                else
-                        s->addrs[k++] = s->addrs[i];
-        }
-        s->n = k;
-        *ret = s;
-        return 0;
-}
-
-ServerSet *server_set_ref(ServerSet *s) {
-        if (s)
-                atomic_fetch_add(&s->n_ref, 1);
-        return s;
-}
-
-ServerSet *server_set_unref(ServerSet *s) {
-        if (!s || atomic_fetch_sub(&s->n_ref, 1) != 1)
-                return NULL;
-        free(atomic_load(&s->ring));
-        strv_free_n(s->addrs, s->n);
-        free(s);
-        return NULL;
-}
-
-bool server_set_equal(const ServerSet *a, const ServerSet *b) {
-        if (!a || !b)
-                return a == b;
-        if (a->n != b->n)
-                return false;
-        for (size_t i = 0; i < a->n; i++)
-                if (!streq(a->addrs[i], b->addrs[i]))
-                        return false;
-        return true;
-}
-
 /* ---- randomness and hashing ---------------------------------------------- */
 
 uint64_t select_random_u64(void) {
@@ -132,24 +59,52 @@ static int cmp_point(const void *a, const void *b) {
         return x->server < y->server ? -1 : x->server > y->server;
 }
 
-/* A server's points depend on its address only, never on the other
- * servers: that is what keeps keys in place when the set changes. */
+static uint64_t ring_total(const ServerSet *s) {
+        uint64_t total = 0;
+        for (size_t k = 0; k < s->n_active; k++)
+                total += (uint64_t) SELECT_HASH_VNODES * s->entries[s->active[k]].meta.weight;
+        return total;
+}
+
+static size_t ring_points(unsigned weight, uint64_t total) {
+        uint64_t p = (uint64_t) SELECT_HASH_VNODES * weight;
+        if (total > SELECT_HASH_POINTS_MAX)
+                /* Scaled down alike, and never to nothing. */
+                p = MAX(p * SELECT_HASH_POINTS_MAX / total, (uint64_t) (weight > 0));
+        return (size_t) p;
+}
+
+size_t select_ring_points(const ServerSet *s, unsigned weight) {
+        return ring_points(weight, ring_total(s));
+}
+
+/* A server's points depend on its address and weight only, never on the
+ * other servers (unless the ring is at its size limit): that is what keeps
+ * keys in place when the set changes. Its points are the first of one
+ * sequence per address, so a change of weight moves keys only to or from
+ * that server. */
 static HashRing *ring_build(const ServerSet *s) {
-        size_t n = s->n * SELECT_HASH_VNODES;
+        uint64_t total = ring_total(s);
+        size_t n = 0;
+        for (size_t k = 0; k < s->n_active; k++)
+                n += ring_points(s->entries[s->active[k]].meta.weight, total);
         HashRing *ring = malloc(sizeof *ring + n * sizeof ring->points[0]);
         if (!ring)
                 return NULL;
         ring->n = n;
-        size_t k = 0;
-        for (size_t i = 0; i < s->n; i++) {
+        size_t j = 0;
+        for (size_t k = 0; k < s->n_active; k++) {
+                uint32_t i = s->active[k];
                 uint64_t base = select_hash(s->addrs[i], strlen(s->addrs[i]));
-                for (uint64_t v = 0; v < SELECT_HASH_VNODES; v++)
-                        ring->points[k++] = (struct RingPoint) {
+                size_t points = ring_points(s->entries[i].meta.weight, total);
+                for (uint64_t v = 0; v < points; v++)
+                        ring->points[j++] = (struct RingPoint) {
                                 .hash = mix64(base + (v + 1) * 0x9E3779B97F4A7C15ULL),
-                                .server = (uint32_t) i,
+                                .server = i,
                         };
         }
-        qsort(ring->points, n, sizeof ring->points[0], cmp_point);
+        if (n > 0)
+                qsort(ring->points, n, sizeof ring->points[0], cmp_point);
         return ring;
 }
 
@@ -181,57 +136,127 @@ static size_t ring_find(const HashRing *ring, uint64_t h) {
 
 /* ---- picking ---------------------------------------------------------------- */
 
-static bool avoided(const char *addr, const char *const *avoid, size_t n_avoid) {
-        for (size_t i = 0; i < n_avoid; i++)
-                if (avoid[i] && streq(addr, avoid[i]))
-                        return true;
-        return false;
+static bool skipped(const ServerSet *s, uint32_t i, select_skip_t skip, void *userdata) {
+        return skip && skip(s->addrs[i], userdata);
 }
 
-/* The first server from index start on (wrapping) that is not avoided. */
-static int scan_from(const ServerSet *s, size_t start, const char *const *avoid, size_t n_avoid) {
-        for (size_t k = 0; k < s->n; k++) {
-                size_t i = (start + k) % s->n;
-                if (!avoided(s->addrs[i], avoid, n_avoid))
+/* The first active server from position start on (wrapping) not skipped. */
+static int scan_from(const ServerSet *s, size_t start, select_skip_t skip, void *userdata) {
+        for (size_t k = 0; k < s->n_active; k++) {
+                uint32_t i = s->active[(start + k) % s->n_active];
+                if (!skipped(s, i, skip, userdata))
                         return (int) i;
         }
         return -ENXIO;
 }
 
-static int pick_hash(ServerSet *s, const char *key, const char *const *avoid, size_t n_avoid) {
+/* The active position whose weight range holds x (x < total weight). */
+static size_t cumulative_find(const ServerSet *s, uint64_t x) {
+        size_t lo = 0, hi = s->n_active;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->cumulative[mid] <= x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+static int pick_random(const ServerSet *s, select_skip_t skip, void *userdata) {
+        if (s->uniform)
+                return scan_from(s, (size_t) (select_random_u64() % s->n_active), skip, userdata);
+        uint64_t total = s->cumulative[s->n_active - 1];
+        uint32_t i = s->active[cumulative_find(s, select_random_u64() % total)];
+        if (!skipped(s, i, skip, userdata))
+                return (int) i;
+        /* Drawn again among the others: a draw that hit a skipped server
+         * must not favour its neighbours. */
+        total = 0;
+        for (size_t k = 0; k < s->n_active; k++)
+                if (!skipped(s, s->active[k], skip, userdata))
+                        total += s->entries[s->active[k]].meta.weight;
+        if (total == 0)
+                return -ENXIO;
+        uint64_t x = select_random_u64() % total;
+        for (size_t k = 0; k < s->n_active; k++) {
+                i = s->active[k];
+                if (skipped(s, i, skip, userdata))
+                        continue;
+                if (x < s->entries[i].meta.weight)
+                        return (int) i;
+                x -= s->entries[i].meta.weight;
+        }
+        return -ENXIO; /* not reached */
+}
+
+/* nginx's smooth weighted round-robin: every server gains its weight, the
+ * one with the most is chosen and pays the total back. Over a cycle each
+ * server is chosen weight times, spread out rather than in a burst. */
+static int pick_weighted_round_robin(ServerSet *s, select_skip_t skip, void *userdata) {
+        int best = -ENXIO;
+        pthread_mutex_lock(&s->wrr_lock);
+        if (!s->wrr_current)
+                s->wrr_current = calloc(s->n_active, sizeof(int64_t));
+        if (!s->wrr_current) {
+                pthread_mutex_unlock(&s->wrr_lock);
+                return -ENOMEM;
+        }
+        int64_t total = 0;
+        size_t best_k = 0;
+        for (size_t k = 0; k < s->n_active; k++) {
+                uint32_t i = s->active[k];
+                if (skipped(s, i, skip, userdata))
+                        continue;
+                int64_t w = s->entries[i].meta.weight;
+                s->wrr_current[k] += w;
+                total += w;
+                if (best < 0 || s->wrr_current[k] > s->wrr_current[best_k]) {
+                        best = (int) i;
+                        best_k = k;
+                }
+        }
+        if (best >= 0)
+                s->wrr_current[best_k] -= total;
+        pthread_mutex_unlock(&s->wrr_lock);
+        return best;
+}
+
+static int pick_hash(ServerSet *s, const char *key, select_skip_t skip, void *userdata) {
         HashRing *ring = ring_get(s);
         if (!ring)
                 return -ENOMEM;
+        if (ring->n == 0)
+                return -ENXIO;
         size_t p = ring_find(ring, select_hash(key, strlen(key)));
         for (size_t k = 0; k < ring->n; k++) {
                 uint32_t i = ring->points[(p + k) % ring->n].server;
-                if (!avoided(s->addrs[i], avoid, n_avoid))
+                if (!skipped(s, i, skip, userdata))
                         return (int) i;
         }
         return -ENXIO;
 }
 
-int select_pick(ServerSet *s, geerpc_select_mode mode, const char *key, atomic_uint_fast64_t *rr,
-                const char *const *avoid, size_t n_avoid) {
+int select_pick(ServerSet *s, geerpc_select_mode mode, const char *key, select_skip_t skip, void *userdata) {
         if (!s)
                 return -EINVAL;
         switch (mode) {
         case GEERPC_SELECT_RANDOM:
-                if (s->n == 0)
+                if (s->n_active == 0)
                         return -ENXIO;
-                return scan_from(s, (size_t) (select_random_u64() % s->n), avoid, n_avoid);
+                return pick_random(s, skip, userdata);
         case GEERPC_SELECT_ROUND_ROBIN:
-                if (!rr)
-                        return -EINVAL;
-                if (s->n == 0)
+                if (s->n_active == 0)
                         return -ENXIO;
-                return scan_from(s, (size_t) (atomic_fetch_add(rr, 1) % s->n), avoid, n_avoid);
+                if (!s->uniform)
+                        return pick_weighted_round_robin(s, skip, userdata);
+                return scan_from(s, (size_t) (atomic_fetch_add(&s->rr, 1) % s->n_active), skip, userdata);
         case GEERPC_SELECT_HASH:
                 if (!key)
                         return -EINVAL;
-                if (s->n == 0)
+                if (s->n_active == 0)
                         return -ENXIO;
-                return pick_hash(s, key, avoid, n_avoid);
+                return pick_hash(s, key, skip, userdata);
         default:
                 return -EINVAL;
         }

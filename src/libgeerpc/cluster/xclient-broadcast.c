@@ -3,6 +3,7 @@
 
 #include "basic/log.h"
 #include "cluster/xclient-internal.h"
+#include "rpc/service-name.h"
 
 /* Broadcast: every server called at once through asynchronous calls (their
  * handlers run on each connection's event thread); the calling thread
@@ -263,14 +264,15 @@ static int broadcast_init(Broadcast *b, geerpc_xclient *x, ServerSet *s, usec_t 
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&b->cond, &attr);
         pthread_condattr_destroy(&attr);
-        b->o = calloc(s->n, sizeof(Outcome));
+        /* Draining servers are never chosen, for a broadcast either. */
+        b->o = calloc(MAX(s->n_active, (size_t) 1), sizeof(Outcome));
         if (!b->o)
                 return -ENOMEM;
-        b->n = s->n;
-        for (size_t i = 0; i < s->n; i++) {
-                b->o[i].b = b;
-                b->o[i].server = strdup(s->addrs[i]);
-                if (!b->o[i].server)
+        b->n = s->n_active;
+        for (size_t k = 0; k < s->n_active; k++) {
+                b->o[k].b = b;
+                b->o[k].server = strdup(s->addrs[s->active[k]]);
+                if (!b->o[k].server)
                         return -ENOMEM;
         }
         return 0;
@@ -279,15 +281,16 @@ static int broadcast_init(Broadcast *b, geerpc_xclient *x, ServerSet *s, usec_t 
 _public_ int geerpc_xclient_broadcast(geerpc_xclient *x, const char *service_method, json_t *args, uint64_t timeout_usec,
                                       json_t **ret_reply, char **ret_error, geerpc_broadcast_result **ret_result) {
         _cleanup_(server_set_unrefp) ServerSet *s = NULL;
+        char buf[GEERPC_SERVICE_NAME_MAX + 1];
         Broadcast b;
 
         if (!x || isempty(service_method))
                 return -EINVAL;
         usec_t deadline = timeout_usec == 0 ? USEC_INFINITY : usec_add(now_usec(CLOCK_MONOTONIC), timeout_usec);
-        int r = discovery_acquire(x->discovery, deadline, &s);
+        int r = discovery_acquire(x->discovery, service_of_method(service_method, buf), deadline, &s);
         if (r < 0)
                 return r;
-        if (s->n == 0)
+        if (s->n_active == 0)
                 return -ENXIO;
         r = broadcast_init(&b, x, s, deadline);
         if (r < 0) {

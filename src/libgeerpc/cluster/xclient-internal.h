@@ -22,6 +22,15 @@ typedef struct XClientCodec {
         const char *codec; /* GEERPC_CODEC_JSON or GEERPC_CODEC_GOB */
 } XClientCodec;
 
+/* A server whose dial failed: passed over until its backoff ends, then
+ * tried by one call (the probe) while the others keep passing it over. */
+typedef struct XClientEjected {
+        char *addr;
+        unsigned failures; /* dials that failed in a row */
+        usec_t until;      /* CLOCK_MONOTONIC: the backoff ends */
+        bool probing;      /* a call is trying it now */
+} XClientEjected;
+
 struct geerpc_xclient {
         atomic_uint n_ref;
         geerpc_discovery *discovery;
@@ -35,6 +44,9 @@ struct geerpc_xclient {
         usec_t handle_timeout;
         XClientEntry *entries; /* sorted by addr */
         size_t n_entries, n_allocated;
+        XClientEjected *ejected; /* sorted by addr */
+        size_t n_ejected;
+        atomic_bool any_ejected; /* n_ejected > 0, read without the lock */
         bool closed;
         const char *codec;     /* NULL: learned per server (xclient-codec.c) */
         XClientCodec *codecs;  /* oldest first, at most GEERPC_XCLIENT_CODECS_MAX */
@@ -50,6 +62,22 @@ int xclient_get_client(geerpc_xclient *x, const char *addr, usec_t deadline, gee
 geerpc_client *xclient_lookup(geerpc_xclient *x, const char *addr);
 /* Forgets c as the connection to addr (if it still is) and closes it. */
 void xclient_drop(geerpc_xclient *x, const char *addr, geerpc_client *c);
+/* Ejection (xclient-eject.c). Whether addr is to be passed over now. */
+bool xclient_is_ejected(geerpc_xclient *x, const char *addr, usec_t now);
+/* A call picked addr: true when it may try it (not ejected, or its
+ * backoff is over and no other call is probing it: this call is). */
+bool xclient_claim(geerpc_xclient *x, const char *addr, usec_t now);
+/* A dial to addr failed: eject it, or double its backoff when it was being
+ * probed or its backoff was over. */
+void xclient_eject(geerpc_xclient *x, const char *addr, usec_t now);
+/* A dial to addr succeeded: it is back in rotation. */
+void xclient_unejected(geerpc_xclient *x, const char *addr);
+/* Of the servers of s not skipped by skip, the ejected one whose backoff
+ * ends first (-ENXIO when there is none): the last resort when every
+ * server is ejected. */
+int xclient_pick_ejected(geerpc_xclient *x, ServerSet *s, select_skip_t skip, void *userdata);
+void xclient_ejected_free(geerpc_xclient *x);
+
 /* A failure that says the connection (or the dial) is broken, as opposed
  * to a remote error, a deadline, or a local misuse. */
 bool xclient_is_connection_error(int r);

@@ -2,6 +2,7 @@
 #include "basic/log.h"
 #include "basic/sort-util.h"
 #include "cluster/xclient-internal.h"
+#include "rpc/service-name.h"
 
 /* The load-balancing client: the object, its address -> connection map,
  * and calls with failover. Broadcast is in xclient-broadcast.c. */
@@ -15,6 +16,7 @@ _public_ int geerpc_xclient_new(geerpc_xclient **ret, geerpc_discovery *d, geerp
         if (!x)
                 return -ENOMEM;
         atomic_init(&x->n_ref, 1);
+        atomic_init(&x->any_ejected, false);
         x->discovery = geerpc_discovery_ref(d);
         x->mode = mode;
         x->connect_timeout = GEERPC_CONNECT_TIMEOUT_DEFAULT_USEC;
@@ -53,6 +55,7 @@ _public_ geerpc_xclient *geerpc_xclient_unref(geerpc_xclient *x) {
                 return NULL;
         (void) geerpc_xclient_close(x);
         xclient_codecs_free(x);
+        xclient_ejected_free(x);
         geerpc_discovery_unref(x->discovery);
         pthread_mutex_destroy(&x->lock);
         free(x);
@@ -237,20 +240,27 @@ bool xclient_call_broke_connection(geerpc_client *c, int r) {
 
 /* ---- calls ------------------------------------------------------------------ */
 
-/* One attempt on one server. *ret_retry: whether another server may be
- * tried (a connection failure, with time left). */
+typedef enum Attempt {
+        ATTEMPT_DONE,        /* an outcome to return */
+        ATTEMPT_DIAL_FAILED, /* nothing was sent: another server is safe */
+        ATTEMPT_BROKEN,      /* the connection broke after the request went */
+} Attempt;
+
+/* One attempt on one server. */
 static int call_one(geerpc_xclient *x, const char *addr, const char *service_method, json_t *args, usec_t deadline,
-                    json_t **ret_reply, char **ret_error, bool *ret_retry) {
+                    json_t **ret_reply, char **ret_error, Attempt *ret_attempt) {
         geerpc_client *c;
-        *ret_retry = false;
+        *ret_attempt = ATTEMPT_DONE;
         int r = xclient_get_client(x, addr, deadline, &c);
         if (r < 0) {
                 /* A connect timeout is a dead server, unless it was the
                  * call's own deadline. */
                 bool time_left = deadline == USEC_INFINITY || now_usec(CLOCK_MONOTONIC) < deadline;
-                *ret_retry = r != -ESHUTDOWN && (xclient_is_connection_error(r) || (r == -ETIMEDOUT && time_left));
+                if (r != -ESHUTDOWN && (xclient_is_connection_error(r) || (r == -ETIMEDOUT && time_left)))
+                        *ret_attempt = ATTEMPT_DIAL_FAILED;
                 return r;
         }
+        xclient_unejected(x, addr);
         usec_t timeout = 0;
         if (deadline != USEC_INFINITY) {
                 usec_t now = now_usec(CLOCK_MONOTONIC);
@@ -264,17 +274,59 @@ static int call_one(geerpc_xclient *x, const char *addr, const char *service_met
         if (xclient_call_broke_connection(c, r)) {
                 xclient_drop(x, addr, c);
                 pthread_mutex_lock(&x->lock);
-                *ret_retry = !x->closed;
+                if (!x->closed)
+                        *ret_attempt = ATTEMPT_BROKEN;
                 pthread_mutex_unlock(&x->lock);
         }
         geerpc_client_unref(c);
         return r;
 }
 
+/* One call's picks: the servers it tried, and the xclient's ejected ones. */
+typedef struct Picks {
+        geerpc_xclient *x;
+        char *tried[GEERPC_XCLIENT_FAILOVER_MAX + 1];
+        size_t n_tried;
+} Picks;
+
+static bool tried(const char *addr, void *userdata) {
+        Picks *p = userdata;
+        for (size_t i = 0; i < p->n_tried; i++)
+                if (streq(p->tried[i], addr))
+                        return true;
+        return false;
+}
+
+static bool tried_or_ejected(const char *addr, void *userdata) {
+        Picks *p = userdata;
+        return tried(addr, p) || xclient_is_ejected(p->x, addr, now_usec(CLOCK_MONOTONIC));
+}
+
+/* The next server to try, or -ENXIO when every one was tried. */
+static int pick_next(Picks *p, ServerSet *s, const char *key) {
+        for (;;) {
+                int i = select_pick(s, p->x->mode, key, tried_or_ejected, p);
+                if (i == -ENXIO)
+                        /* Every server not tried is ejected: the one whose
+                         * backoff ends first. */
+                        return xclient_pick_ejected(p->x, s, tried, p);
+                if (i < 0 || xclient_claim(p->x, s->addrs[i], now_usec(CLOCK_MONOTONIC)))
+                        return i;
+                /* Another call is probing it: pass it over this time. */
+                char *copy = strdup(s->addrs[i]);
+                if (!copy)
+                        return -ENOMEM;
+                p->tried[p->n_tried++] = copy;
+                if (p->n_tried == ELEMENTSOF(p->tried))
+                        return -ENXIO;
+        }
+}
+
 _public_ int geerpc_xclient_call_full(geerpc_xclient *x, const char *key, const char *service_method, json_t *args,
                                       uint64_t timeout_usec, json_t **ret_reply, char **ret_error, char **ret_server) {
-        char *tried[GEERPC_XCLIENT_FAILOVER_MAX + 1];
-        size_t n_tried = 0;
+        _cleanup_(server_set_unrefp) ServerSet *s = NULL;
+        char buf[GEERPC_SERVICE_NAME_MAX + 1];
+        Picks p = { .x = x };
         int r = -ENXIO;
 
         if (!x || isempty(service_method) || (x->mode == GEERPC_SELECT_HASH && !key))
@@ -284,28 +336,40 @@ _public_ int geerpc_xclient_call_full(geerpc_xclient *x, const char *key, const 
         unsigned failover = x->failover;
         pthread_mutex_unlock(&x->lock);
 
-        for (unsigned attempt = 0; attempt <= failover; attempt++) {
-                char *addr = NULL;
-                int k = discovery_pick(x->discovery, x->mode, key, deadline, (const char *const *) tried, n_tried, &addr);
+        /* No service in the name ("FooSum"): any server, which answers that
+         * it is ill-formed. */
+        int k = discovery_acquire(x->discovery, service_of_method(service_method, buf), deadline, &s);
+        if (k < 0)
+                return k;
+        for (unsigned broken = 0; p.n_tried < ELEMENTSOF(p.tried);) {
+                k = pick_next(&p, s, key);
                 if (k < 0) {
                         /* Every server tried: the last failure stands. */
-                        if (!(k == -ENXIO && attempt > 0))
+                        if (!(k == -ENXIO && p.n_tried > 0))
                                 r = k;
                         break;
                 }
-                bool retry;
-                r = call_one(x, addr, service_method, args, deadline, ret_reply, ret_error, &retry);
-                if (!retry || attempt == failover) {
+                char *addr = strdup(s->addrs[k]);
+                if (!addr) {
+                        r = -ENOMEM;
+                        break;
+                }
+                Attempt a;
+                r = call_one(x, addr, service_method, args, deadline, ret_reply, ret_error, &a);
+                if (a == ATTEMPT_DIAL_FAILED)
+                        xclient_eject(x, addr, now_usec(CLOCK_MONOTONIC));
+                bool again = a == ATTEMPT_DIAL_FAILED || (a == ATTEMPT_BROKEN && broken++ < failover);
+                if (!again || p.n_tried + 1 == ELEMENTSOF(p.tried)) {
                         if (ret_server)
                                 *ret_server = TAKE_PTR(addr);
                         free(addr);
                         break;
                 }
                 log_debug_errno(r, "rpc xclient: %s on %s failed (%m), trying another server", service_method, addr);
-                tried[n_tried++] = addr;
+                p.tried[p.n_tried++] = addr;
         }
-        for (size_t i = 0; i < n_tried; i++)
-                free(tried[i]);
+        for (size_t i = 0; i < p.n_tried; i++)
+                free(p.tried[i]);
         return r;
 }
 

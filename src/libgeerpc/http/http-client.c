@@ -27,6 +27,7 @@ struct HttpRequest {
         Buffer response_body;
         bool too_large;
         bool aborted_by_stream;
+        bool headers_complete; /* the blank line after the headers came */
         char errbuf[CURL_ERROR_SIZE];
         LIST_FIELDS(HttpRequest, requests);
 };
@@ -135,6 +136,13 @@ static void request_free(HttpRequest *r) {
         free(r);
 }
 
+/* libcurl answers a header line longer than CURL_MAX_HTTP_HEADER with
+ * CURLE_OUT_OF_MEMORY and no message: that is what a transfer that ends so
+ * in the middle of the headers was. */
+static bool header_line_too_long(const HttpRequest *r) {
+        return buffer_len(&r->response_headers) > 0 && !r->headers_complete;
+}
+
 static int curl_code_to_errno(CURLcode code, const HttpRequest *r) {
         switch (code) {
         case CURLE_OK:
@@ -148,6 +156,8 @@ static int curl_code_to_errno(CURLcode code, const HttpRequest *r) {
                 return -EHOSTUNREACH;
         case CURLE_WRITE_ERROR:
                 return r->too_large ? -EMSGSIZE : r->aborted_by_stream ? -ECANCELED : -EIO;
+        case CURLE_OUT_OF_MEMORY:
+                return header_line_too_long(r) ? -EMSGSIZE : -ENOMEM;
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
                 return -EINVAL;
@@ -177,7 +187,9 @@ static void check_completed(HttpClient *c) {
                         .headers = &r->response_headers,
                         .body = &r->response_body,
                 };
-                if (code != CURLE_OK)
+                if (code == CURLE_OUT_OF_MEMORY && header_line_too_long(r))
+                        resp.error = HTTP_HEADER_LINE_TOO_LONG;
+                else if (code != CURLE_OK)
                         resp.error = r->too_large ? "response larger than the limit"
                                      : r->errbuf[0] ? r->errbuf
                                                     : curl_easy_strerror(code);
@@ -194,8 +206,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         size_t len = size * n;
         /* A new status line (after "100 Continue" or a redirect) starts a
          * new set of headers. */
-        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0)
+        if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
                 buffer_clear(&r->response_headers);
+                r->headers_complete = false;
+        }
+        if ((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n'))
+                r->headers_complete = true;
         if (buffer_len(&r->response_headers) + len > HTTP_HEADERS_MAX) {
                 r->too_large = true;
                 return 0;

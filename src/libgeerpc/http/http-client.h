@@ -19,6 +19,10 @@
 #define HTTP_TIMEOUT_DEFAULT_USEC (10 * USEC_PER_SEC)
 #define HTTP_CONNECT_TIMEOUT_DEFAULT_USEC (5 * USEC_PER_SEC)
 
+/* libcurl's own limit on one response header line (CURL_MAX_HTTP_HEADER,
+ * 100 KiB); a longer one fails the request with -EMSGSIZE and this text. */
+#define HTTP_HEADER_LINE_TOO_LONG "a response header is longer than libcurl accepts (100 KiB)"
+
 typedef struct HttpClient HttpClient;
 typedef struct HttpRequest HttpRequest;
 

@@ -38,6 +38,7 @@ typedef struct Listener {
 typedef struct Conn {
         HttpServer *server;
         Listener *listener;
+        struct MHD_Connection *mc;
         LIST_FIELDS(struct Conn, conns);
         int fd;
         /* Since when the connection waits for a whole request (headers and
@@ -48,7 +49,10 @@ typedef struct Conn {
         bool closing;
         bool peer_closed; /* FIN seen while a request was being answered */
         sd_event_source *deadline;
-        sd_event_source *hangup; /* the peer's FIN (EPOLLRDHUP) */
+        sd_event_source *hangup; /* the peer's FIN (EPOLLRDHUP); EPOLLOUT while raw is written */
+        HttpRaw *raw;            /* a response we write ourselves (MHD has the connection suspended) */
+        size_t raw_sent;
+        bool raw_done;           /* written or given up: close it */
 } Conn;
 
 struct HttpServer {
@@ -98,10 +102,108 @@ static int arm_oneshot(sd_event_source *es, usec_t when) {
         return sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 }
 
+static Conn *conn_get(struct MHD_Connection *mc);
+
+/* ---- raw responses ---------------------------------------------------------- */
+
+HttpRaw *http_raw_new(const void *data, size_t size) {
+        HttpRaw *r = malloc(sizeof *r + size);
+        if (!r)
+                return NULL;
+        r->n_ref = 1;
+        r->size = size;
+        memcpy(r->data, data, size);
+        return r;
+}
+
+HttpRaw *http_raw_ref(HttpRaw *r) {
+        if (r)
+                r->n_ref++;
+        return r;
+}
+
+HttpRaw *http_raw_unref(HttpRaw *r) {
+        if (r && --r->n_ref == 0)
+                free(r);
+        return NULL;
+}
+
+static usec_t raw_timeout(const HttpServer *s) {
+        return s->limits.idle_timeout ?: HTTP_RAW_TIMEOUT_DEFAULT_USEC;
+}
+
+/* Written, or given up: hand the connection back to MHD, whose next call
+ * of the handler closes it. */
+static void raw_finish(Conn *c, const char *why) {
+        if (!c->raw)
+                return;
+        if (why)
+                log_debug("HTTP connection (fd %d): raw response given up after %zu of %zu bytes: %s", c->fd,
+                          c->raw_sent, c->raw->size, why);
+        c->raw = http_raw_unref(c->raw);
+        c->raw_done = true;
+        (void) sd_event_source_set_enabled(c->hangup, SD_EVENT_OFF);
+        /* The response ends here: the FIN follows it at once. */
+        (void) shutdown(c->fd, SHUT_WR);
+        MHD_resume_connection(c->mc);
+}
+
+static void raw_write(Conn *c) {
+        while (c->raw_sent < c->raw->size) {
+                ssize_t k = send(c->fd, c->raw->data + c->raw_sent, c->raw->size - c->raw_sent,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return; /* EPOLLOUT brings us back */
+                if (k < 0) {
+                        raw_finish(c, strerror(errno));
+                        return;
+                }
+                c->raw_sent += (size_t) k;
+                (void) arm_oneshot(c->deadline, usec_add(loop_now(c->server), raw_timeout(c->server)));
+        }
+        raw_finish(c, NULL);
+}
+
+enum MHD_Result http_server_send_raw(struct MHD_Connection *mc, HttpRaw *raw) {
+        Conn *c = conn_get(mc);
+        if (!c || c->fd < 0 || !c->hangup || !c->deadline || c->raw || c->closing)
+                return MHD_NO;
+        /* MHD leaves a suspended connection alone: no reads, no writes, no
+         * timeout; the deadline below is ours. The source goes from
+         * one-shot to on *before* its events change: sd-event registers a
+         * one-shot source with EPOLLONESHOT and does not register it again
+         * when only the enablement changes. */
+        if (sd_event_source_set_enabled(c->hangup, SD_EVENT_OFF) < 0 ||
+            sd_event_source_set_priority(c->hangup, SD_EVENT_PRIORITY_NORMAL) < 0 ||
+            sd_event_source_set_io_events(c->hangup, EPOLLOUT) < 0 ||
+            sd_event_source_set_enabled(c->hangup, SD_EVENT_ON) < 0)
+                return MHD_NO;
+        MHD_suspend_connection(mc);
+        c->raw = http_raw_ref(raw);
+        c->raw_sent = 0;
+        (void) arm_oneshot(c->deadline, usec_add(loop_now(c->server), raw_timeout(c->server)));
+        return MHD_YES;
+}
+
+/* Before a daemon stops: MHD refuses to stop with suspended connections. */
+static void raw_abort_all(HttpServer *s, Listener *l) {
+        LIST_FOREACH(conns, c, s->conns)
+                if (c->raw && c->listener == l)
+                        raw_finish(c, "stopping");
+}
+
+/* ---- deadlines ---------------------------------------------------------------- */
+
 static int on_deadline(sd_event_source *es, uint64_t now, void *userdata) {
         Conn *c = userdata;
         usec_t timeout = c->server->limits.request_timeout;
 
+        if (c->raw) {
+                raw_finish(c, "no progress in time");
+                return 0;
+        }
         if (c->peer_closed) {
                 conn_shutdown(c, "the peer closed and its request did not complete");
                 return 0;
@@ -127,6 +229,10 @@ static int on_deadline(sd_event_source *es, uint64_t now, void *userdata) {
  * finish; a connection that waits for a request is closed at once. */
 static int on_hangup(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
+        if (c->raw) {
+                raw_write(c);
+                return 0;
+        }
         if (c->waiting_since != USEC_INFINITY) {
                 conn_shutdown(c, "the peer closed before sending a complete request");
                 return 0;
@@ -141,6 +247,7 @@ static void conn_free(Conn *c) {
         s->n_conns--;
         sd_event_source_disable_unref(c->deadline);
         sd_event_source_disable_unref(c->hangup);
+        http_raw_unref(c->raw);
         free(c);
 }
 
@@ -169,7 +276,13 @@ static Conn *conn_new(Listener *l, struct MHD_Connection *mc) {
         if (!c)
                 return NULL;
         const union MHD_ConnectionInfo *info = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *c = (Conn) { .server = s, .listener = l, .fd = info ? info->connect_fd : -1, .waiting_since = loop_now(s) };
+        *c = (Conn) {
+                .server = s,
+                .listener = l,
+                .mc = mc,
+                .fd = info ? info->connect_fd : -1,
+                .waiting_since = loop_now(s),
+        };
         int r = conn_watch(c);
         if (r < 0) {
                 log_warning_errno(r, "cannot watch an HTTP connection: %m");
@@ -307,6 +420,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
                 *con_cls = s; /* any non-NULL marker */
                 return on_headers(s, c, mc, method);
         }
+        if (c && c->raw_done)
+                return MHD_NO; /* answered by a raw response: close */
         if (c && c->answered) {
                 *upload_size = 0;
                 return MHD_YES;
@@ -398,6 +513,7 @@ static Listener *listener_free(Listener *l) {
                 return NULL;
         l->io = sd_event_source_disable_unref(l->io);
         l->timer = sd_event_source_disable_unref(l->timer);
+        raw_abort_all(l->server, l);
         if (l->mhd) {
                 /* Take the socket back first: MHD_stop_daemon() would shut it
                  * down, and a socket from systemd must outlive us. */
@@ -420,7 +536,8 @@ static int listener_start(HttpServer *s, Listener *l) {
 
         /* fd < 0: the daemon that serves connections accepted elsewhere,
          * with no listening socket (the option would have MHD use -1). */
-        unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | (l->fd < 0 ? MHD_USE_NO_LISTEN_SOCKET : 0);
+        unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                         (l->fd < 0 ? MHD_USE_NO_LISTEN_SOCKET : 0);
         struct MHD_OptionItem listen[] = {
                 { l->fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, l->fd, NULL },
                 { MHD_OPTION_END, 0, NULL },

@@ -35,6 +35,9 @@
 /* Request bodies are read and thrown away (the protocol has none), up to
  * this size; a larger one gets 413 or the connection is closed. */
 #define HTTP_BODY_MAX (64U * 1024U)
+/* A raw response (http_server_send_raw()) that makes no progress this
+ * long, when there is no idle timeout, is given up. */
+#define HTTP_RAW_TIMEOUT_DEFAULT_USEC (60 * USEC_PER_SEC)
 /* On stop, connections busy with a request may finish for this long. */
 #define HTTP_STOP_GRACE_USEC (5 * USEC_PER_SEC)
 
@@ -71,6 +74,24 @@ typedef struct HttpServer HttpServer;
 enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *content_type, const void *body,
                              size_t size, const char *const *headers);
 
+/* A complete HTTP response (status line, headers, body) that we write to
+ * the socket ourselves instead of through libmicrohttpd: MHD builds
+ * response headers in the per-connection memory pool, which every
+ * connection pays for, so headers larger than HttpLimits'
+ * response_header_room go this way. Immutable and reference counted, so
+ * that one copy serves any number of connections. Loop thread only. */
+typedef struct HttpRaw {
+        unsigned n_ref;
+        size_t size;
+        char data[];
+} HttpRaw;
+
+/* A copy of data as an HttpRaw with one reference, or NULL. */
+HttpRaw *http_raw_new(const void *data, size_t size);
+HttpRaw *http_raw_ref(HttpRaw *r);
+HttpRaw *http_raw_unref(HttpRaw *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HttpRaw *, http_raw_unref);
+
 int http_server_new(HttpServer **ret, sd_event *event, const HttpLimits *limits, http_handler_t handler,
                     http_refused_t refused, void *userdata);
 /* Stops every daemon at once (connections are closed). */
@@ -89,6 +110,13 @@ int http_server_add_connection(HttpServer *s, int fd);
 
 /* Open connections; may be called from any thread. */
 unsigned http_server_n_connections(HttpServer *s);
+
+/* From the handler, instead of MHD_queue_response(): writes raw (a
+ * reference is taken) as the answer, then closes the connection (the
+ * response should say "Connection: close"). The write is bounded by the
+ * idle timeout (or HTTP_RAW_TIMEOUT_DEFAULT_USEC). Returns MHD_YES, or
+ * MHD_NO when it cannot (then nothing was sent: queue a response). */
+enum MHD_Result http_server_send_raw(struct MHD_Connection *c, HttpRaw *raw);
 
 /* Graceful stop: stops accepting, closes connections that wait for a
  * request, lets the others finish their response (for at most

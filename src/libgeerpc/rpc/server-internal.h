@@ -284,6 +284,9 @@ json_t *method_stats_json(const Method *m);
 /* geerpc_server_add_service() without the check for the reserved name. */
 int server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                        void *userdata);
+/* The names of the services s offers, sorted (a NULL-terminated strv):
+ * what its registration announces. Loop thread, like add_service(). */
+int server_get_service_names(geerpc_server *s, char ***ret);
 void server_conn_closed(geerpc_server *s);
 void server_check_stopped(geerpc_server *s);
 int server_ensure_pool(geerpc_server *s);

@@ -6,7 +6,9 @@
 
 #include "basic/address.h"
 #include "basic/log.h"
+#include "basic/strv.h"
 #include "rpc/server-internal.h"
+#include "rpc/service-name.h"
 
 _public_ int geerpc_server_new(geerpc_server **ret) {
         if (!ret)
@@ -115,7 +117,7 @@ static void methods_free(Method *m, size_t n) {
 
 int server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                        void *userdata) {
-        if (!s || isempty(name) || strchr(name, '.') || (n_methods > 0 && !methods))
+        if (!s || !service_name_is_valid(name) || (n_methods > 0 && !methods))
                 return -EINVAL;
         for (size_t i = 0; i < s->n_services; i++)
                 if (streq(s->services[i].name, name))
@@ -155,6 +157,24 @@ oom:
         methods_free(svc.methods, n_methods);
         free(svc.name);
         return -ENOMEM;
+}
+
+int server_get_service_names(geerpc_server *s, char ***ret) {
+        char **v = calloc(s->n_services + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0, k = 0; i < s->n_services; i++) {
+                /* Every geerpc server has it: not worth announcing. */
+                if (streq(s->services[i].name, GEERPC_BUILTIN_SERVICE))
+                        continue;
+                if (!(v[k++] = strdup(s->services[i].name))) {
+                        strv_free(v);
+                        return -ENOMEM;
+                }
+        }
+        strv_sort_unique(v);
+        *ret = v;
+        return 0;
 }
 
 _public_ int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods,
