@@ -458,6 +458,87 @@ Test(services, drained_server_stays_drained) {
         reg_rmdir(dir);
 }
 
+/* The header listing of a plain GET for service (NULL: all). */
+static char *plain_list(TlCluster *c, const char *service) {
+        char url[300];
+        TlHttp h;
+        snprintf(url, sizeof url, "%s%s%s", c->url, service ? "?service=" : "", strempty(service));
+        cr_assert_eq(http("GET", url, NULL, &h), 200);
+        char *v = tl_http_header(&h, "X-Geerpc-Servers");
+        tl_http_done(&h);
+        return v ?: strdup("");
+}
+
+/* addr ("tcp@127.0.0.1:PORT") spelled another way: HOST:PORT. */
+static void respell(const char *addr, const char *host, char *buf, size_t size) {
+        const char *port = strrchr(addr, ':');
+        cr_assert(port && strncmp(addr, "tcp@127.0.0.1:", 14) == 0, "%s", addr);
+        snprintf(buf, size, "tcp@%s:%s", host, port + 1);
+}
+
+/* An override belongs to the canonical address: set through one spelling
+ * and cleared through another, it is the registered server's. And every
+ * cached listing (per service, plain and JSON) follows it at once. */
+Test(services, overrides_by_any_spelling_and_listings_follow) {
+        Fleet f = fleet_start();
+        const char *foo = f.c->addrs[f.foo], *echo = f.c->addrs[f.echo];
+        char *all = joined(3, foo, echo, f.go_addr), *echos = joined(2, echo, f.go_addr),
+             *foos = joined(2, foo, f.go_addr), *go_only = joined(1, f.go_addr), *rest = joined(2, foo, f.go_addr);
+        /* Fill every cache first. */
+        for (int round = 0; round < 2; round++) {
+                char *v = plain_list(f.c, "Echo");
+                cr_assert_str_eq(v, echos);
+                free(v);
+                v = plain_list(f.c, NULL);
+                cr_assert_str_eq(v, all);
+                free(v);
+                json_decref(listing(f.c, "Echo"));
+                json_decref(listing(f.c, NULL));
+        }
+
+        char other[300], third[300];
+        respell(echo, "127.1", other, sizeof other);
+        respell(echo, "0x7f.0.0.1", third, sizeof third);
+        TlHttp h;
+        cr_assert_eq(patch(f.c, NULL, other, "0", &h), 200);
+        cr_assert(strstr(h.body, "weight 0 (its own: 1)"), "the override missed the registered server: %s", h.body);
+        tl_http_done(&h);
+
+        char *v = plain_list(f.c, "Echo");
+        cr_assert_str_eq(v, go_only, "a stale ?service=Echo listing");
+        free(v);
+        v = plain_list(f.c, "Foo");
+        cr_assert_str_eq(v, foos, "?service=Foo is not Echo's");
+        free(v);
+        v = plain_list(f.c, NULL);
+        cr_assert_str_eq(v, rest);
+        free(v);
+        json_t *l = listing(f.c, "Echo"), *e = entry_of(l, echo);
+        cr_assert_not_null(e, "a draining server is still in the JSON listing");
+        cr_assert_eq(json_integer_value(json_object_get(e, "weight")), 0);
+        cr_assert_eq(json_integer_value(json_object_get(e, "server_weight")), 1);
+        cr_assert_null(entry_of(l, foo), "?service=Echo's JSON lists a Foo server");
+        json_decref(l);
+        int own;
+        cr_assert_eq(weight_of(f.c, echo, &own), 0);
+        assert_never_called(f.c, echo, 50);
+
+        cr_assert_eq(patch(f.c, NULL, third, "clear", NULL), 200);
+        v = plain_list(f.c, "Echo");
+        cr_assert_str_eq(v, echos);
+        free(v);
+        l = listing(f.c, "Echo");
+        cr_assert_null(json_object_get(entry_of(l, echo), "weight"));
+        json_decref(l);
+
+        free(all);
+        free(echos);
+        free(foos);
+        free(go_only);
+        free(rest);
+        fleet_stop(&f);
+}
+
 /* ---- bad input -------------------------------------------------------------------- */
 
 Test(services, bad_headers_get_400_with_one_line) {
