@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "codec/json-scanner.h"
+#include "codec/json-span.h"
 
 void json_scanner_init(JsonScanner *s, size_t max_size) {
         *s = (JsonScanner) { .max_size = max_size ?: JSON_VALUE_MAX_DEFAULT };
@@ -32,6 +33,7 @@ int json_scanner_scan(JsonScanner *s, const char *buf, size_t len, size_t *ret_s
                 s->started = true;
                 s->depth = 0;
                 s->in_string = s->escape = s->scalar = false;
+                s->plain = true;
                 if (c == '{' || c == '[')
                         s->depth = 1;
                 else if (c == '"')
@@ -63,7 +65,8 @@ int json_scanner_scan(JsonScanner *s, const char *buf, size_t len, size_t *ret_s
 
         while (i < limit) {
                 if (s->in_string) {
-                        /* Skip ordinary string bytes fast. */
+                        /* Ordinary string bytes are most of a large value:
+                         * skip them a run at a time. */
                         const char *q = buf + i;
                         const char *e = buf + limit;
                         if (s->escape) {
@@ -71,20 +74,23 @@ int json_scanner_scan(JsonScanner *s, const char *buf, size_t len, size_t *ret_s
                                 i++;
                                 continue;
                         }
-                        while (q < e && *q != '"' && *q != '\\')
-                                q++;
+                        q += json_span_plain(q, (size_t) (e - q));
                         i = (size_t) (q - buf);
                         if (i >= limit)
                                 break;
-                        if (*q == '\\')
+                        if (*q == '\\') {
                                 s->escape = true;
-                        else {
+                                s->plain = false;
+                        } else if (*q == '"') {
                                 s->in_string = false;
                                 if (s->depth == 0) {
                                         i++;
                                         goto done;
                                 }
-                        }
+                        } else
+                                /* A control or non-ASCII byte: whoever
+                                 * parses the value checks it. */
+                                s->plain = false;
                         i++;
                         continue;
                 }
