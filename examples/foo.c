@@ -63,8 +63,11 @@ static int foo_sleep(json_t *args, void *userdata, json_t **ret_reply, char **re
 
 int foo_register(geerpc_server *s) {
         static const geerpc_method methods[] = {
-                { "Sum", foo_sum, 0 },
-                { "Sleep", foo_sleep, GEERPC_METHOD_BLOCKING },
+                { .name = "Sum", .handler = foo_sum, .description = "returns Num1 + Num2" },
+                { .name = "Sleep",
+                  .handler = foo_sleep,
+                  .flags = GEERPC_METHOD_BLOCKING,
+                  .description = "sleeps Num1 seconds, then returns Num1 + Num2" },
         };
         return geerpc_server_add_service(s, "Foo", methods, sizeof methods / sizeof methods[0], NULL);
 }

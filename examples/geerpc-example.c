@@ -31,6 +31,7 @@ typedef struct Args {
         usec_t heartbeat;
         usec_t grace;
         unsigned workers;
+        bool no_http;
 } Args;
 
 static void help(void) {
@@ -51,6 +52,8 @@ static void help(void) {
                "                         credential registry-token, if systemd passes one)\n"
                "     --grace=DURATION    how long in-flight calls may finish on stop (default 10s)\n"
                "     --workers=N         threads for blocking methods (default %u)\n"
+               "     --no-http           serve RPC only: no HTTP on the port (no CONNECT,\n"
+               "                         /metrics or /debug/geerpc)\n"
                "     --log-level=LEVEL   err, warning, notice, info (default) or debug\n"
                "  -h --help              show this help\n"
                "     --version           show the version\n"
@@ -67,6 +70,7 @@ enum {
         ARG_TOKEN_FILE,
         ARG_GRACE,
         ARG_WORKERS,
+        ARG_NO_HTTP,
         ARG_LOG_LEVEL,
 };
 
@@ -113,6 +117,9 @@ static int parse_option(int c, void *userdata) {
                         return -EINVAL;
                 a->workers = (unsigned) n;
                 return 0;
+        case ARG_NO_HTTP:
+                a->no_http = true;
+                return 0;
         case ARG_LOG_LEVEL:
                 return cli_parse_log_level(optarg);
         default:
@@ -128,6 +135,7 @@ static const struct option options[] = {
         { "token-file", required_argument, NULL, ARG_TOKEN_FILE },
         { "grace", required_argument, NULL, ARG_GRACE },
         { "workers", required_argument, NULL, ARG_WORKERS },
+        { "no-http", no_argument, NULL, ARG_NO_HTTP },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, CLI_ARG_VERSION },
@@ -325,6 +333,8 @@ int main(int argc, char **argv) {
         r = geerpc_server_new(&d.server);
         if (r >= 0 && a.workers)
                 r = geerpc_server_set_worker_threads(d.server, a.workers);
+        if (r >= 0 && a.no_http)
+                r = geerpc_server_set_http(d.server, false);
         if (r >= 0)
                 r = geerpc_server_attach_event(d.server, d.event, 0);
         if (r >= 0)

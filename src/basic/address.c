@@ -13,6 +13,7 @@ static const char *const protocol_names[] = {
         [ADDRESS_TCP4] = "tcp4",
         [ADDRESS_TCP6] = "tcp6",
         [ADDRESS_UNIX] = "unix",
+        [ADDRESS_HTTP] = "http",
 };
 
 const char *address_protocol_to_string(AddressProtocol p) {
@@ -79,7 +80,7 @@ int address_parse(const char *s, AddressFlags flags, Address *ret, const char **
                         found = true;
                 }
         if (!found)
-                FAIL("unknown protocol (expected tcp, tcp4, tcp6 or unix)");
+                FAIL("unknown protocol (expected tcp, tcp4, tcp6, unix or http)");
         const char *rest = at + 1;
 
         if (a.protocol == ADDRESS_UNIX) {

@@ -2,7 +2,9 @@
 #pragma once
 
 /* Server addresses, as Go GeeRPC writes them: PROTOCOL@ADDRESS, e.g.
- * tcp@127.0.0.1:7001, tcp@[::1]:7001, tcp4@host:7001, unix@/run/geerpc/x.sock. */
+ * tcp@127.0.0.1:7001, tcp@[::1]:7001, tcp4@host:7001, unix@/run/geerpc/x.sock,
+ * http@127.0.0.1:7001 (TCP, then the HTTP CONNECT handshake before the
+ * Option: docs/PROTOCOL.md). */
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@ typedef enum AddressProtocol {
         ADDRESS_TCP4,
         ADDRESS_TCP6,
         ADDRESS_UNIX,
+        ADDRESS_HTTP, /* TCP; the client sends CONNECT first */
 } AddressProtocol;
 
 typedef struct Address {

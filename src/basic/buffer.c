@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "basic/buffer.h"
 
 #define BUFFER_MIN_ALLOC 4096
@@ -44,6 +47,27 @@ int buffer_append(Buffer *b, const void *p, size_t n) {
         if (n > 0)
                 memcpy(b->data + b->end, p, n);
         b->end += n;
+        return 0;
+}
+
+int buffer_append_string(Buffer *b, const char *s) {
+        return buffer_append(b, s, strlen(s));
+}
+
+int buffer_appendf(Buffer *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -EINVAL;
+        int r = buffer_reserve(b, (size_t) n + 1);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(buffer_tail(b), (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        buffer_advance_end(b, (size_t) n);
         return 0;
 }
 

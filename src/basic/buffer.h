@@ -32,6 +32,9 @@ static inline size_t buffer_room(const Buffer *b) {
  * bytes to the front first, growing only when that is not enough). */
 int buffer_reserve(Buffer *b, size_t n);
 int buffer_append(Buffer *b, const void *p, size_t n);
+int buffer_append_string(Buffer *b, const char *s);
+/* printf() onto the end. Not for hot paths. */
+int buffer_appendf(Buffer *b, const char *fmt, ...) _printf_(2, 3);
 static inline void buffer_advance_end(Buffer *b, size_t n) {
         b->end += n;
 }

@@ -113,6 +113,12 @@ static inline usec_t now_usec(clockid_t clock) {
         clock_gettime(clock, &ts);
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
 }
+/* Nanoseconds, for measuring what may take less than a microsecond. */
+static inline uint64_t now_nsec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
+}
 
 /* sd-event's default timer accuracy (0) is 250 ms of allowed slack; timers
  * that callers can observe (timeouts, deadlines) ask for this instead. */

@@ -339,9 +339,7 @@ static enum MHD_Result handle_metrics(Handlers *h, struct MHD_Connection *c, con
         return r;
 }
 
-enum MHD_Result handlers_dispatch(struct MHD_Connection *c, const char *method, const char *url, void *userdata) {
-        Handlers *h = userdata;
-
+static enum MHD_Result dispatch(Handlers *h, struct MHD_Connection *c, const char *method, const char *url) {
         if (streq(url, HANDLERS_METRICS_PATH))
                 return handle_metrics(h, c, method);
         if (!streq(url, HANDLERS_PATH) && !streq(url, HANDLERS_PATH_OLD))
@@ -355,6 +353,14 @@ enum MHD_Result handlers_dispatch(struct MHD_Connection *c, const char *method, 
                 return handle_delete(h, c, method);
         return reply(h, c, method, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
                      (const char *const[]) { MHD_HTTP_HEADER_ALLOW, ALLOW_REGISTRY, NULL });
+}
+
+enum MHD_Result handlers_dispatch(struct MHD_Connection *c, const char *method, const char *url, void *userdata) {
+        Handlers *h = userdata;
+        uint64_t start = now_nsec(CLOCK_MONOTONIC);
+        enum MHD_Result r = dispatch(h, c, method, url);
+        metrics_time_request(registry_metrics(h->registry), method, now_nsec(CLOCK_MONOTONIC) - start);
+        return r;
 }
 
 void handlers_refused(struct MHD_Connection *c, const char *method, unsigned status, void *userdata) {

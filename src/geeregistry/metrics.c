@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 
+#include "basic/prometheus.h"
 #include "metrics.h"
 
 static const unsigned statuses[] = { METRICS_STATUSES };
@@ -33,32 +32,30 @@ void metrics_count_request(Metrics *m, const char *method, unsigned status) {
         m->requests[metrics_method_from_string(method)][status_index(status)]++;
 }
 
-static int append(Buffer *out, const char *fmt, ...) _printf_(2, 3);
-static int append(Buffer *out, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return -EINVAL;
-        int r = buffer_reserve(out, (size_t) n + 1);
-        if (r < 0)
-                return r;
-        va_start(ap, fmt);
-        vsnprintf(buffer_tail(out), (size_t) n + 1, fmt, ap);
-        va_end(ap);
-        buffer_advance_end(out, (size_t) n);
-        return 0;
+void metrics_time_request(Metrics *m, const char *method, uint64_t nsec) {
+        histogram_observe(&m->request_duration[metrics_method_from_string(method)], nsec);
 }
 
 static int metric(Buffer *out, const char *name, const char *type, const char *help, uint64_t value) {
-        return append(out, "# HELP geeregistry_%s %s\n# TYPE geeregistry_%s %s\ngeeregistry_%s %" PRIu64 "\n", name,
-                      help, name, type, name, value);
+        char full[128];
+        snprintf(full, sizeof full, "geeregistry_%s", name);
+        return prom_metric(out, full, type, help, value);
+}
+
+static int render_durations(const Metrics *m, Buffer *out) {
+        const char *name = "geeregistry_http_request_duration_seconds";
+        int r = prom_family(out, name, "histogram", "Time from a request's complete headers to its queued response.");
+        for (size_t i = 0; r >= 0 && i < _METRICS_METHOD_MAX; i++) {
+                HistogramSnapshot h;
+                histogram_snapshot(&m->request_duration[i], &h);
+                r = prom_histogram(out, name, &h, "method", method_names[i], NULL);
+        }
+        return r;
 }
 
 static int render_requests(const Metrics *m, Buffer *out) {
-        int r = append(out, "# HELP geeregistry_http_requests_total HTTP requests answered, by method and status.\n"
-                            "# TYPE geeregistry_http_requests_total counter\n");
+        const char *name = "geeregistry_http_requests_total";
+        int r = prom_family(out, name, "counter", "HTTP requests answered, by method and status.");
         for (size_t i = 0; r >= 0 && i < _METRICS_METHOD_MAX; i++)
                 for (size_t j = 0; r >= 0 && j < METRICS_N_STATUSES; j++) {
                         if (m->requests[i][j] == 0)
@@ -68,8 +65,7 @@ static int render_requests(const Metrics *m, Buffer *out) {
                                 snprintf(code, sizeof code, "%u", statuses[j]);
                         else
                                 strcpy(code, "other");
-                        r = append(out, "geeregistry_http_requests_total{method=\"%s\",code=\"%s\"} %" PRIu64 "\n",
-                                   method_names[i], code, m->requests[i][j]);
+                        r = prom_sample(out, name, m->requests[i][j], "method", method_names[i], "code", code, NULL);
                 }
         return r;
 }
@@ -93,10 +89,12 @@ int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out) {
                 { "state_writes_total", "counter", "State file writes.", m->state_writes },
                 { "state_write_errors_total", "counter", "State file writes that failed.", m->state_write_errors },
         };
-        for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
-                int r = metric(out, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
-                if (r < 0)
-                        return r;
-        }
-        return render_requests(m, out);
+        int r = prom_build_info(out);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(rows); i++)
+                r = metric(out, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
+        if (r >= 0)
+                r = render_requests(m, out);
+        if (r >= 0)
+                r = render_durations(m, out);
+        return r;
 }

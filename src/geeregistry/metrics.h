@@ -3,9 +3,10 @@
 
 /* The registry's counters, and GET /metrics in the Prometheus text
  * format (version 0.0.4). Everything runs on the loop thread: plain
- * integers, no atomics. */
+ * integers (the histograms are the library's, atomic for other users). */
 
 #include "basic/buffer.h"
+#include "basic/histogram.h"
 #include "basic/macro.h"
 
 typedef enum MetricsMethod {
@@ -29,6 +30,8 @@ typedef struct Metrics {
         uint64_t state_writes;
         uint64_t state_write_errors;
         uint64_t requests[_METRICS_METHOD_MAX][METRICS_N_STATUSES];
+        /* From the request's complete headers to its queued response. */
+        Histogram request_duration[_METRICS_METHOD_MAX];
 } Metrics;
 
 /* Values that are read when rendering rather than counted. */
@@ -41,4 +44,5 @@ typedef struct MetricsGauges {
 
 MetricsMethod metrics_method_from_string(const char *method);
 void metrics_count_request(Metrics *m, const char *method, unsigned status);
+void metrics_time_request(Metrics *m, const char *method, uint64_t nsec);
 int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out);

@@ -47,6 +47,7 @@ typedef struct Ctl {
         unsigned long count; /* call --count */
         const char *token_file; /* deregister --token-file */
         const char *address;    /* deregister ADDR */
+        const char *service;    /* describe, list [SERVICE] */
 
         /* Opened on first use (target.c). */
         geerpc_discovery *discovery;
@@ -88,6 +89,8 @@ extern const CtlCommand command_servers;
 extern const CtlCommand command_call;
 extern const CtlCommand command_broadcast;
 extern const CtlCommand command_deregister;
+extern const CtlCommand command_describe;
+extern const CtlCommand command_list;
 
 /* ---- target.c: reaching the servers and the registry ---- */
 

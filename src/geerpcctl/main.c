@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 /* geerpcctl: the command-line client. Lists the servers, calls one server,
- * broadcasts to all of them, or deregisters one, finding them through a
- * registry (--registry, $GEERPC_REGISTRY) or a given list (--server).
+ * broadcasts to all of them, deregisters one, or describes what they
+ * serve, finding them through a registry (--registry, $GEERPC_REGISTRY)
+ * or a given list (--server).
  *
  * This file holds the tables (global options, commands), parses the
  * command line from them, prints --help from them, and dispatches. */
@@ -22,6 +23,8 @@ static const CtlCommand *const commands[] = {
         &command_call,
         &command_broadcast,
         &command_deregister,
+        &command_describe,
+        &command_list,
 };
 
 /* ---- global options ------------------------------------------------------- */
@@ -173,7 +176,9 @@ static void help(void) {
                "{\"source\":...,\"servers\":[{\"addr\":ADDR,\"age_ms\":N},...]}; call prints\n"
                "{\"server\":ADDR,\"reply\":VALUE} (with --count: calls, failures, rate and\n"
                "latency); broadcast prints {\"reply\":VALUE,\"servers\":[...]}; deregister prints\n"
-               "{\"deregistered\":ADDR}; a failure prints {\"error\":TEXT,\"code\":STATUS,...}.\n"
+               "{\"deregistered\":ADDR}; describe prints {\"servers\":[{\"server\":ADDR,\"services\":[...]},\n"
+               "...]}; list prints {\"methods\":[...]}; a failure prints\n"
+               "{\"error\":TEXT,\"code\":STATUS,...}.\n"
                "JSON is indented on a terminal. Without --json, text from servers and\n"
                "registries is printed with control characters escaped, and cut after\n"
                "%u bytes (--json carries all of it).\n"
@@ -183,8 +188,9 @@ static void help(void) {
                "\n"
                "Exit status:\n"
                "  0  success\n"
-               "  1  the call returned a remote error (its text on stderr), or the\n"
-               "     registry refused\n"
+               "  1  the call returned a remote error (its text on stderr), the\n"
+               "     registry refused, or a server has no such service or does not\n"
+               "     describe itself (describe, list)\n"
                "  2  usage error, or ARGS_JSON is not valid JSON\n"
                "  3  no server or registry reachable (an empty list included), or the\n"
                "     deadline passed\n",

@@ -11,7 +11,7 @@
 #define EXIT_USAGE 2
 
 /* The address syntax, for messages and --help. */
-#define CLI_ADDRESS_SYNTAX "tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@... or unix@/PATH"
+#define CLI_ADDRESS_SYNTAX "tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH or http@HOST:PORT"
 
 /* Prints "PROGRAM: <message>" and "Try 'PROGRAM --help'." to stderr and
  * returns -EINVAL. The message is kept for cli_last_usage_error(). */

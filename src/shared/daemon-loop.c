@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "shared/daemon-loop.h"
@@ -32,6 +33,15 @@ int daemon_loop_new(sd_event **ret, sd_event_signal_handler_t on_stop, void *use
 #endif
         sigprocmask(SIG_BLOCK, &mask, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
+
+        /* The servers hold thousands of connections (RPC and HTTP on one
+         * port); systemd's soft limit of 1024 descriptors is for programs
+         * that use select(), which nothing here does. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
 
         r = sd_event_default(&e);
         if (r < 0)

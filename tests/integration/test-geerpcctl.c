@@ -81,7 +81,8 @@ Test(geerpcctl, help_documents_everything) {
         const char *words[] = { "--registry", "--server", "--mode", "random", "roundrobin", "hash:KEY", "--timeout",
                                 "--json", "--output", "table", "plain", "--log-level", "GEERPC_REGISTRY",
                                 "GEERPC_TOKEN", "servers", "call", "--count", "broadcast", "deregister",
-                                "--token-file", "@-", "Exit status", "  0 ", "  1 ", "  2 ", "  3 " };
+                                "--token-file", "@-", "describe [SERVICE]", "list [SERVICE]", "http@HOST:PORT",
+                                "Exit status", "  0 ", "  1 ", "  2 ", "  3 " };
         for (size_t i = 0; i < ELEMENTSOF(words); i++)
                 cr_assert(strstr(r.out, words[i]), "--help does not mention '%s'", words[i]);
         run_done(&r);
@@ -98,6 +99,8 @@ Test(geerpcctl, usage_errors_exit_2) {
         expect(ctl(s, "call", "Foo.Sum"), 2, "", "usage: call");
         expect(ctl(s, "call", "FooSum", "{}"), 2, "", "invalid method");
         expect(ctl(s, "servers", "extra"), 2, "", "unexpected argument");
+        expect(ctl(s, "describe", "Foo", "Bar"), 2, "", "usage: describe [SERVICE]");
+        expect(ctl(s, "list", "Foo.Sum"), 2, "", "invalid service");
         expect(ctl(s, "--mode=fastest", "servers"), 2, "", "invalid --mode");
         expect(ctl(s, "--mode=hash:", "servers"), 2, "", "invalid --mode");
         expect(ctl(s, "--timeout=soon", "servers"), 2, "", "invalid duration");
@@ -551,7 +554,7 @@ static void *evil_thread(void *userdata) {
 }
 
 Test(geerpcctl, peer_text_is_escaped_and_capped) {
-        static const geerpc_method methods[] = { { "Fail", evil_fail, 0 } };
+        static const geerpc_method methods[] = { { .name = "Fail", .handler = evil_fail } };
         geerpc_server *srv;
         sd_event *event;
         char *addr, s[300];
@@ -669,4 +672,68 @@ Test(geerpcctl, deregister_with_a_token) {
         unlink(token_path);
         unlink(bad_path);
         tl_proc_free(reg);
+}
+
+/* What every geerpc-example serves, in registration order. */
+#define EXAMPLE_METHODS "_geerpc.Describe\nFoo.Sum\nFoo.Sleep\n"
+
+Test(geerpcctl, describe_and_list_a_server_and_a_registry) {
+        char *addr;
+        TlProc *p = tl_start_example(NULL, NULL, &addr);
+        char s[300], *want;
+        snprintf(s, sizeof s, "--server=%s", addr);
+        expect(ctl(s, "list"), 0, EXAMPLE_METHODS, NULL);
+        /* plain (in a pipe): tab-separated columns; table: aligned, a header. */
+        cr_assert_gt(asprintf(&want,
+                              "%s\tFoo.Sum\tinline\treturns Num1 + Num2\n"
+                              "%s\tFoo.Sleep\tblocking\tsleeps Num1 seconds, then returns Num1 + Num2\n",
+                              addr, addr),
+                     0);
+        expect(ctl(s, "describe", "Foo"), 0, want, NULL);
+        free(want);
+        Run r = ctl(s, "--output=table", "list", "Foo");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "METHOD\nFoo.Sum\nFoo.Sleep\n");
+        run_done(&r);
+
+        /* Through CONNECT, and as JSON: the server's own description. */
+        snprintf(s, sizeof s, "--server=http@%s", addr + 4);
+        r = ctl(s, "--json", "describe");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        json_t *j = json_loads(r.out, 0, NULL), *one = json_array_get(json_object_get(j, "servers"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(one, "server")), s + 9);
+        json_t *svc = json_array_get(json_object_get(one, "services"), 1);
+        cr_assert_str_eq(json_string_value(json_object_get(svc, "name")), "Foo");
+        json_t *sleep = json_array_get(json_object_get(svc, "methods"), 1);
+        cr_assert_str_eq(json_string_value(json_object_get(sleep, "kind")), "blocking");
+        json_decref(j);
+        run_done(&r);
+        expect(ctl(s, "--json", "list", "Foo"), 0, "{\"methods\":[\"Foo.Sum\",\"Foo.Sleep\"]}\n", NULL);
+
+        /* No such service: the server's answer, exit 1; unreachable: 3,
+         * and what the others said is still printed. */
+        expect(ctl(s, "describe", "Bar"), 1, "", "_geerpc.Describe: no service Bar");
+        snprintf(s, sizeof s, "--server=%s,tcp@127.0.0.1:1", addr);
+        expect(ctl(s, "list"), 3, EXAMPLE_METHODS, "describe tcp@127.0.0.1:1: Connection refused");
+        r = ctl(s, "--json", "list");
+        cr_assert_eq(r.status, 3);
+        j = json_loads(r.out, 0, NULL);
+        cr_assert_eq(json_integer_value(json_object_get(j, "code")), 3, "%s", r.out);
+        cr_assert_eq(json_array_size(json_object_get(j, "methods")), 3, "%s", r.out);
+        json_decref(j);
+        run_done(&r);
+        tl_proc_free(p);
+        free(addr);
+
+        /* Every server of a registry: each listed once by list. */
+        TlCluster *c = tl_cluster_new(2);
+        char *reg = regopt(c);
+        expect(ctl(reg, "list"), 0, EXAMPLE_METHODS, NULL);
+        r = ctl(reg, "describe");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        for (size_t i = 0; i < c->n; i++)
+                cr_assert_not_null(strstr(r.out, c->addrs[i]), "%s missing in:\n%s", c->addrs[i], r.out);
+        run_done(&r);
+        free(reg);
+        tl_cluster_free(c);
 }

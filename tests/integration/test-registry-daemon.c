@@ -130,21 +130,9 @@ Test(registry_daemon, listens_on_a_unix_socket) {
 
 /* ---- socket activation ---------------------------------------------------- */
 
-/* A port that was free a moment ago: systemd-socket-activate needs a
- * number. The race with other programs is retried once by the caller. */
-static int pick_port(void) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t l = sizeof sa;
-        cr_assert_eq(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        cr_assert_eq(getsockname(fd, (struct sockaddr *) &sa, &l), 0);
-        close(fd);
-        return ntohs(sa.sin_port);
-}
-
 static TlProc *start_socket_activate(TlNotify *n, int *ret_port) {
         for (int attempt = 0; attempt < 2; attempt++) {
-                int port = pick_port();
+                int port = tl_free_port(); /* a race with others: retried once */
                 char listen[64];
                 snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
                 const char *argv[] = { SOCKET_ACTIVATE, "-l", listen, "-E", "NOTIFY_SOCKET", "-E",

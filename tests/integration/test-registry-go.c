@@ -2,51 +2,28 @@
 
 /* geeregistry against Go GeeRPC at the HTTP level: tests/go/geerpc-interop.go
  * sends the Go server's heartbeat and runs the Go client's discovery,
- * unchanged, with the Go toolchain (exit 77 when it is not installed). */
+ * unchanged, built once with the Go toolchain (exit 77 when it is not
+ * installed). */
 
-#include <criterion/options.h>
 
 #include "registry-util.h"
 
-static char go_path[4096];
-
-static bool find_go(void) {
-        const char *path = getenv("PATH");
-        if (!path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        for (const char *p = path; *p;) {
-                size_t l = strcspn(p, ":");
-                snprintf(go_path, sizeof go_path, "%.*s/go", (int) l, p);
-                if (l > 0 && access(go_path, X_OK) == 0)
-                        return true;
-                p += l + (p[l] == ':');
-        }
-        return false;
-}
+/* Built once by main(), for every test (each runs in its own process). */
+#define GO_BINARY_ENV "GEERPC_TEST_GO_INTEROP"
 
 /* Runs the Go program; returns its stdout (malloc'd). */
 static char *run_go(const char *registry, const char *server_header, const char *list_header,
                     const char *const *addrs) {
-        /* Tests run in their own processes: main()'s look-up is not here. */
-        cr_assert(find_go());
-        char *tmp = reg_tmpdir(), cache[300], gopath[300], home[300], source[512];
-        snprintf(cache, sizeof cache, "GOCACHE=%s/cache", tmp);
-        snprintf(gopath, sizeof gopath, "GOPATH=%s/gopath", tmp);
-        snprintf(home, sizeof home, "HOME=%s", tmp);
-        snprintf(source, sizeof source, "%s/geerpc-interop.go", getenv("GEERPC_GO_SOURCE_DIR"));
-
-        const char *argv[32] = { go_path, "run", source, registry, server_header, list_header };
-        size_t n = 6;
+        const char *argv[32] = { getenv(GO_BINARY_ENV), registry, server_header, list_header };
+        size_t n = 4;
+        cr_assert_not_null(argv[0]);
         for (size_t i = 0; addrs && addrs[i] && n < ELEMENTSOF(argv) - 1; i++)
                 argv[n++] = addrs[i];
         argv[n] = NULL;
-        /* Standard library only: no modules, no network. */
-        const char *env[] = { cache, gopath, home, "GO111MODULE=off", "GOFLAGS=", "GOPROXY=off", "CGO_ENABLED=0", NULL };
         char *out, *err;
-        int status = tl_run(argv, env, 240 * USEC_PER_SEC, &out, &err);
-        cr_assert_eq(status, 0, "go run failed (%d): %s%s", status, out, err);
+        int status = tl_run(argv, NULL, 60 * USEC_PER_SEC, &out, &err);
+        cr_assert_eq(status, 0, "the Go program failed (%d): %s%s", status, out, err);
         free(err);
-        reg_rmdir(tmp);
         return out;
 }
 
@@ -89,14 +66,5 @@ Test(registry_go, empty_registry_gives_an_empty_list) {
 }
 
 int main(int argc, char *argv[]) {
-        if (!find_go()) {
-                fprintf(stderr, "SKIP: the Go toolchain (go) is not installed; apt-get install golang-go\n");
-                return 77;
-        }
-        struct criterion_test_set *tests = criterion_initialize();
-        int result = 0;
-        if (criterion_handle_args(argc, argv, true))
-                result = !criterion_run_all_tests(tests);
-        criterion_finalize(tests);
-        return result;
+        return tl_go_test_main(argc, argv, "geerpc-interop", GO_BINARY_ENV);
 }

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include "config.h"
 #include "registry-util.h"
 
 Test(registry, post_then_get_both_headers) {
@@ -141,7 +142,7 @@ Test(registry, bad_requests_get_4xx_with_one_line) {
         } bad[] = {
                 { "", "invalid address: empty address\n" },
                 { "127.0.0.1:7001", "invalid address: address is not PROTOCOL@ADDRESS\n" },
-                { "udp@127.0.0.1:7001", "invalid address: unknown protocol (expected tcp, tcp4, tcp6 or unix)\n" },
+                { "udp@127.0.0.1:7001", "invalid address: unknown protocol (expected tcp, tcp4, tcp6, unix or http)\n" },
                 { "tcp@127.0.0.1:0", "invalid address: port out of range (1-65535)\n" },
                 { "tcp@127.0.0.1:65536", "invalid address: port out of range (1-65535)\n" },
                 { "tcp@127.0.0.1", "invalid address: missing port\n" },
@@ -323,14 +324,23 @@ Test(registry, metrics_in_prometheus_text_format) {
                 "geeregistry_max_servers 65536\n",
                 "geeregistry_http_requests_total{method=\"POST\",code=\"200\"} 2\n",
                 "geeregistry_http_requests_total{method=\"GET\",code=\"200\"} 1\n",
+                "# TYPE geerpc_build_info gauge\ngeerpc_build_info{version=\"" GEERPC_VERSION "\"} 1\n",
+                "# TYPE geeregistry_http_request_duration_seconds histogram\n",
+                "geeregistry_http_request_duration_seconds_count{method=\"POST\"} 2\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"POST\",le=\"+Inf\"} 2\n",
+                "geeregistry_http_request_duration_seconds_count{method=\"GET\"} 1\n",
+                "geeregistry_http_request_duration_seconds_count{method=\"DELETE\"} 0\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(expected); i++)
                 cr_assert_not_null(strstr(h.body, expected[i]), "missing '%s' in:\n%s", expected[i], h.body);
+        int lint = tl_promtool_check(h.body);
+        cr_assert(lint == 0 || lint == -ENOENT, "promtool check metrics failed (%d):\n%s", lint, h.body);
         /* Every sample line is NAME[{labels}] VALUE; every name is ours. */
         for (char *line = strtok(h.body, "\n"); line; line = strtok(NULL, "\n")) {
                 if (line[0] == '#')
                         continue;
-                cr_assert_eq(strncmp(line, "geeregistry_", 12), 0, "%s", line);
+                cr_assert(strncmp(line, "geeregistry_", 12) == 0 || strncmp(line, "geerpc_build_info{", 18) == 0, "%s",
+                          line);
                 cr_assert_not_null(strchr(line, ' '), "%s", line);
         }
         tl_http_done(&h);

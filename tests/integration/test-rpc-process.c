@@ -96,7 +96,9 @@ Test(rpc_process, server_survives_bad_clients) {
         const char *bad_codec = "{\"MagicNumber\":3927900,\"CodecType\":\"application/gobble\"}\n";
         expect_closed(p, addr, bad_codec, strlen(bad_codec), false, "invalid codec type application/gobble");
 
-        const char *not_json = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        /* Text that is neither JSON nor HTTP (an HTTP method is upper-case;
+         * HTTP requests are test-http-face.c's). */
+        const char *not_json = "hello / HTTP/1.1\r\nHost: x\r\n\r\n";
         expect_closed(p, addr, not_json, strlen(not_json), false, "options error");
 
         const char binary[] = { 0x00, 0x01, 0x02, (char) 0xff, (char) 0xfe, 0x7f };
@@ -255,7 +257,7 @@ Test(rpc_process, bad_flags_exit_2) {
                 const char *argv2[] = { tl_binary("geerpc-example"), listen[i], NULL };
                 cr_assert_eq(tl_run(argv2, NULL, 10 * USEC_PER_SEC, NULL, &err), 2, "%s", listen[i]);
                 cr_assert(strstr(err, "invalid --listen address '"), "%s", err);
-                cr_assert(strstr(err, "(expected tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@... or unix@/PATH)\n"),
+                cr_assert(strstr(err, "(expected tcp@HOST:PORT, tcp@[IPv6]:PORT, tcp4@..., tcp6@..., unix@/PATH or http@HOST:PORT)\n"),
                           "%s", err);
                 free(err);
         }

@@ -61,10 +61,10 @@ static void *srv_thread(void *userdata) {
 
 static void srv_start_at(Srv *s, const char *listen) {
         static const geerpc_method methods[] = {
-                { "Echo", test_echo, 0 },
-                { "Slow", test_slow, GEERPC_METHOD_BLOCKING },
-                { "Fail", test_fail, 0 },
-                { "Big", test_big, 0 },
+                { .name = "Echo", .handler = test_echo },
+                { .name = "Slow", .handler = test_slow, .flags = GEERPC_METHOD_BLOCKING },
+                { .name = "Fail", .handler = test_fail },
+                { .name = "Big", .handler = test_big },
         };
         *s = (Srv) {};
         cr_assert_eq(geerpc_server_new(&s->server), 0);
@@ -535,9 +535,9 @@ Test(rpc, cleanup_helpers_release_at_the_end_of_the_scope) {
 Test(rpc, api_misuse) {
         geerpc_server *s;
         cr_assert_eq(geerpc_server_new(&s), 0);
-        static const geerpc_method m[] = { { "X", test_echo, 0 } };
-        static const geerpc_method dup[] = { { "X", test_echo, 0 }, { "X", test_echo, 0 } };
-        static const geerpc_method nohandler[] = { { "X", NULL, 0 } };
+        static const geerpc_method m[] = { { .name = "X", .handler = test_echo } };
+        static const geerpc_method dup[] = { { .name = "X", .handler = test_echo }, { .name = "X", .handler = test_echo } };
+        static const geerpc_method nohandler[] = { { .name = "X" } };
         cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), 0);
         cr_assert_eq(geerpc_server_add_service(s, "A", m, 1, NULL), -EEXIST);
         cr_assert_eq(geerpc_server_add_service(s, "B.C", m, 1, NULL), -EINVAL);
@@ -579,4 +579,171 @@ Test(rpc, adopted_blocking_listen_socket_does_not_stall_the_loop) {
         geerpc_client_unref(a);
         geerpc_client_unref(b);
         srv_stop(&s, 0);
+}
+
+/* ---- statistics and introspection --------------------------------------------- */
+
+Test(rpc, stats_api_counts_from_another_thread) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(tl_call_json(c, "Test.Echo", "[1]", NULL, NULL), 0);
+        for (int i = 0; i < 2; i++)
+                cr_assert_eq(tl_call_json(c, "Test.Fail", "\"no\"", NULL, NULL), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "Test.Nope", "{}", NULL, NULL), -EREMOTEIO);
+        cr_assert_eq(tl_call_json(c, "Nope.X", "{}", NULL, NULL), -EREMOTEIO);
+
+        /* This thread is not the server's loop thread. */
+        geerpc_method_stats m;
+        cr_assert_eq(geerpc_server_get_method_stats(s.server, "Test", "Echo", &m), 0);
+        cr_assert_str_eq(m.service, "Test");
+        cr_assert_str_eq(m.method, "Echo");
+        cr_assert_null(m.description);
+        cr_assert_eq(m.flags, 0);
+        cr_assert_eq(m.calls[GEERPC_CALL_OK], 5);
+        cr_assert_eq(m.calls[GEERPC_CALL_ERROR], 0);
+        cr_assert_eq(m.duration_count, 5);
+        cr_assert_eq(m.duration_le_usec[0], 10);
+        cr_assert_eq(m.duration_le_usec[GEERPC_DURATION_BUCKETS - 1], 30 * USEC_PER_SEC);
+        for (size_t i = 1; i < GEERPC_DURATION_BUCKETS; i++)
+                cr_assert_geq(m.duration_buckets[i], m.duration_buckets[i - 1]);
+        cr_assert_leq(m.duration_buckets[GEERPC_DURATION_BUCKETS - 1], 5);
+
+        cr_assert_eq(geerpc_server_get_method_stats(s.server, "Test", "Fail", &m), 0);
+        cr_assert_eq(m.calls[GEERPC_CALL_ERROR], 2);
+        cr_assert_eq(geerpc_server_get_method_stats(s.server, "Foo", "Sleep", &m), 0);
+        cr_assert_eq(m.flags, GEERPC_METHOD_BLOCKING);
+        cr_assert_str_eq(m.description, "sleeps Num1 seconds, then returns Num1 + Num2");
+        cr_assert_eq(geerpc_server_get_method_stats(s.server, "Test", "Nope", &m), -ENOENT);
+        cr_assert_eq(geerpc_server_get_method_stats(s.server, NULL, "Nope", &m), -EINVAL);
+
+        /* By index: the built-in service first, then registration order. */
+        const char *order[] = { "_geerpc.Describe", "Test.Echo", "Test.Slow", "Test.Fail", "Test.Big", "Foo.Sum", "Foo.Sleep" };
+        size_t n = 0;
+        for (; geerpc_server_get_method_stats_by_index(s.server, n, &m) == 0; n++) {
+                char name[64];
+                snprintf(name, sizeof name, "%s.%s", m.service, m.method);
+                cr_assert_lt(n, ELEMENTSOF(order));
+                cr_assert_str_eq(name, order[n]);
+        }
+        cr_assert_eq(n, ELEMENTSOF(order));
+
+        geerpc_server_stats st;
+        cr_assert_eq(geerpc_server_get_stats(s.server, &st), 0);
+        cr_assert_eq(st.calls[GEERPC_CALL_OK], 5);
+        cr_assert_eq(st.calls[GEERPC_CALL_ERROR], 2);
+        cr_assert_eq(st.calls[GEERPC_CALL_UNKNOWN_METHOD], 1);
+        cr_assert_eq(st.calls[GEERPC_CALL_UNKNOWN_SERVICE], 1);
+        cr_assert_eq(st.connections, 1);
+        cr_assert_eq(st.in_flight, 0);
+        cr_assert_gt(st.bytes_received, 9 * 40);
+        cr_assert_gt(st.bytes_sent, 9 * 40);
+        cr_assert_str_eq(geerpc_call_code_to_string(GEERPC_CALL_CANCELED), "canceled");
+        cr_assert_str_eq(geerpc_call_code_to_string(GEERPC_CALL_UNKNOWN_METHOD), "unknown_method");
+        cr_assert_null(geerpc_call_code_to_string(_GEERPC_CALL_CODE_MAX));
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, builtin_describe_service) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *c = dial(&s);
+        json_t *reply = NULL;
+        char *err = NULL;
+
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":\"Foo\"}", &reply, NULL), 0);
+        char *text = json_dumps(reply, JSON_COMPACT);
+        cr_assert_str_eq(text, "{\"services\":[{\"name\":\"Foo\",\"methods\":["
+                               "{\"name\":\"Sum\",\"kind\":\"inline\",\"description\":\"returns Num1 + Num2\"},"
+                               "{\"name\":\"Sleep\",\"kind\":\"blocking\",\"description\":"
+                               "\"sleeps Num1 seconds, then returns Num1 + Num2\"}]}]}");
+        free(text);
+        json_decref(reply);
+
+        /* null, {} and {"service": ""}: every service, in order. */
+        const char *all[] = { "null", "{}", "{\"service\":\"\"}" };
+        for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                cr_assert_eq(tl_call_json(c, "_geerpc.Describe", all[i], &reply, NULL), 0);
+                json_t *list = json_object_get(reply, "services");
+                cr_assert_eq(json_array_size(list), 3);
+                cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "name")), "_geerpc");
+                cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 1), "name")), "Test");
+                json_t *slow = json_array_get(json_object_get(json_array_get(list, 1), "methods"), 1);
+                cr_assert_str_eq(json_string_value(json_object_get(slow, "kind")), "blocking");
+                cr_assert_null(json_object_get(slow, "description"));
+                json_decref(reply);
+        }
+
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":\"Nope\"}", NULL, &err), -EREMOTEIO);
+        cr_assert_str_eq(err, "_geerpc.Describe: no service Nope");
+        free(err);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "42", NULL, &err), -EREMOTEIO);
+        cr_assert_str_eq(err, "_geerpc.Describe: arguments must be null or {\"Service\":NAME}");
+        free(err);
+        cr_assert_eq(tl_call_json(c, "_geerpc.Describe", "{\"Service\":7}", NULL, &err), -EREMOTEIO);
+        cr_assert_str_eq(err, "_geerpc.Describe: Service must be a string");
+        free(err);
+        geerpc_client_unref(c);
+        srv_stop(&s, USEC_PER_SEC);
+}
+
+Test(rpc, descriptions_and_the_reserved_name_at_registration) {
+        geerpc_server *s;
+        cr_assert_eq(geerpc_server_new(&s), 0);
+        geerpc_method m = { .name = "X", .handler = test_echo };
+        cr_assert_eq(geerpc_server_add_service(s, GEERPC_BUILTIN_SERVICE, &m, 1, NULL), -EEXIST);
+        char text[GEERPC_METHOD_DESCRIPTION_MAX + 2];
+        memset(text, 'd', sizeof text - 1);
+        text[sizeof text - 1] = 0;
+        m.description = text;
+        cr_assert_eq(geerpc_server_add_service(s, "A", &m, 1, NULL), -EINVAL);
+        text[GEERPC_METHOD_DESCRIPTION_MAX] = 0;
+        cr_assert_eq(geerpc_server_add_service(s, "A", &m, 1, NULL), 0);
+        m.description = "two\nlines";
+        cr_assert_eq(geerpc_server_add_service(s, "B", &m, 1, NULL), -EINVAL);
+        m.description = "tab\there";
+        cr_assert_eq(geerpc_server_add_service(s, "C", &m, 1, NULL), -EINVAL);
+        geerpc_method_stats st;
+        cr_assert_eq(geerpc_server_get_method_stats(s, "A", "X", &st), 0);
+        cr_assert_eq(strlen(st.description), GEERPC_METHOD_DESCRIPTION_MAX);
+        cr_assert_eq(geerpc_server_get_method_stats(s, "B", "X", &st), -ENOENT);
+        geerpc_server_unref(s);
+}
+
+/* GET /metrics on the server's port; the status (0: no HTTP answer). */
+static long get_metrics(const char *address) {
+        char url[128];
+        TlHttp h;
+        snprintf(url, sizeof url, "http://%s/metrics", strchr(address, '@') + 1);
+        (void) tl_http("GET", url, NULL, &h);
+        long status = h.status;
+        tl_http_done(&h);
+        return status;
+}
+
+Test(rpc, http_face_on_by_default_and_off_by_switch) {
+        Srv s;
+        srv_start(&s);
+        cr_assert_eq(get_metrics(s.address), 200);
+        srv_stop(&s, USEC_PER_SEC);
+
+        geerpc_server *off;
+        char *addr;
+        cr_assert_eq(geerpc_server_new(&off), 0);
+        tl_server_attach_private(off);
+        cr_assert_eq(geerpc_server_set_http(off, false), 0);
+        cr_assert_eq(foo_register(off), 0);
+        cr_assert_eq(geerpc_server_listen(off, "tcp@127.0.0.1:0", &addr), 0);
+        Srv t = { .server = off, .address = addr };
+        cr_assert_eq(pthread_create(&t.thread, NULL, srv_thread, &t), 0);
+        t.running = true;
+        cr_assert_eq(get_metrics(addr), 0);
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_dial(&c, addr), 0);
+        cr_assert_eq(sum(c, 1, 2), 3);
+        geerpc_client_unref(c);
+        srv_stop(&t, USEC_PER_SEC);
+        cr_assert_eq(geerpc_server_set_http(NULL, true), -EINVAL);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 
 #include "basic/address.h"
 #include "basic/buffer.h"
+#include "geerpc/client.h"
 #include "testlib.h"
 
 void tl_server_attach_private(geerpc_server *s) {
@@ -22,6 +25,25 @@ void tl_server_attach_private(geerpc_server *s) {
         sd_event_unref(e);
 }
 
+
+int tl_free_port(void) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof sa;
+        TL_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof sa) >= 0 &&
+                          getsockname(fd, (struct sockaddr *) &sa, &l) >= 0,
+                  "cannot bind a loopback port: %m");
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+int tl_call_json(geerpc_client *c, const char *method, const char *args_json, json_t **ret_reply, char **ret_error) {
+        json_t *args = json_loads(args_json, JSON_DECODE_ANY, NULL);
+        TL_ASSERT(args, "invalid JSON: %s", args_json);
+        int r = geerpc_client_call(c, method, args, 10 * USEC_PER_SEC, ret_reply, ret_error);
+        json_decref(args);
+        return r;
+}
 
 void tl_sleep(usec_t usec) {
         struct timespec ts = { .tv_sec = (time_t) (usec / USEC_PER_SEC), .tv_nsec = (long) (usec % USEC_PER_SEC * 1000) };
@@ -283,6 +305,24 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
         if (status == -ETIMEDOUT)
                 return status;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tl_promtool_check(const char *text) {
+        const char *promtool = getenv("PROMTOOL");
+        if (isempty(promtool))
+                return -ENOENT;
+        char path[] = "/tmp/geerpc-test-metrics-XXXXXX";
+        int fd = mkostemp(path, O_CLOEXEC);
+        TL_ASSERT(fd >= 0, "mkostemp failed: %m");
+        FILE *f = fdopen(fd, "w");
+        TL_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s: %m", path);
+        const char *argv[] = { "/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", promtool, path, NULL };
+        char *out = NULL, *err = NULL;
+        int status = tl_run(argv, NULL, 60 * USEC_PER_SEC, &out, &err);
+        unlink(path);
+        free(out);
+        free(err);
+        return status;
 }
 
 /* ---- sd_notify ------------------------------------------------------------ */

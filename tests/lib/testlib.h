@@ -66,6 +66,34 @@ TlProc *tl_start_example(const char *const *extra_args, const char *const *envp,
  * status (or -ETIMEDOUT) and, if wanted, its stdout and stderr. */
 int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, char **ret_stdout, char **ret_stderr);
 
+/* Runs `promtool check metrics` (Prometheus' own linter of the text
+ * format) on text; returns its exit status (0: valid), or -ENOENT when
+ * $PROMTOOL is not set (meson sets it when promtool is installed). */
+int tl_promtool_check(const char *text);
+
+/* ---- RPC ------------------------------------------------------------------ */
+
+typedef struct geerpc_client geerpc_client;
+typedef struct json_t json_t;
+/* geerpc_client_call() with the arguments as JSON text (aborts on bad
+ * JSON) and a 10 s deadline. */
+int tl_call_json(geerpc_client *c, const char *method, const char *args_json, json_t **ret_reply, char **ret_error);
+
+/* ---- Go (go.c) ------------------------------------------------------------ */
+
+/* Whether the Go toolchain is on $PATH. */
+bool tl_have_go(void);
+/* Builds tests/go/NAME.go (standard library only; private cache, no
+ * modules, no network) into a new temporary folder and returns the
+ * binary's path (malloc'd). Aborts when the build fails. */
+char *tl_go_build(const char *name);
+/* Removes the binary's folder and frees the path. */
+void tl_go_free(char *binary);
+/* main() of a criterion test binary that runs tests/go/NAME.go: exits 77
+ * (skipped) without the Go toolchain; builds it once, puts its path in
+ * $env for the tests, runs them, removes it. */
+int tl_go_test_main(int argc, char *argv[], const char *name, const char *env);
+
 /* ---- sd_notify ------------------------------------------------------------ */
 
 typedef struct TlNotify TlNotify;
@@ -106,6 +134,10 @@ bool tl_write_all(int fd, const void *buf, size_t n);
 char *tl_read_until_eof(int fd, usec_t timeout, size_t *ret_len);
 /* Waits for the peer to close: true if EOF came before the timeout. */
 bool tl_wait_eof(int fd, usec_t timeout);
+
+/* A loopback TCP port that was free a moment ago, for programs that need
+ * a number up front (systemd-socket-activate). */
+int tl_free_port(void);
 
 /* Sleeps for usec. */
 void tl_sleep(usec_t usec);

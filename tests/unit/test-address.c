@@ -29,6 +29,17 @@ Test(address, parse_valid) {
 
         cr_assert_eq(address_parse("tcp@127.0.0.1:0", ADDRESS_ALLOW_PORT_ZERO, &a, NULL), 0);
         cr_assert_eq(a.port, 0);
+
+        /* Go's XDial form for RPC over HTTP: a TCP host and port. */
+        cr_assert_eq(address_parse("http@127.0.0.1:7001", 0, &a, NULL), 0);
+        cr_assert_eq(a.protocol, ADDRESS_HTTP);
+        cr_assert_str_eq(a.host, "127.0.0.1");
+        cr_assert_eq(a.port, 7001);
+        cr_assert_eq(address_parse("http@[::1]:80", 0, &a, NULL), 0);
+        cr_assert_str_eq(a.host, "::1");
+        const char *why = NULL;
+        cr_assert_eq(address_parse("http@/run/x.sock", 0, &a, &why), -EINVAL);
+        cr_assert_str_eq(why, "missing port");
 }
 
 Test(address, parse_invalid_with_reasons) {
@@ -38,7 +49,7 @@ Test(address, parse_invalid_with_reasons) {
         } cases[] = {
                 { "", "empty address" },
                 { "127.0.0.1:7001", "address is not PROTOCOL@ADDRESS" },
-                { "udp@127.0.0.1:7001", "unknown protocol (expected tcp, tcp4, tcp6 or unix)" },
+                { "udp@127.0.0.1:7001", "unknown protocol (expected tcp, tcp4, tcp6, unix or http)" },
                 { "tcp@127.0.0.1", "missing port" },
                 { "tcp@127.0.0.1:", "missing port" },
                 { "tcp@:7001", "missing host" },
@@ -85,6 +96,11 @@ Test(address, listen_dial_and_format) {
         cr_assert_eq(address_from_socket(l, &bound), 0);
         cr_assert(strncmp(bound, "tcp@127.0.0.1:", 14) == 0, "bound to %s", bound);
         cr_assert_eq(address_dial(bound, 5 * USEC_PER_SEC, &c), 0);
+        close(c);
+        /* http@ dials the same TCP port (the handshake is the client's). */
+        char http[64];
+        snprintf(http, sizeof http, "http@%s", bound + 4);
+        cr_assert_eq(address_dial(http, 5 * USEC_PER_SEC, &c), 0);
         close(c);
         close(l);
         free(bound);

@@ -50,3 +50,30 @@ Test(metrics, counts_requests_by_method_and_status) {
         cr_assert_eq(s[strlen(s) - 1], '\n');
         free(s);
 }
+
+Test(metrics, build_info_and_request_durations) {
+        Metrics m = {};
+        metrics_time_request(&m, "POST", 3 * NSEC_PER_USEC);       /* <= 10 µs */
+        metrics_time_request(&m, "POST", 2 * 1000 * NSEC_PER_USEC); /* 2 ms: <= 2.5 ms */
+        metrics_time_request(&m, "PATCH", 40 * NSEC_PER_SEC);       /* above every bound */
+        MetricsGauges g = {};
+
+        char *s = render(&m, &g);
+        const char *expected[] = {
+                "# TYPE geerpc_build_info gauge\ngeerpc_build_info{version=\"",
+                "# TYPE geeregistry_http_request_duration_seconds histogram\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"POST\",le=\"0.00001\"} 1\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"POST\",le=\"0.001\"} 1\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"POST\",le=\"0.0025\"} 2\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"POST\",le=\"+Inf\"} 2\n",
+                "geeregistry_http_request_duration_seconds_sum{method=\"POST\"} 0.002003\n",
+                "geeregistry_http_request_duration_seconds_count{method=\"POST\"} 2\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"other\",le=\"30\"} 0\n",
+                "geeregistry_http_request_duration_seconds_bucket{method=\"other\",le=\"+Inf\"} 1\n",
+                "geeregistry_http_request_duration_seconds_sum{method=\"other\"} 40\n",
+                "geeregistry_http_request_duration_seconds_count{method=\"GET\"} 0\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(expected); i++)
+                cr_assert_not_null(strstr(s, expected[i]), "missing:\n%s\nin:\n%s", expected[i], s);
+        free(s);
+}

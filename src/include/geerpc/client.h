@@ -42,7 +42,10 @@ int geerpc_client_set_handle_timeout(geerpc_client *c, uint64_t usec);
 int geerpc_client_set_max_message_size(geerpc_client *c, size_t n);
 int geerpc_client_set_max_pending(geerpc_client *c, unsigned n);
 /* Dials "tcp@host:port", "tcp@[::1]:port" or "unix@/path" and sends the
- * Option. -ETIMEDOUT past the connect timeout. */
+ * Option. "http@host:port" dials TCP and sends "CONNECT /_geeprc_
+ * HTTP/1.0" first, as Go GeeRPC's DialHTTP (a server answering anything
+ * but 200: -ECONNREFUSED; not HTTP: -EBADMSG). -ETIMEDOUT past the
+ * connect timeout, which bounds the handshake too. */
 int geerpc_client_connect(geerpc_client *c, const char *address);
 
 /* geerpc_client_new() + geerpc_client_connect() with default options. */

@@ -38,11 +38,25 @@ enum {
         GEERPC_METHOD_BLOCKING = 1 << 0,
 };
 
+/* One method of a service. ABI: `description` came with libgeerpc.so.1
+ * (the element size of method tables changed; programs built against
+ * libgeerpc.so.0 must be rebuilt, their sources need no change). */
 typedef struct geerpc_method {
         const char *name;
         geerpc_method_handler handler;
         unsigned flags;
+        /* Optional (NULL: none): one line saying what the method does, for
+         * introspection (_geerpc.Describe, /debug/geerpc, geerpcctl
+         * describe). Copied at registration; at most
+         * GEERPC_METHOD_DESCRIPTION_MAX bytes, no control characters. */
+        const char *description;
 } geerpc_method;
+
+#define GEERPC_METHOD_DESCRIPTION_MAX 256U
+
+/* The reserved built-in service every server has: _geerpc.Describe
+ * (docs/PROTOCOL.md). geerpc_server_add_service() refuses this name. */
+#define GEERPC_BUILTIN_SERVICE "_geerpc"
 
 /* Named limits and their defaults. */
 #define GEERPC_SERVER_MAX_CONNECTIONS_DEFAULT 4096U
@@ -59,8 +73,11 @@ geerpc_server *geerpc_server_unref(geerpc_server *s);
 _GEERPC_DEFINE_POINTER_CLEANUP_FUNC(geerpc_server, geerpc_server_unref);
 
 /* Registers a service. name and the method table are copied; userdata is
- * borrowed and must outlive the server. -EEXIST if the name is taken,
- * -EINVAL for an empty name, a name with '.', or a method without handler. */
+ * borrowed and must outlive the server. -EEXIST if the name is taken (also
+ * for GEERPC_BUILTIN_SERVICE), -EINVAL for an empty name, a name with '.',
+ * a method without handler, or a description that is too long or holds
+ * control characters. Register every service before the server is
+ * observed from other threads (geerpc_server_get_*stats()). */
 int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
                               void *userdata);
 
@@ -103,10 +120,82 @@ int geerpc_server_stop(geerpc_server *s, uint64_t grace_usec, geerpc_server_stop
  * returns 0 (or a negative errno from the loop). */
 int geerpc_server_run(geerpc_server *s);
 
+/* HTTP on the RPC port (on by default): every connection whose first bytes
+ * are an HTTP request is served by an HTTP server on the same loop:
+ * "CONNECT /_geeprc_" (RPC over HTTP, as Go GeeRPC), GET /metrics
+ * (Prometheus), GET /debug/geerpc (services, methods, counts; JSON with
+ * Accept: application/json or ?format=json). With 0, every connection is
+ * RPC, as before. Applies to connections accepted afterwards. */
+int geerpc_server_set_http(geerpc_server *s, int enabled);
+
 /* Observability: open connections, calls received but not yet answered.
  * Safe to call from any thread. */
 unsigned geerpc_server_get_n_connections(geerpc_server *s);
 unsigned geerpc_server_get_n_inflight(geerpc_server *s);
+
+/* How a call ended, as counted by the statistics below and as the "code"
+ * label of geerpc_server_calls_total in /metrics. */
+typedef enum geerpc_call_code {
+        GEERPC_CALL_OK,              /* "ok": the handler succeeded */
+        GEERPC_CALL_ERROR,           /* "error": the handler returned an error */
+        GEERPC_CALL_TIMEOUT,         /* "timeout": answered "request handle timeout" */
+        GEERPC_CALL_BAD_REQUEST,     /* "bad_request": ill-formed name, unreadable body */
+        GEERPC_CALL_UNKNOWN_SERVICE, /* "unknown_service" */
+        GEERPC_CALL_UNKNOWN_METHOD,  /* "unknown_method" */
+        GEERPC_CALL_UNAVAILABLE,     /* "unavailable": worker queue full, no threads, no memory */
+        GEERPC_CALL_CANCELED,        /* "canceled": the connection closed before the handler returned */
+        _GEERPC_CALL_CODE_MAX,
+} geerpc_call_code;
+
+/* "ok", "error", ... as above; NULL for an unknown code. */
+const char *geerpc_call_code_to_string(geerpc_call_code code);
+
+/* Array sizes in the structures below; fixed, so that later codes or
+ * buckets do not change the structures' layout. */
+#define GEERPC_CALL_CODE_SLOTS 16
+#define GEERPC_DURATION_BUCKETS 20
+
+/* A method's numbers since the server was created. Strings are borrowed
+ * from the server (valid as long as it is). Every call that reached the
+ * method is in calls[] by code; those that ran its handler (ok, error,
+ * timeout) are in the duration histogram too: the time from reading the
+ * request to queueing the reply, in microseconds. duration_buckets[i]
+ * counts the calls that took at most duration_le_usec[i] (cumulative, as
+ * Prometheus); duration_count counts them all. */
+typedef struct geerpc_method_stats {
+        const char *service;
+        const char *method;
+        const char *description; /* NULL: none */
+        unsigned flags;          /* GEERPC_METHOD_BLOCKING, ... */
+        uint64_t calls[GEERPC_CALL_CODE_SLOTS]; /* by geerpc_call_code; the rest 0 */
+        uint64_t duration_count;
+        uint64_t duration_sum_usec;
+        uint64_t duration_le_usec[GEERPC_DURATION_BUCKETS];
+        uint64_t duration_buckets[GEERPC_DURATION_BUCKETS];
+} geerpc_method_stats;
+
+/* The numbers of Service.Method; -ENOENT if there is no such method. May
+ * be called from any thread: the counters are atomic, each read on its
+ * own (a snapshot taken while calls run may be off by the calls running). */
+int geerpc_server_get_method_stats(geerpc_server *s, const char *service, const char *method,
+                                   geerpc_method_stats *ret);
+/* The same for the index-th method, counting through every service in
+ * registration order (the built-in service first): index 0, 1, ... until
+ * -ENOENT. */
+int geerpc_server_get_method_stats_by_index(geerpc_server *s, size_t index, geerpc_method_stats *ret);
+
+/* The server's numbers. calls[] counts every call by code, including
+ * those to unknown services and methods (which no method's stats hold). */
+typedef struct geerpc_server_stats {
+        uint64_t connections;      /* open RPC connections, those not yet told apart included */
+        uint64_t http_connections; /* open HTTP connections */
+        uint64_t in_flight;        /* calls received, not yet answered */
+        uint64_t bytes_received;   /* on RPC connections, CONNECT handshakes included */
+        uint64_t bytes_sent;
+        uint64_t calls[GEERPC_CALL_CODE_SLOTS];
+} geerpc_server_stats;
+
+int geerpc_server_get_stats(geerpc_server *s, geerpc_server_stats *ret);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,13 @@
 /* jansson (>= 2.11) provides json_decrefp() for cleanup attributes. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
+/* json_decref() that returns NULL, for `v = json_decref_null(v);`. */
+static inline json_t *json_decref_null(json_t *v) {
+        if (v)
+                json_decref(v);
+        return NULL;
+}
+
 /* Looks up key in an object, falling back to a case-insensitive match, as
  * Go's encoding/json does when decoding into a struct. */
 json_t *json_object_get_fold(json_t *o, const char *key);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -59,8 +60,11 @@ struct HttpServer {
 
         Listener **listeners;
         unsigned n_listeners;
+        /* Serves the connections of http_server_add_connection(); made on
+         * first use. */
+        Listener *adopter;
         LIST_HEAD(Conn, conns);
-        unsigned n_conns;
+        atomic_uint n_conns; /* read by other threads (the RPC server's stats) */
 
         bool stopping;
         sd_event_source *stop_timer;
@@ -227,6 +231,20 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 /* ---- requests ------------------------------------------------------------- */
 
+enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *content_type, const void *body,
+                             size_t size, const char *const *headers) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(size, (void *) body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        if (content_type)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        for (size_t i = 0; headers && headers[i]; i += 2)
+                (void) MHD_add_response_header(resp, headers[i], headers[i + 1]);
+        enum MHD_Result r = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return r;
+}
+
 static enum MHD_Result refuse(HttpServer *s, Conn *c, struct MHD_Connection *mc, const char *method, unsigned status,
                               const char *body) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
@@ -364,7 +382,7 @@ static Listener *listener_free(Listener *l) {
         if (l->mhd) {
                 /* Take the socket back first: MHD_stop_daemon() would shut it
                  * down, and a socket from systemd must outlive us. */
-                if (!l->quiesced)
+                if (!l->quiesced && l->fd >= 0)
                         (void) MHD_quiesce_daemon(l->mhd);
                 MHD_stop_daemon(l->mhd);
         }
@@ -381,9 +399,16 @@ static int listener_start(HttpServer *s, Listener *l) {
                                                                   (usec_t) UINT32_MAX);
         size_t pool = lim->max_header_size + lim->response_header_room + HTTP_POOL_SLACK;
 
-        l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_access, s,
+        /* fd < 0: the daemon that serves connections accepted elsewhere,
+         * with no listening socket (the option would have MHD use -1). */
+        unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | (l->fd < 0 ? MHD_USE_NO_LISTEN_SOCKET : 0);
+        struct MHD_OptionItem listen[] = {
+                { l->fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_END, l->fd, NULL },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,
                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket) l->fd,
+                                  MHD_OPTION_ARRAY, listen,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) lim->max_connections,
                                   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) lim->max_connections_per_ip,
                                   MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
@@ -447,6 +472,43 @@ int http_server_add_listener(HttpServer *s, int fd, bool owned) {
         return 0;
 }
 
+int http_server_add_connection(HttpServer *s, int fd) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        int r;
+
+        if (s->stopping) {
+                safe_close(fd);
+                return -ESHUTDOWN;
+        }
+        if (getpeername(fd, (struct sockaddr *) &peer, &len) < 0) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        if (!s->adopter) {
+                Listener *l = calloc(1, sizeof *l);
+                if (!l) {
+                        safe_close(fd);
+                        return -ENOMEM;
+                }
+                *l = (Listener) { .server = s, .fd = -EBADF };
+                r = listener_start(s, l);
+                if (r < 0) {
+                        listener_free(l);
+                        safe_close(fd);
+                        return r;
+                }
+                s->adopter = l;
+        }
+        /* MHD closes the socket when it refuses it (its connection limits). */
+        if (MHD_add_connection(s->adopter->mhd, fd, (struct sockaddr *) &peer, len) != MHD_YES)
+                return negative_errno();
+        /* The request's first bytes are already waiting: run MHD at once. */
+        s->adopter->rerun = true;
+        return 0;
+}
+
 unsigned http_server_n_connections(HttpServer *s) {
         return s->n_conns;
 }
@@ -475,6 +537,7 @@ HttpServer *http_server_free(HttpServer *s) {
         for (unsigned i = 0; i < s->n_listeners; i++)
                 listener_free(s->listeners[i]);
         free(s->listeners);
+        listener_free(s->adopter);
         while (s->conns)
                 conn_free(s->conns);
         sd_event_source_disable_unref(s->stop_timer);

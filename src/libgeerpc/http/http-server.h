@@ -64,6 +64,12 @@ typedef void (*http_refused_t)(struct MHD_Connection *c, const char *method, uns
 
 typedef struct HttpServer HttpServer;
 
+/* Queues a response: body (size bytes, copied) with its Content-Type
+ * (NULL: none) and extra headers (NULL-terminated name, value pairs; may be
+ * NULL). Returns MHD_queue_response()'s result. */
+enum MHD_Result http_respond(struct MHD_Connection *c, unsigned status, const char *content_type, const void *body,
+                             size_t size, const char *const *headers);
+
 int http_server_new(HttpServer **ret, sd_event *event, const HttpLimits *limits, http_handler_t handler,
                     http_refused_t refused, void *userdata);
 /* Stops every daemon at once (connections are closed). */
@@ -73,7 +79,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpServer *, http_server_free);
 /* Serves a listening socket. owned: close it when done (false for sockets
  * from systemd). On failure an owned fd is closed. */
 int http_server_add_listener(HttpServer *s, int fd, bool owned);
+/* Serves a connection accepted elsewhere whose first bytes (still unread)
+ * were found to be HTTP: the RPC server's port. One daemon without a
+ * listening socket of its own (MHD_USE_NO_LISTEN_SOCKET) takes all of
+ * them, under the same limits. The socket belongs to MHD from here on and
+ * is closed by it, on failure too (e.g. past the connection limits). */
+int http_server_add_connection(HttpServer *s, int fd);
 
+/* Open connections; may be called from any thread. */
 unsigned http_server_n_connections(HttpServer *s);
 
 /* Graceful stop: stops accepting, closes connections that wait for a

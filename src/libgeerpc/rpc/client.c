@@ -7,6 +7,7 @@
 #include "rpc/client-internal.h"
 #include "basic/log.h"
 #include "codec/option.h"
+#include "http/http-connect.h"
 
 /* The client object: options, connect, the call entry points. The I/O
  * roles and the event thread are in client-io.c. */
@@ -80,7 +81,19 @@ _public_ int geerpc_client_set_max_pending(geerpc_client *c, unsigned n) {
         return 0;
 }
 
-/* Writes the whole buffer before the deadline (the socket is non-blocking). */
+/* Waits for the (non-blocking) socket to become ready, before the deadline. */
+static int wait_ready(int fd, short events, usec_t deadline) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        if (now >= deadline)
+                return -ETIMEDOUT;
+        struct pollfd p = { .fd = fd, .events = events };
+        int ms = deadline == USEC_INFINITY ? -1 : (int) MIN((deadline - now + 999) / 1000, (usec_t) INT32_MAX);
+        if (poll(&p, 1, ms) < 0 && errno != EINTR)
+                return negative_errno();
+        return 0;
+}
+
+/* Writes the whole buffer before the deadline. */
 static int write_all(int fd, Buffer *b, usec_t deadline) {
         while (buffer_len(b) > 0) {
                 ssize_t n = send(fd, buffer_data(b), buffer_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -92,15 +105,55 @@ static int write_all(int fd, Buffer *b, usec_t deadline) {
                         continue;
                 if (errno != EAGAIN)
                         return negative_errno();
-                usec_t now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                int ms = deadline == USEC_INFINITY ? -1 : (int) MIN((deadline - now + 999) / 1000, (usec_t) INT32_MAX);
-                if (poll(&p, 1, ms) < 0 && errno != EINTR)
-                        return negative_errno();
+                int r = wait_ready(fd, POLLOUT, deadline);
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+/* http@ addresses: CONNECT first, as Go's DialHTTP (docs/PROTOCOL.md).
+ * Bytes after the answer's head, should the server have sent any yet,
+ * belong to the RPC stream: they stay in in. A server that answers with
+ * anything but 200 refused the connection. */
+static int http_handshake(int fd, const char *address, usec_t deadline, Buffer *in) {
+        Buffer req = {};
+        int r = buffer_append_string(&req, HTTP_CONNECT_REQUEST);
+        if (r >= 0)
+                r = write_all(fd, &req, deadline);
+        buffer_done(&req);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                unsigned status = 0;
+                r = http_connect_response_parse(buffer_data(in), buffer_len(in), HTTP_CONNECT_HEAD_MAX, &status);
+                if (r > 0) {
+                        buffer_consume(in, (size_t) r);
+                        if (status == 200)
+                                return 0;
+                        log_debug("rpc client: %s answered CONNECT with status %u", address, status);
+                        return -ECONNREFUSED;
+                }
+                if (r < 0) {
+                        log_debug("rpc client: %s did not answer CONNECT with HTTP", address);
+                        return -EBADMSG;
+                }
+                r = buffer_reserve(in, 4096);
+                if (r < 0)
+                        return r;
+                ssize_t n = recv(fd, buffer_tail(in), buffer_room(in), MSG_DONTWAIT);
+                if (n > 0)
+                        buffer_advance_end(in, (size_t) n);
+                else if (n == 0)
+                        return -ECONNRESET;
+                else if (errno == EAGAIN)
+                        r = wait_ready(fd, POLLIN, deadline);
+                else if (errno != EINTR)
+                        r = negative_errno();
+                if (r < 0)
+                        return r;
+        }
 }
 
 /* The connection's first message, before the deadline (the socket is still
@@ -149,9 +202,20 @@ _public_ int geerpc_client_connect(geerpc_client *c, const char *address) {
         a = strdup(address);
         if (!a)
                 return -ENOMEM;
+        Address parsed;
+        r = address_parse(address, 0, &parsed, NULL);
+        if (r < 0)
+                return r;
         r = address_dial(address, c->connect_timeout, &fd);
         if (r < 0)
                 return r;
+        if (parsed.protocol == ADDRESS_HTTP) {
+                r = http_handshake(fd, address, deadline, &c->in);
+                if (r < 0) {
+                        buffer_clear(&c->in);
+                        return r;
+                }
+        }
         r = codec_new(c->codec_type, c->max_message_size, &codec);
         if (r < 0)
                 return r;

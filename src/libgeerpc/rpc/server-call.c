@@ -10,14 +10,14 @@
  * worker pool, the handle timeout, and handing results back to the loop.
  * Error texts are the Go original's. */
 
-static const Service *find_service(geerpc_server *s, const char *name, size_t len) {
+static Service *find_service(geerpc_server *s, const char *name, size_t len) {
         for (size_t i = 0; i < s->n_services; i++)
                 if (strlen(s->services[i].name) == len && memcmp(s->services[i].name, name, len) == 0)
                         return &s->services[i];
         return NULL;
 }
 
-static const Method *find_method(const Service *svc, const char *name) {
+static Method *find_method(Service *svc, const char *name) {
         for (size_t i = 0; i < svc->n_methods; i++)
                 if (streq(svc->methods[i].name, name))
                         return &svc->methods[i];
@@ -54,21 +54,25 @@ static void reply_result(Conn *c, const char *service_method, uint64_t seq, int 
         }
 }
 
-static void run_inline(Conn *c, const Method *method, void *userdata, Message *m) {
+static void run_inline(Conn *c, Method *method, void *userdata, Message *m) {
         json_t *reply = NULL;
         _cleanup_free_ char *error = NULL;
-        usec_t start = c->handle_timeout > 0 ? now_usec(CLOCK_MONOTONIC) : 0;
+        uint64_t start = now_nsec(CLOCK_MONOTONIC);
 
         int r = method->handler(m->body, userdata, &reply, &error);
+        uint64_t took = now_nsec(CLOCK_MONOTONIC) - start;
 
         /* An inline handler cannot be interrupted; one that overran still
          * gets the timeout answer, as the caller was promised. */
-        if (c->handle_timeout > 0 && now_usec(CLOCK_MONOTONIC) - start > c->handle_timeout) {
+        if (c->handle_timeout > 0 && took > c->handle_timeout * NSEC_PER_USEC) {
                 char text[160];
                 timeout_text(text, sizeof text, c->handle_timeout);
                 (void) conn_queue_reply(c, m->service_method, m->seq, text, NULL);
-        } else
+                method_count(method, GEERPC_CALL_TIMEOUT, took);
+        } else {
                 reply_result(c, m->service_method, m->seq, r, reply, error);
+                method_count(method, r >= 0 ? GEERPC_CALL_OK : GEERPC_CALL_ERROR, took);
+        }
         if (reply)
                 json_decref(reply);
 }
@@ -110,6 +114,16 @@ static void call_abandon(WorkerTask *t) {
         call_unref((ServerCall *) t);
 }
 
+/* Once per call: the first outcome counts (a timeout, then the late result). */
+static void call_count(ServerCall *call, geerpc_call_code code) {
+        if (call->counted)
+                return;
+        call->counted = true;
+        method_count(call->method, code,
+                     code == GEERPC_CALL_CANCELED || code == GEERPC_CALL_UNAVAILABLE ? NOT_RUN
+                                                                                      : now_nsec(CLOCK_MONOTONIC) - call->start);
+}
+
 static void call_mark_answered(ServerCall *call) {
         if (call->answered)
                 return;
@@ -133,6 +147,11 @@ void server_call_detach(ServerCall *call) {
         }
 }
 
+void server_call_discard(ServerCall *call) {
+        server_call_detach(call);
+        call_unref(call); /* the worker's reference */
+}
+
 static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         ServerCall *call = userdata;
         Conn *c = call->conn;
@@ -144,6 +163,7 @@ static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         timeout_text(text, sizeof text, c->handle_timeout);
         (void) conn_queue_reply(c, call->service_method, call->seq, text, NULL);
         call_mark_answered(call);
+        call_count(call, GEERPC_CALL_TIMEOUT);
         /* The handler keeps running; its result will be dropped. */
         conn_process(c);
         return 0;
@@ -151,6 +171,8 @@ static int on_call_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
 
 static void call_finish(ServerCall *call) {
         Conn *c = call->conn;
+        /* Answered already: timed out. No connection: nobody to answer. */
+        call_count(call, !c ? GEERPC_CALL_CANCELED : call->result >= 0 ? GEERPC_CALL_OK : GEERPC_CALL_ERROR);
         if (c) {
                 if (!call->answered) {
                         reply_result(c, call->service_method, call->seq, call->result, call->reply, call->error);
@@ -182,7 +204,7 @@ int server_on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
-static ServerCall *call_new(Conn *c, const Method *method, void *userdata) {
+static ServerCall *call_new(Conn *c, Method *method, void *userdata) {
         ServerCall *call = calloc(1, sizeof *call);
         if (!call)
                 return NULL;
@@ -191,7 +213,9 @@ static ServerCall *call_new(Conn *c, const Method *method, void *userdata) {
                 .server = c->server,
                 .conn = c,
                 .handler = method->handler,
+                .method = method,
                 .userdata = userdata,
+                .start = now_nsec(CLOCK_MONOTONIC),
         };
         atomic_init(&call->n_ref, 2); /* the connection's and the worker's */
         return call;
@@ -223,6 +247,7 @@ static void call_submit(Conn *c, ServerCall *call, Message *m) {
         if (r >= 0)
                 return;
         call_mark_answered(call);
+        call_count(call, GEERPC_CALL_UNAVAILABLE);
         m->service_method = strdup(call->service_method);
         server_call_detach(call);
         call_unref(call);
@@ -234,22 +259,25 @@ static void call_submit(Conn *c, ServerCall *call, Message *m) {
                 reply_error(c, m, "rpc server: cannot run call: %s", strerror(-r));
 }
 
-static void run_blocking(Conn *c, const Method *method, void *userdata, Message *m) {
+static void run_blocking(Conn *c, Method *method, void *userdata, Message *m) {
         int r;
 
         r = server_ensure_pool(c->server);
         if (r < 0) {
+                method_count(method, GEERPC_CALL_UNAVAILABLE, NOT_RUN);
                 reply_error(c, m, "rpc server: cannot start worker threads: %s", strerror(-r));
                 return;
         }
         ServerCall *call = call_new(c, method, userdata);
         if (!call) {
+                method_count(method, GEERPC_CALL_UNAVAILABLE, NOT_RUN);
                 reply_error(c, m, "rpc server: out of memory");
                 return;
         }
         r = call_arm_timeout(c, call);
         if (r < 0) {
                 free(call);
+                method_count(method, GEERPC_CALL_UNAVAILABLE, NOT_RUN);
                 reply_error(c, m, "rpc server: cannot arm handle timeout: %s", strerror(-r));
                 return;
         }
@@ -265,22 +293,26 @@ void server_dispatch(Conn *c, Message *m) {
         const char *sm = strempty(m->service_method);
         const char *dot = strrchr(sm, '.');
         if (!dot) {
+                counter_inc(&s->stats.unmatched[GEERPC_CALL_BAD_REQUEST]);
                 reply_error(c, m, "rpc server: service/method request ill-formed: %s", sm);
                 return;
         }
-        const Service *svc = find_service(s, sm, (size_t) (dot - sm));
+        Service *svc = find_service(s, sm, (size_t) (dot - sm));
         if (!svc) {
+                counter_inc(&s->stats.unmatched[GEERPC_CALL_UNKNOWN_SERVICE]);
                 reply_error(c, m, "rpc server: can't find service %.*s", (int) (dot - sm), sm);
                 return;
         }
-        const Method *method = find_method(svc, dot + 1);
+        Method *method = find_method(svc, dot + 1);
         if (!method) {
+                counter_inc(&svc->unknown_method);
                 reply_error(c, m, "rpc server: can't find method %s", dot + 1);
                 return;
         }
 
         /* As the original: the method is looked up first, then the body. */
         if (m->body_error) {
+                method_count(method, GEERPC_CALL_BAD_REQUEST, NOT_RUN);
                 reply_error(c, m, "rpc server: read body err: %s", m->body_error);
                 return;
         }

@@ -40,14 +40,17 @@ int conn_new(geerpc_server *s, int fd, Conn **ret) {
                 return -ENOMEM;
         c->server = s;
         c->fd = fd;
-        c->state = CONN_OPTION;
-        c->events = EPOLLIN;
+        /* Edge-triggered while sniffing: peeking leaves the bytes unread,
+         * so a level-triggered source would fire again at once while too
+         * few of them have come to decide. */
+        c->state = s->http_enabled ? CONN_SNIFF : CONN_OPTION;
+        c->events = s->http_enabled ? EPOLLIN | EPOLLRDHUP | EPOLLET : EPOLLIN;
         json_scanner_init(&c->option_scanner, OPTION_SIZE_MAX);
 
         int one = 1;
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_io, c);
+        r = sd_event_add_io(s->event, &c->io, fd, c->events, conn_io, c);
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_priority(c->io, s->priority);
@@ -58,6 +61,8 @@ int conn_new(geerpc_server *s, int fd, Conn **ret) {
 
         LIST_PREPEND(conns, s->conns, c);
         s->n_conns++;
+        if (c->state == CONN_OPTION)
+                counter_inc(&s->stats.accepted[CONN_KIND_RPC]);
         *ret = c;
         return 0;
 
@@ -65,6 +70,24 @@ fail:
         sd_event_source_disable_unref(c->io);
         free(c);
         return r;
+}
+
+int conn_release_fd(Conn *c) {
+        int fd = c->fd;
+        /* Before the socket changes hands: sd-event must not watch it. */
+        c->io = sd_event_source_disable_unref(c->io);
+        c->fd = -EBADF;
+        conn_close(c);
+        return fd;
+}
+
+void conn_set_events(Conn *c, uint32_t events) {
+        if (events == c->events)
+                return;
+        (void) sd_event_source_set_io_events(c->io, events);
+        if (c->events == 0)
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        c->events = events;
 }
 
 void conn_close(Conn *c) {
@@ -112,6 +135,7 @@ static int conn_flush(Conn *c) {
                                 return 0;
                         return negative_errno();
                 }
+                counter_add(&c->server->stats.bytes_out, (uint64_t) n);
                 buffer_consume(&c->out, (size_t) n);
         }
         return 0;
@@ -120,13 +144,13 @@ static int conn_flush(Conn *c) {
 /* Backpressure: stop taking requests while too many are unanswered or too
  * much output waits for the peer to read it. */
 static bool conn_may_decode(Conn *c) {
-        return c->state == CONN_OPTION ||
+        return c->state == CONN_OPTION || c->state == CONN_CONNECT ||
                (c->state == CONN_RUNNING && c->n_unanswered < c->server->max_pending &&
                 buffer_len(&c->out) < CONN_OUTPUT_HIGH_WATER);
 }
 
 static bool conn_may_read(Conn *c) {
-        return !c->eof && conn_may_decode(c);
+        return !c->eof && !c->close_after_flush && conn_may_decode(c);
 }
 
 static void conn_update_events(Conn *c) {
@@ -137,14 +161,11 @@ static void conn_update_events(Conn *c) {
                 want |= EPOLLOUT;
         if (want == c->events)
                 return;
-        if (want == 0)
+        if (want == 0) {
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-        else {
-                (void) sd_event_source_set_io_events(c->io, want);
-                if (c->events == 0)
-                        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
-        }
-        c->events = want;
+                c->events = 0;
+        } else
+                conn_set_events(c, want);
 }
 
 /* Returns 1 once the Option is taken, 0 when more bytes are needed, < 0 to
@@ -183,13 +204,21 @@ static int conn_handle_option(Conn *c) {
 }
 
 static bool conn_finished(Conn *c) {
-        return (c->state == CONN_DRAINING || c->input_done) && c->n_unanswered == 0 && buffer_len(&c->out) == 0;
+        return (c->state == CONN_DRAINING || c->input_done || c->close_after_flush) && c->n_unanswered == 0 &&
+               buffer_len(&c->out) == 0;
 }
 
 void conn_process(Conn *c) {
         char peer[128];
         int r;
 
+        if (c->state == CONN_CONNECT) {
+                r = server_http_connect(c);
+                if (r < 0)
+                        c->close_after_flush = true;
+                else if (r == 0 && c->eof)
+                        goto close;
+        }
         if (c->state == CONN_OPTION) {
                 r = conn_handle_option(c);
                 if (r < 0 || (r == 0 && c->eof))
@@ -229,7 +258,7 @@ close:
 }
 
 void conn_start_draining(Conn *c) {
-        if (c->state == CONN_OPTION) {
+        if (c->state == CONN_SNIFF || c->state == CONN_CONNECT || c->state == CONN_OPTION) {
                 conn_close(c);
                 return;
         }
@@ -260,6 +289,7 @@ static int conn_read(Conn *c) {
                         c->eof = true;
                         return 0;
                 }
+                counter_add(&c->server->stats.bytes_in, (uint64_t) n);
                 buffer_advance_end(&c->in, (size_t) n);
                 return 0;
         }
@@ -268,6 +298,9 @@ static int conn_read(Conn *c) {
 static int conn_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
         char peer[128];
+
+        if (c->state == CONN_SNIFF && server_http_sniff(c, revents) <= 0)
+                return 0;
 
         if (revents & EPOLLIN) {
                 /* At EOF the peer has nothing more to say: what it already

@@ -2,19 +2,24 @@
 #pragma once
 
 /* Internals of the RPC server, shared by server.c (object, services,
- * listeners, stop), server-conn.c (one connection's state machine) and
- * server-call.c (dispatching requests, the worker pool hand-over). */
+ * listeners, stop), server-conn.c (one connection's state machine),
+ * server-call.c (dispatching requests, the worker pool hand-over),
+ * server-http.c (HTTP on the RPC port: telling it apart, CONNECT, the
+ * pages), server-stats.c (counters), server-describe.c (introspection),
+ * server-metrics.c and server-debug.c (/metrics, /debug/geerpc). */
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <systemd/sd-event.h>
 
 #include "basic/buffer.h"
+#include "basic/histogram.h"
 #include "basic/list.h"
 #include "codec/codec.h"
 #include "geerpc/server.h"
 #include "codec/json-scanner.h"
 #include "codec/message.h"
+#include "http/http-server.h"
 #include "rpc/worker-pool.h"
 
 /* Named limits of a connection. */
@@ -27,18 +32,44 @@
 typedef struct Conn Conn;
 typedef struct ServerCall ServerCall;
 
+_Static_assert(_GEERPC_CALL_CODE_MAX <= GEERPC_CALL_CODE_SLOTS, "GEERPC_CALL_CODE_SLOTS too small");
+_Static_assert(HISTOGRAM_BUCKETS == GEERPC_DURATION_BUCKETS, "the API's buckets are the histogram's");
+
+/* Written on the loop thread, read by any (relaxed atomics: no lock). */
+typedef struct MethodStats {
+        Counter calls[_GEERPC_CALL_CODE_MAX];
+        Histogram duration;
+} MethodStats;
+
 typedef struct Method {
         char *name;
+        char *description;
         geerpc_method_handler handler;
         unsigned flags;
+        MethodStats stats;
 } Method;
 
 typedef struct Service {
         char *name;
-        Method *methods;
+        Method *methods; /* never moves: calls in flight point into it */
         size_t n_methods;
         void *userdata;
+        Counter unknown_method; /* calls of methods it does not have */
 } Service;
+
+typedef enum ConnKind {
+        CONN_KIND_RPC,     /* the Option came first */
+        CONN_KIND_CONNECT, /* CONNECT /_geeprc_, then the Option */
+        CONN_KIND_HTTP,    /* handed to the HTTP server */
+        _CONN_KIND_MAX,
+} ConnKind;
+
+typedef struct ServerStats {
+        /* Calls that reached no service: ill-formed names, unknown services. */
+        Counter unmatched[_GEERPC_CALL_CODE_MAX];
+        Counter bytes_in, bytes_out;
+        Counter accepted[_CONN_KIND_MAX];
+} ServerStats;
 
 typedef struct Listener {
         geerpc_server *server;
@@ -48,6 +79,8 @@ typedef struct Listener {
 } Listener;
 
 typedef enum ConnState {
+        CONN_SNIFF,   /* peeking at the first bytes: RPC, CONNECT or HTTP? */
+        CONN_CONNECT, /* reading the CONNECT request head */
         CONN_OPTION,  /* waiting for the Option */
         CONN_RUNNING, /* requests flow */
         CONN_DRAINING, /* no more reads: answer what is in flight, then close */
@@ -60,6 +93,7 @@ struct Conn {
         sd_event_source *option_timer;
         ConnState state;
         uint32_t events; /* what io currently waits for; 0 = disabled */
+        bool close_after_flush; /* a refused CONNECT: answer, then close */
         bool eof;        /* the peer closed its side: no more reads */
         bool input_done; /* after EOF, every buffered request was taken */
         Buffer in, out;
@@ -79,6 +113,8 @@ struct ServerCall {
         /* Copied from the method table: a worker abandoned at the server's
          * end must not look into the table, which is freed then. */
         geerpc_method_handler handler;
+        /* Loop thread only, for counting: the worker never touches it. */
+        Method *method;
         void *userdata;
         char *service_method;
         uint64_t seq;
@@ -89,7 +125,9 @@ struct ServerCall {
         char *error;
         /* Loop-thread only. */
         sd_event_source *timer;
+        uint64_t start; /* when the request was read, CLOCK_MONOTONIC ns */
         bool answered;
+        bool counted; /* its code is in the statistics */
         LIST_FIELDS(ServerCall, calls); /* in conn->calls */
         LIST_FIELDS(ServerCall, done);  /* in the server's done queue */
 };
@@ -117,6 +155,11 @@ struct geerpc_server {
         atomic_uint n_conns;
         atomic_uint n_unanswered;
 
+        ServerStats stats;
+        bool http_enabled;
+        HttpServer *http; /* from attach to free (other threads read it) */
+        bool http_stopped;
+
         WorkerPool *pool;
 
         /* Limits. */
@@ -143,6 +186,9 @@ struct geerpc_server {
 /* server-conn.c */
 int conn_new(geerpc_server *s, int fd, Conn **ret);
 void conn_close(Conn *c);
+/* Forgets the connection but leaves its socket open; returns the socket. */
+int conn_release_fd(Conn *c);
+void conn_set_events(Conn *c, uint32_t events);
 /* Decodes and dispatches what is buffered, flushes, updates the epoll mask,
  * and closes the connection when it is finished. */
 void conn_process(Conn *c);
@@ -153,9 +199,57 @@ const char *conn_peer(Conn *c, char *buf, size_t size);
 /* server-call.c */
 void server_dispatch(Conn *c, Message *m);
 void server_call_detach(ServerCall *call); /* the connection closes */
+/* A finished call nobody will answer (the server is freed): drops it. */
+void server_call_discard(ServerCall *call);
 int server_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
+/* server-http.c */
+/* CONN_SNIFF: peeks at what arrived. Returns 1 when the connection goes
+ * on as RPC (state CONN_OPTION or CONN_CONNECT), 0 while undecided, < 0
+ * when it is gone (handed to the HTTP server, or closed). */
+int server_http_sniff(Conn *c, uint32_t revents);
+/* CONN_CONNECT: parses the buffered request head. Returns 1 once the
+ * connection is an RPC one (reply queued, state CONN_OPTION), 0 while the
+ * head is incomplete, < 0 when it was refused (answer queued, the
+ * connection closes after it is written). */
+int server_http_connect(Conn *c);
+int server_http_new(geerpc_server *s);
+void server_http_stop(geerpc_server *s);
+void server_http_free(geerpc_server *s);
+
+/* server-stats.c */
+/* Counts one call of m; nsec: how long it took, or NOT_RUN: its handler
+ * did not run, so it is not in the histogram. */
+#define NOT_RUN UINT64_MAX
+static inline void method_count(Method *m, geerpc_call_code code, uint64_t nsec) {
+        counter_inc(&m->stats.calls[code]);
+        if (nsec != NOT_RUN)
+                histogram_observe(&m->stats.duration, nsec);
+}
+/* The index-th method (every service in order); NULL past the end. */
+const Method *server_method_at(geerpc_server *s, size_t index, const Service **ret_service);
+uint64_t service_calls(const Service *svc, geerpc_call_code code);
+
+/* server-describe.c */
+int server_describe_register(geerpc_server *s);
+/* {"services":[{"name","methods":[{"name","kind","description"}]}]};
+ * with_stats adds each method's calls, errors and latencies. service:
+ * only that one (NULL: all). NULL when it is unknown or on OOM. */
+json_t *server_describe(geerpc_server *s, const char *service, bool with_stats);
+const char *method_kind(const Method *m);
+
+/* server-metrics.c, server-debug.c: the pages. */
+int server_metrics_render(geerpc_server *s, Buffer *out);
+int server_debug_html(geerpc_server *s, Buffer *out);
+/* server_describe() with every number: the JSON of /debug/geerpc. */
+json_t *server_debug_json(geerpc_server *s);
+/* A method's calls by code, errors and latencies, as JSON members. */
+json_t *method_stats_json(const Method *m);
+
 /* server.c */
+/* geerpc_server_add_service() without the check for the reserved name. */
+int server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
+                       void *userdata);
 void server_conn_closed(geerpc_server *s);
 void server_check_stopped(geerpc_server *s);
 int server_ensure_pool(geerpc_server *s);

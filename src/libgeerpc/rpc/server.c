@@ -19,7 +19,13 @@ _public_ int geerpc_server_new(geerpc_server **ret) {
         s->max_pending = GEERPC_SERVER_MAX_PENDING_DEFAULT;
         s->max_message_size = GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
         s->n_workers = GEERPC_SERVER_WORKERS_DEFAULT;
+        s->http_enabled = true;
         pthread_mutex_init(&s->lock, NULL);
+        int r = server_describe_register(s);
+        if (r < 0) {
+                geerpc_server_unref(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
@@ -51,16 +57,19 @@ static void server_free(geerpc_server *s) {
         worker_pool_free(s->pool, SERVER_FREE_WAIT_USEC);
         s->pool = NULL;
         for (ServerCall *c; (c = LIST_POP(done, s->done));)
-                server_call_detach(c);
+                server_call_discard(c);
 
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
         s->grace_timer = sd_event_source_disable_unref(s->grace_timer);
         safe_close(s->wake_fd);
+        server_http_free(s);
         sd_event_unref(s->event);
 
         for (size_t i = 0; i < s->n_services; i++) {
-                for (size_t j = 0; j < s->services[i].n_methods; j++)
+                for (size_t j = 0; j < s->services[i].n_methods; j++) {
                         free(s->services[i].methods[j].name);
+                        free(s->services[i].methods[j].description);
+                }
                 free(s->services[i].methods);
                 free(s->services[i].name);
         }
@@ -78,15 +87,36 @@ _public_ geerpc_server *geerpc_server_unref(geerpc_server *s) {
         return NULL;
 }
 
-_public_ int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods,
-                                       size_t n_methods, void *userdata) {
+/* One line of printable text, as introspection shows it. */
+static bool description_valid(const char *d) {
+        if (!d)
+                return true;
+        if (strlen(d) > GEERPC_METHOD_DESCRIPTION_MAX)
+                return false;
+        for (const char *p = d; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static void methods_free(Method *m, size_t n) {
+        for (size_t i = 0; m && i < n; i++) {
+                free(m[i].name);
+                free(m[i].description);
+        }
+        free(m);
+}
+
+int server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods, size_t n_methods,
+                       void *userdata) {
         if (!s || isempty(name) || strchr(name, '.') || (n_methods > 0 && !methods))
                 return -EINVAL;
         for (size_t i = 0; i < s->n_services; i++)
                 if (streq(s->services[i].name, name))
                         return -EEXIST;
         for (size_t i = 0; i < n_methods; i++) {
-                if (isempty(methods[i].name) || !methods[i].handler || strchr(methods[i].name, '.'))
+                if (isempty(methods[i].name) || !methods[i].handler || strchr(methods[i].name, '.') ||
+                    !description_valid(methods[i].description))
                         return -EINVAL;
                 for (size_t j = 0; j < i; j++)
                         if (streq(methods[i].name, methods[j].name))
@@ -104,23 +134,28 @@ _public_ int geerpc_server_add_service(geerpc_server *s, const char *name, const
         if (!svc.name || !svc.methods)
                 goto oom;
         for (size_t i = 0; i < n_methods; i++) {
-                svc.methods[i] = (Method) {
-                        .name = strdup(methods[i].name),
-                        .handler = methods[i].handler,
-                        .flags = methods[i].flags,
-                };
-                if (!svc.methods[i].name)
+                Method *m = &svc.methods[i];
+                m->name = strdup(methods[i].name);
+                m->handler = methods[i].handler;
+                m->flags = methods[i].flags;
+                m->description = methods[i].description ? strdup(methods[i].description) : NULL;
+                if (!m->name || (methods[i].description && !m->description))
                         goto oom;
         }
         s->services[s->n_services++] = svc;
         return 0;
 
 oom:
-        for (size_t i = 0; svc.methods && i < n_methods; i++)
-                free(svc.methods[i].name);
-        free(svc.methods);
+        methods_free(svc.methods, n_methods);
         free(svc.name);
         return -ENOMEM;
+}
+
+_public_ int geerpc_server_add_service(geerpc_server *s, const char *name, const geerpc_method *methods,
+                                       size_t n_methods, void *userdata) {
+        if (s && name && streq(name, GEERPC_BUILTIN_SERVICE))
+                return -EEXIST;
+        return server_add_service(s, name, methods, n_methods, userdata);
 }
 
 _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64_t priority) {
@@ -152,6 +187,9 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
                 goto fail;
         (void) sd_event_source_set_priority(s->wake_source, priority);
         (void) sd_event_source_set_description(s->wake_source, "geerpc-server-wake");
+        r = server_http_new(s);
+        if (r < 0)
+                goto fail;
         return 0;
 
 fail:
@@ -334,6 +372,13 @@ int server_ensure_pool(geerpc_server *s) {
         return worker_pool_new(&s->pool, s->n_workers, WORKER_POOL_QUEUE_MAX_DEFAULT);
 }
 
+_public_ int geerpc_server_set_http(geerpc_server *s, int enabled) {
+        if (!s)
+                return -EINVAL;
+        s->http_enabled = enabled;
+        return 0;
+}
+
 _public_ unsigned geerpc_server_get_n_connections(geerpc_server *s) {
         return s ? s->n_conns : 0;
 }
@@ -364,7 +409,7 @@ static void finish_stop(geerpc_server *s) {
 }
 
 void server_check_stopped(geerpc_server *s) {
-        if (s->state == SERVER_STOPPING && s->n_conns == 0)
+        if (s->state == SERVER_STOPPING && s->n_conns == 0 && (!s->http || s->http_stopped))
                 finish_stop(s);
 }
 
@@ -376,6 +421,8 @@ static int on_grace_expired(sd_event_source *es, uint64_t usec, void *userdata) 
         geerpc_server_ref(s);
         while (s->conns)
                 conn_close(s->conns);
+        /* HTTP connections still busy close when the server is freed. */
+        s->http_stopped = true;
         server_check_stopped(s);
         geerpc_server_unref(s);
         return 0;
@@ -387,6 +434,7 @@ void server_begin_stop(geerpc_server *s, usec_t grace) {
                 return;
         s->state = SERVER_STOPPING;
         close_listeners(s);
+        server_http_stop(s);
         if (grace > 0 && grace != USEC_INFINITY)
                 (void) sd_event_add_time_relative(s->event, &s->grace_timer, CLOCK_MONOTONIC, grace, TIMER_ACCURACY_PRECISE,
                                                   on_grace_expired, s);
