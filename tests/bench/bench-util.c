@@ -141,7 +141,7 @@ static int echo_echo(json_t *args, void *userdata, json_t **ret_reply, char **re
 }
 
 static int bench_register(geerpc_server *s) {
-        static const geerpc_method echo[] = { { "Echo", echo_echo, 0 } };
+        static const geerpc_method echo[] = { { .name = "Echo", .handler = echo_echo } };
         int r = foo_register(s);
         if (r < 0)
                 return r;

@@ -83,6 +83,14 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
         for (;;) {
                 size_t s, e;
                 int r = json_scanner_scan(&j->scanner, buffer_data(in), buffer_len(in), &s, &e);
+                if (r == 0 && !j->scanner.started && j->scanner.offset > 0) {
+                        /* Only whitespace so far (the newline after the
+                         * last value): drop it, so that an idle connection
+                         * keeps no bytes and no buffer. */
+                        size_t ws = j->scanner.offset;
+                        buffer_consume(in, ws);
+                        json_scanner_consumed(&j->scanner, ws);
+                }
                 if (r <= 0)
                         return r;
 
@@ -106,6 +114,10 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
                         return 1;
                 }
         }
+}
+
+static bool json_codec_partial(Codec *c) {
+        return ((JsonCodec *) c)->have_header;
 }
 
 static int json_codec_encode(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
@@ -151,4 +163,5 @@ const CodecType codec_json = {
         .done = json_codec_done,
         .decode = json_codec_decode,
         .encode = json_codec_encode,
+        .partial = json_codec_partial,
 };

@@ -29,6 +29,9 @@ typedef struct CodecType {
         /* Appends one message to out. body may be NULL for "{}". */
         int (*encode)(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
                       json_t *body);
+        /* Whether decode() holds part of a message (beyond what is in the
+         * input buffer): a header whose body has not come, say. NULL: never. */
+        bool (*partial)(Codec *c);
 } CodecType;
 
 struct Codec {
@@ -46,6 +49,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Codec *, codec_free);
 
 static inline int codec_decode(Codec *c, Buffer *in, Message *ret) {
         return c->type->decode(c, in, ret);
+}
+static inline bool codec_partial(Codec *c) {
+        return c && c->type->partial && c->type->partial(c);
 }
 static inline int codec_encode(Codec *c, Buffer *out, const char *service_method, uint64_t seq, const char *error,
                                json_t *body) {
