@@ -271,3 +271,87 @@ Test(rpc_process, bad_flags_exit_2) {
         cr_assert_str_eq(err, "geerpc-example: option '--grace' needs a value\nTry 'geerpc-example --help'.\n");
         free(err);
 }
+
+/* ---- memory: what a connection holds ---------------------------------------- */
+
+static long rss_kib(pid_t pid) {
+        char path[64], line[256];
+        long kib = -1;
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        FILE *f = fopen(path, "re");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof line, f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        fclose(f);
+        return kib;
+}
+
+/* Idle connections, each after one call (the Option and the request sent
+ * apart, as a client does), cost the server almost nothing: no buffer of
+ * their own. */
+Test(rpc_process, idle_connections_hold_no_buffers) {
+        enum { N = 2000 };
+        char *addr;
+        TlProc *p = tl_start_example(NULL, NULL, &addr);
+        assert_serves(addr);
+        long before = rss_kib(tl_pid(p));
+        geerpc_client **c = calloc(N, sizeof *c);
+        /* Every Option first, then every call. */
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(geerpc_client_dial(&c[i], addr), 0, "connection %d", i);
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(sum(c[i], i, 1), i + 1);
+        long after = rss_kib(tl_pid(p));
+        double per = (double) (after - before) / N;
+        cr_log_info("%d idle connections: %.2f KiB each", N, per);
+        /* The goal is at most 20 KiB; a connection's own state is well
+         * under 1 KiB, a page of buffer would be 4. */
+        cr_assert_lt(per, 4.0, "%.1f KiB per idle connection", per);
+        for (int i = 0; i < N; i++)
+                geerpc_client_unref(c[i]);
+        free(c);
+        free(addr);
+        tl_proc_free(p);
+}
+
+/* Connections that once sent a large message give its buffer back after a
+ * while without traffic (they used to hold it until they closed). */
+Test(rpc_process, buffers_of_idle_connections_shrink) {
+        enum { N = 16, PAD = 4 * 1024 * 1024 };
+        char *addr;
+        TlProc *p = tl_start_example(NULL, NULL, &addr);
+        assert_serves(addr);
+        long base = rss_kib(tl_pid(p));
+
+        char *pad = malloc(PAD + 1);
+        memset(pad, 'x', PAD);
+        pad[PAD] = 0;
+        json_t *args = json_pack("{s:i,s:i,s:s}", "Num1", 1, "Num2", 2, "Pad", pad);
+        free(pad);
+        geerpc_client *c[N];
+        for (int i = 0; i < N; i++) {
+                json_t *reply = NULL;
+                cr_assert_eq(geerpc_client_dial(&c[i], addr), 0);
+                cr_assert_eq(geerpc_client_call(c[i], "Foo.Sum", args, 30 * USEC_PER_SEC, &reply, NULL), 0);
+                cr_assert_eq(json_integer_value(reply), 3);
+                json_decref(reply);
+        }
+        json_decref(args);
+        long busy = rss_kib(tl_pid(p));
+        cr_assert_gt(busy - base, N * (PAD / 1024) / 2, "the large messages were not held (%ld KiB)", busy - base);
+
+        /* Idle now (connections open): the buffers go within a few seconds. */
+        long now = busy;
+        for (int i = 0; i < 100 && now - base > 16 * 1024; i++) {
+                tl_sleep(100 * USEC_PER_MSEC);
+                now = rss_kib(tl_pid(p));
+        }
+        cr_assert_leq(now - base, 16 * 1024, "idle connections still hold %ld KiB (%ld KiB while busy)", now - base,
+                      busy - base);
+        assert_serves(addr);
+        for (int i = 0; i < N; i++)
+                geerpc_client_unref(c[i]);
+        free(addr);
+        tl_proc_free(p);
+}

@@ -155,3 +155,58 @@ Test(json_scanner, garbage_after_a_value) {
         cr_assert_eq(n, 1);
         cr_assert_eq(err, -EBADMSG);
 }
+
+/* The scanner tells whether a value's strings need a closer look. */
+static bool scanned_plain(const char *v) {
+        JsonScanner s;
+        size_t st, en;
+        json_scanner_init(&s, 0);
+        cr_assert_eq(json_scanner_scan(&s, v, strlen(v), &st, &en), 1, "%s", v);
+        return s.plain;
+}
+
+Test(json_scanner, plain_strings) {
+        cr_assert(scanned_plain("\"abc def ~\x7f\" "));
+        cr_assert(scanned_plain("{\"Num1\":1,\"s\":\"x\"}"));
+        cr_assert(scanned_plain("\"\""));
+        cr_assert(!scanned_plain("\"a\\\"b\""));
+        cr_assert(!scanned_plain("\"a\\u0041\""));
+        cr_assert(!scanned_plain("\"caf\xc3\xa9\""));
+        cr_assert(!scanned_plain("\"tab\there\""));
+        cr_assert(!scanned_plain("[\"x\",\"\\n\"]"));
+        /* Reset for the next value. */
+        JsonScanner s;
+        size_t st, en;
+        const char *two = "\"\\n\" \"plain\" ";
+        json_scanner_init(&s, 0);
+        cr_assert_eq(json_scanner_scan(&s, two, strlen(two), &st, &en), 1);
+        cr_assert(!s.plain);
+        json_scanner_consumed(&s, en);
+        cr_assert_eq(json_scanner_scan(&s, two + en, strlen(two) - en, &st, &en), 1);
+        cr_assert(s.plain);
+}
+
+/* A large value arriving a piece at a time: each call looks only at what
+ * is new (the position it stopped at is kept), never from the start. */
+Test(json_scanner, resumes_where_it_stopped) {
+        enum { N = 1 << 20, STEP = 4096 };
+        char *v = malloc(N + 3);
+        v[0] = '"';
+        memset(v + 1, 'x', N);
+        v[N + 1] = '"';
+        v[N + 2] = 0;
+        JsonScanner s;
+        size_t st, en, len = 0;
+        json_scanner_init(&s, 0);
+        while (len < N + 2) {
+                len = MIN(len + STEP, (size_t) N + 2);
+                int r = json_scanner_scan(&s, v, len, &st, &en);
+                if (r == 1)
+                        break;
+                cr_assert_eq(r, 0);
+                cr_assert_eq(s.offset, len, "it will start at %zu, not where it stopped (%zu)", s.offset, len);
+        }
+        cr_assert_eq(en, (size_t) N + 2);
+        cr_assert(s.plain);
+        free(v);
+}

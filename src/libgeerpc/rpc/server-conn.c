@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -190,10 +191,12 @@ static void conn_unroom(Conn *c) {
 static int on_shrink(sd_event_source *es, uint64_t usec, void *userdata) {
         geerpc_server *s = userdata;
         usec_t now = loop_now(s);
+        size_t freed = 0;
 
         LIST_FOREACH_SAFE(roomy, c, n, s->roomy)
                 if (buffer_len(&c->in) == 0 && buffer_len(&c->out) == 0 &&
                     now - c->last_input >= CONN_BUFFER_IDLE_USEC) {
+                        freed += c->in.allocated + c->out.allocated;
                         buffer_done(&c->in);
                         buffer_done(&c->out);
                         conn_unroom(c);
@@ -201,8 +204,14 @@ static int on_shrink(sd_event_source *es, uint64_t usec, void *userdata) {
         /* The shared buffers, too, once a large message has gone through. */
         Buffer *shared[] = { &s->scratch_in, &s->scratch_out };
         for (size_t i = 0; i < ELEMENTSOF(shared); i++)
-                if (shared[i]->allocated > CONN_BUFFER_KEEP && buffer_len(shared[i]) == 0)
+                if (shared[i]->allocated > CONN_BUFFER_KEEP && buffer_len(shared[i]) == 0) {
+                        freed += shared[i]->allocated;
                         buffer_done(shared[i]);
+                }
+        /* Large buffers come from the heap once the allocator has seen a
+         * few (its mmap threshold moves up): give the pages back. */
+        if (freed >= CONN_BUFFER_TRIM_MIN)
+                (void) malloc_trim(0);
         if (s->roomy)
                 (void) sd_event_source_set_time_relative(es, CONN_BUFFER_IDLE_USEC);
         (void) sd_event_source_set_enabled(es, s->roomy ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
@@ -406,8 +415,7 @@ close:
  * for CONN_DRAIN_QUIET_USEC with nothing in flight. */
 void conn_start_draining(Conn *c) {
         c->draining = true;
-        if (!conn_drain_check(c))
-                conn_update_events(c);
+        (void) conn_drain_check(c);
 }
 
 bool conn_drain_check(Conn *c) {

@@ -33,6 +33,7 @@
  * connection is busy and freed once it has been idle this long. */
 #define CONN_BUFFER_KEEP (64U * 1024U)
 #define CONN_BUFFER_IDLE_USEC (2 * USEC_PER_SEC)
+#define CONN_BUFFER_TRIM_MIN (1024U * 1024U) /* freed at once: malloc_trim() */
 /* While the server stops, a connection is read and answered until it has
  * been quiet (nothing received, nothing in flight) this long, or until the
  * grace period ends. */

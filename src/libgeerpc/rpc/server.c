@@ -445,9 +445,12 @@ static int on_drain_tick(sd_event_source *es, uint64_t usec, void *userdata) {
         geerpc_server_ref(s);
         LIST_FOREACH_SAFE(conns, c, n, s->conns)
                 (void) conn_drain_check(c);
-        if (s->conns)
-                (void) sd_event_source_set_time_relative(es, CONN_DRAIN_QUIET_USEC / 4);
-        (void) sd_event_source_set_enabled(es, s->conns ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+        /* The last connection's close may have ended the stop (and freed
+         * this timer). */
+        if (s->drain_timer && s->conns) {
+                (void) sd_event_source_set_time_relative(s->drain_timer, CONN_DRAIN_QUIET_USEC / 4);
+                (void) sd_event_source_set_enabled(s->drain_timer, SD_EVENT_ONESHOT);
+        }
         server_check_stopped(s);
         geerpc_server_unref(s);
         return 0;
