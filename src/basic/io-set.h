@@ -20,9 +20,11 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "basic/list.h"
 #include "basic/macro.h"
 
-#define IO_SET_BATCH 256 /* ready descriptors handled per wake-up */
+#define IO_SET_BATCH 256    /* ready descriptors handled per wake-up */
+#define IO_SET_DIRECT_MAX 16 /* up to this many: an sd-event source each */
 
 typedef struct IoSet IoSet;
 typedef struct IoSetEntry IoSetEntry;
@@ -36,6 +38,8 @@ struct IoSetEntry {
         bool enabled; /* in the epoll set (with events 0: errors only) */
         io_set_handler_t handler;
         void *userdata;
+        sd_event_source *source; /* its own, while the set is small */
+        LIST_FIELDS(IoSetEntry, entries);
 };
 
 int io_set_new(IoSet **ret, sd_event *event, int64_t priority, const char *description);

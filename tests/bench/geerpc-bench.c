@@ -159,7 +159,8 @@ static void help(void) {
                "  async_vs_floor        256 asynchronous calls in flight, calls/s / floor\n"
                "  large_*_vs_raw        Echo round trip / raw transfer of the same bytes both ways\n"
                "  vs_go                 geerpc / Go (rates; RSS: geerpc / Go)\n"
-               "--quick finishes in under 30 s.\n"
+               "NaN: not measured (a part left out, Go or wrk missing). --quick finishes in under\n"
+               "30 s.\n"
                "PART: floor seq conc16 xclient large conns floor16 async registry.\n",
                program_invocation_short_name);
 }
@@ -207,59 +208,80 @@ static void print_results(Rounds *R, unsigned long rounds, unsigned long registr
         RegistryRound *G = R->registry;
         unsigned long n = rounds;
 
-        printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", bench_median(R->f50, n),
-               bench_median(R->f99, n), bench_median(R->frate, n));
-        printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(R->g50, n), bench_median(R->g99, n));
-        printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", bench_median(R->c16, n));
-        printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(R->x16, n));
-        printf("floor16 round_trips_per_s=%.0f (16 raw pairs over 16 sockets)\n", bench_median(R->f16, n));
-        printf("geerpc async_256_in_flight_calls_per_s=%.0f\n", bench_median(R->async, n));
+        if (want("floor"))
+                printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", bench_median(R->f50, n),
+                       bench_median(R->f99, n), bench_median(R->frate, n));
+        if (want("seq"))
+                printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(R->g50, n), bench_median(R->g99, n));
+        if (want("conc16"))
+                printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", bench_median(R->c16, n));
+        if (want("xclient"))
+                printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(R->x16, n));
+        if (want("floor16"))
+                printf("floor16 round_trips_per_s=%.0f (16 raw pairs over 16 sockets)\n", bench_median(R->f16, n));
+        if (want("async"))
+                printf("geerpc async_256_in_flight_calls_per_s=%.0f\n", bench_median(R->async, n));
 #define MED(field) (COLUMN(a, L, field, n), bench_median(a, n))
-        printf("large 64KiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f | 1MiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f\n",
-               MED(raw64_us), MED(geerpc64_us), MED(go64_us), MED(raw1m_us), MED(geerpc1m_us), MED(go1m_us));
-        printf("large 64KiB x16 callers: geerpc_calls_per_s=%.0f go_calls_per_s=%.0f\n", MED(geerpc64x16_rate),
-               MED(go64x16_rate));
+        if (want("large")) {
+                printf("large 64KiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f | 1MiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f\n",
+                       MED(raw64_us), MED(geerpc64_us), MED(go64_us), MED(raw1m_us), MED(geerpc1m_us), MED(go1m_us));
+                printf("large 64KiB x16 callers: geerpc_calls_per_s=%.0f go_calls_per_s=%.0f\n", MED(geerpc64x16_rate),
+                       MED(go64x16_rate));
+        }
 #undef MED
 #define MED(field) (COLUMN(a, C, field, n), bench_median(a, n))
-        printf("conns 1000 (a call in flight on each): geerpc_calls_per_s=%.0f go_calls_per_s=%.0f server_rss_MiB geerpc=%.1f "
-               "go=%.1f\n",
-               MED(geerpc_rate), MED(go_rate), MED(geerpc_rss_kib) / 1024, MED(go_rss_kib) / 1024);
+        if (want("conns")) {
+                printf("conns 1000 (a call in flight on each): geerpc_calls_per_s=%.0f go_calls_per_s=%.0f "
+                       "server_rss_MiB geerpc=%.1f go=%.1f\n",
+                       MED(geerpc_rate), MED(go_rate), MED(geerpc_rss_kib) / 1024, MED(go_rss_kib) / 1024);
+                printf("idle 10000: server_KiB_per_connection geerpc=%.1f go=%.1f\n", R->idle_kib, R->go_idle_kib);
+        }
 #undef MED
-        printf("idle 10000: server_KiB_per_connection geerpc=%.1f go=%.1f\n", R->idle_kib, R->go_idle_kib);
 #define MED(field) (COLUMN(a, G, field, n), bench_median(a, n))
-        printf("registry (wrk -t2 -c32, 100 servers): post_per_s=%.0f go_post_per_s=%.0f get_per_s=%.0f "
-               "go_get_per_s=%.0f (%lu failed)\n",
-               MED(post), MED(go_post), MED(get), MED(go_get), registry_failed);
+        if (want("registry"))
+                printf("registry (wrk -t2 -c32, 100 servers): post_per_s=%.0f go_post_per_s=%.0f get_per_s=%.0f "
+                       "go_get_per_s=%.0f (%lu failed)\n",
+                       MED(post), MED(go_post), MED(get), MED(go_get), registry_failed);
 #undef MED
         printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&bench_mismatches));
         fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
 
-        printf("ratio");
-        print_ratio("seq_p50_vs_floor", bench_ratio(R->g50, R->f50, n));
-        print_ratio("conc16_vs_floor", bench_ratio(R->c16, R->frate, n));
-        printf("\nratio");
-        print_ratio("floor16_vs_floor", bench_ratio(R->f16, R->frate, n));
-        print_ratio("conc16_vs_floor16", bench_ratio(R->c16, R->f16, n));
-        print_ratio("async_vs_floor", bench_ratio(R->async, R->frate, n));
-        printf("\nratio");
-#define RATIO(name, src, fa, fb)                     \
-        do {                                         \
-                COLUMN(a, src, fa, n);               \
-                COLUMN(b, src, fb, n);               \
+#define RATIO(name, src, fa, fb)                         \
+        do {                                             \
+                COLUMN(a, src, fa, n);                   \
+                COLUMN(b, src, fb, n);                   \
                 print_ratio(name, bench_ratio(a, b, n)); \
         } while (0)
-        RATIO("large_64KiB_vs_raw", L, geerpc64_us, raw64_us);
-        RATIO("large_1MiB_vs_raw", L, geerpc1m_us, raw1m_us);
-        printf("\nratio vs_go");
-        RATIO("large_64KiB", L, go64_us, geerpc64_us);
-        RATIO("large_1MiB", L, go1m_us, geerpc1m_us);
-        RATIO("large_64KiB_x16", L, geerpc64x16_rate, go64x16_rate);
-        RATIO("conns_1000", C, geerpc_rate, go_rate);
-        RATIO("conns_rss", C, geerpc_rss_kib, go_rss_kib);
-        printf("\nratio vs_go");
-        RATIO("registry_post", G, post, go_post);
-        RATIO("registry_get", G, get, go_get);
-        printf("\n");
+        if (want("floor") && (want("seq") || want("conc16"))) {
+                printf("ratio");
+                print_ratio("seq_p50_vs_floor", bench_ratio(R->g50, R->f50, n));
+                print_ratio("conc16_vs_floor", bench_ratio(R->c16, R->frate, n));
+                printf("\n");
+        }
+        if (want("floor16") || want("async")) {
+                printf("ratio");
+                print_ratio("floor16_vs_floor", bench_ratio(R->f16, R->frate, n));
+                print_ratio("conc16_vs_floor16", bench_ratio(R->c16, R->f16, n));
+                print_ratio("async_vs_floor", bench_ratio(R->async, R->frate, n));
+                printf("\n");
+        }
+        if (want("large")) {
+                printf("ratio");
+                RATIO("large_64KiB_vs_raw", L, geerpc64_us, raw64_us);
+                RATIO("large_1MiB_vs_raw", L, geerpc1m_us, raw1m_us);
+                printf("\n");
+        }
+        if (want("large") || want("conns") || want("registry")) {
+                printf("ratio vs_go");
+                RATIO("large_64KiB", L, go64_us, geerpc64_us);
+                RATIO("large_1MiB", L, go1m_us, geerpc1m_us);
+                RATIO("large_64KiB_x16", L, geerpc64x16_rate, go64x16_rate);
+                RATIO("conns_1000", C, geerpc_rate, go_rate);
+                RATIO("conns_rss", C, geerpc_rss_kib, go_rss_kib);
+                RATIO("registry_post", G, post, go_post);
+                RATIO("registry_get", G, get, go_get);
+                printf("\n");
+        }
 #undef RATIO
 }
 
@@ -286,7 +308,7 @@ int main(int argc, char **argv) {
                 case 'q':
                         quick = true;
                         rounds = 5;
-                        duration = 200 * USEC_PER_MSEC;
+                        duration = 150 * USEC_PER_MSEC;
                         break;
                 case 'r':
                         if (cli_parse_unsigned("rounds", optarg, 1, BENCH_ROUNDS_MAX, &rounds) < 0)

@@ -121,3 +121,41 @@ Test(io_set, disabled_reports_nothing_events_zero_reports_hangup) {
         io_set_free(s);
         sd_event_unref(e);
 }
+
+/* A set grows past IO_SET_DIRECT_MAX (one source for all) and shrinks back
+ * (a source each): every entry keeps working across both switches, its
+ * events and its disabled state with it. */
+Test(io_set, switches_between_direct_and_nested) {
+        enum { N = 3 * IO_SET_DIRECT_MAX };
+        sd_event *e;
+        IoSet *s;
+        cr_assert_eq(sd_event_new(&e), 0);
+        cr_assert_eq(io_set_new(&s, e, 0, "test"), 0);
+        Pipe *p[N];
+        for (int i = 0; i < N; i++) {
+                p[i] = pipe_new(s, EPOLLIN);
+                if (i == 1)
+                        cr_assert_eq(io_set_set_enabled(&p[1]->entry, false), 0);
+        }
+        for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < N; i++)
+                        if (p[i])
+                                cr_assert_eq(write(p[i]->fds[1], "x", 1), 1);
+                run_until_idle(e, NULL);
+                for (int i = 0; i < N; i++)
+                        if (p[i])
+                                cr_assert_eq(p[i]->calls, i == 1 ? 0 : (unsigned) round + 1, "round %d, pipe %d", round, i);
+                /* Down to a few: direct again. */
+                for (int i = 4; i < N && round == 0; i++) {
+                        pipe_free(p[i]);
+                        p[i] = NULL;
+                }
+        }
+        cr_assert_eq(io_set_set_enabled(&p[1]->entry, true), 0);
+        run_until_idle(e, NULL);
+        cr_assert_eq(p[1]->calls, 1, "the disabled one kept its data for when it is enabled");
+        for (int i = 0; i < 4; i++)
+                pipe_free(p[i]);
+        io_set_free(s);
+        sd_event_unref(e);
+}
