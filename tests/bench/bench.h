@@ -105,6 +105,8 @@ typedef struct Large Large;
 int bench_large_new(Large **ret, Srv *srv, GoPeer *go_client);
 void bench_large_round(Large *l, usec_t duration, LargeRound *ret);
 void bench_large_free(Large *l);
+/* µs per 1 MiB Echo's codec work (no sockets); adds the round trips made. */
+double bench_codec_run(usec_t duration, unsigned long *ret_calls);
 
 /* bench-conns.c: 1,000 connections with calls spread over them, against
  * Go; RSS per idle connection at 10,000. */

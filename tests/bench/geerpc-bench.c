@@ -14,6 +14,7 @@
  *   xclient   16 callers through an xclient over 2 servers (round-robin)
  *   large     Echo.Echo of 64 KiB and 1 MiB against a raw transfer of the
  *             same bytes both ways, and against Go; 16 callers at 64 KiB
+ *   codec     the codec's work in a 1 MiB Echo, no sockets (for callgrind)
  *   conns     1,000 connections to a server process, 16 callers spreading
  *             calls over them, against Go (calls/s, server RSS); the
  *             server's RSS per idle connection at 10,000
@@ -161,7 +162,7 @@ static void help(void) {
                "  vs_go                 geerpc / Go (rates; RSS: geerpc / Go)\n"
                "NaN: not measured (a part left out, Go or wrk missing). --quick finishes in under\n"
                "30 s.\n"
-               "PART: floor seq conc16 xclient large conns floor16 async registry.\n",
+               "PART: floor seq conc16 xclient large codec conns floor16 async registry.\n",
                program_invocation_short_name);
 }
 
@@ -187,7 +188,8 @@ static void print_ratio(const char *name, Ratio r) {
 typedef struct Rounds {
         double f50[BENCH_ROUNDS_MAX], f99[BENCH_ROUNDS_MAX], frate[BENCH_ROUNDS_MAX];
         double g50[BENCH_ROUNDS_MAX], g99[BENCH_ROUNDS_MAX], c16[BENCH_ROUNDS_MAX], x16[BENCH_ROUNDS_MAX];
-        double f16[BENCH_ROUNDS_MAX], async[BENCH_ROUNDS_MAX];
+        double f16[BENCH_ROUNDS_MAX], async[BENCH_ROUNDS_MAX], codec[BENCH_ROUNDS_MAX];
+        unsigned long codec_calls;
         LargeRound large[BENCH_ROUNDS_MAX];
         ConnsRound conns[BENCH_ROUNDS_MAX];
         RegistryRound registry[BENCH_ROUNDS_MAX];
@@ -229,6 +231,9 @@ static void print_results(Rounds *R, unsigned long rounds, unsigned long registr
                        MED(go64x16_rate));
         }
 #undef MED
+        if (want("codec"))
+                printf("codec 1MiB Echo without sockets: us_per_round_trip=%.0f (%lu round trips)\n",
+                       bench_median(R->codec, n), R->codec_calls);
 #define MED(field) (COLUMN(a, C, field, n), bench_median(a, n))
         if (want("conns")) {
                 printf("conns 1000 (a call in flight on each): geerpc_calls_per_s=%.0f go_calls_per_s=%.0f "
@@ -368,7 +373,7 @@ int main(int argc, char **argv) {
         for (unsigned long r = 0; r < rounds; r++) {
                 size_t n;
                 R->f50[r] = R->f99[r] = R->frate[r] = R->g50[r] = R->g99[r] = R->c16[r] = R->x16[r] = R->f16[r] =
-                        R->async[r] = NAN;
+                        R->async[r] = R->codec[r] = NAN;
                 set_nan((double *) &R->large[r], sizeof(LargeRound) / sizeof(double));
                 set_nan((double *) &R->conns[r], sizeof(ConnsRound) / sizeof(double));
                 if (want("floor")) {
@@ -391,6 +396,8 @@ int main(int argc, char **argv) {
                         R->async[r] = bench_async(bench_server_address(srv), 256, duration);
                 if (large)
                         bench_large_round(large, duration, &R->large[r]);
+                if (want("codec"))
+                        R->codec[r] = bench_codec_run(duration, &R->codec_calls);
                 if (conns)
                         bench_conns_round(conns, duration, &R->conns[r]);
                 fprintf(stderr,
