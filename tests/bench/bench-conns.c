@@ -131,31 +131,31 @@ static double spread_run(Conns *c, usec_t duration) {
 void bench_conns_round(Conns *c, usec_t duration, ConnsRound *ret) {
         GoResult g;
         ret->geerpc_rate = spread_run(c, duration);
-        ret->geerpc_rss_kib = (double) bench_rss_kib(c->child->pid);
+        ret->geerpc_rss_kib = (double) proc_rss_kib(c->child->pid);
         ret->go_rate = bench_go_run(c->go_client, &g, "conns %u %u %llu", c->n, c->n,
                                     (unsigned long long) (duration / USEC_PER_MSEC)) < 0
                                ? NAN
                                : g.calls / g.secs;
-        ret->go_rss_kib = c->go_server->pid > 0 ? (double) bench_rss_kib(c->go_server->pid) : NAN;
+        ret->go_rss_kib = c->go_server->pid > 0 ? (double) proc_rss_kib(c->go_server->pid) : NAN;
 }
 
 void bench_conns_idle(Conns *c, unsigned n, double *ret_geerpc_kib, double *ret_go_kib) {
         GoResult g;
 
-        long before = bench_rss_kib(c->child->pid);
+        long before = proc_rss_kib(c->child->pid);
         geerpc_client **more = dial_many(c->child->address, n);
         for (unsigned i = 0; more && i < n; i++)
                 bench_checked_sum(more[i], i, 1);
-        long after = bench_rss_kib(c->child->pid);
+        long after = proc_rss_kib(c->child->pid);
         *ret_geerpc_kib = more && before > 0 && after > 0 ? (double) (after - before) / n : NAN;
         unref_many(more, n);
 
         *ret_go_kib = NAN;
         if (c->go_server->pid <= 0)
                 return;
-        before = bench_rss_kib(c->go_server->pid);
+        before = proc_rss_kib(c->go_server->pid);
         if (bench_go_run(c->go_client, &g, "idle %u", n) >= 0) {
-                after = bench_rss_kib(c->go_server->pid);
+                after = proc_rss_kib(c->go_server->pid);
                 *ret_go_kib = (double) (after - before) / n;
         }
         (void) bench_go_run(c->go_client, &g, "close");

@@ -5,10 +5,8 @@
  * registry peer prints its address on its first line; a client peer runs
  * one workload per line of its standard input and answers one line each. */
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "bench.h"
@@ -28,50 +26,24 @@ const char *bench_go_peer(void) {
 
 int bench_go_start(GoPeer *ret, const char *mode, const char *arg) {
         const char *bin = bench_go_peer();
-        int in[2], out[2];
 
         *ret = (GoPeer) {};
         if (!bin)
                 return -ENOENT;
-        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = fork();
+        const char *argv[] = { bin, mode, arg, NULL };
+        pid_t pid = bench_spawn(argv, NULL, STDOUT_FILENO, &ret->in, &ret->out);
         if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(in[0], STDIN_FILENO);
-                dup2(out[1], STDOUT_FILENO);
-                execl(bin, "geerpc-bench-peer", mode, arg, (char *) NULL);
-                _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
+                return pid;
         ret->pid = pid;
-        ret->in = fdopen(in[1], "w");
-        ret->out = fdopen(out[0], "r");
-        if (!ret->in || !ret->out) {
-                bench_go_stop(ret);
-                return -ENOMEM;
-        }
-        setvbuf(ret->in, NULL, _IOLBF, 0);
         if (streq(mode, "client"))
                 return 0;
-
-        char line[256];
-        if (!fgets(line, sizeof line, ret->out)) {
+        /* "serving on tcp@..." or "registry on http://..." */
+        int r = bench_read_after(ret->out, " on ", ret->address, sizeof ret->address);
+        if (r < 0) {
+                fprintf(stderr, "Go peer %s did not start\n", mode);
                 bench_go_stop(ret);
-                return -EIO;
         }
-        line[strcspn(line, "\n")] = 0;
-        const char *a = strstr(line, " on ");
-        if (!a) {
-                fprintf(stderr, "Go peer %s: %s\n", mode, line);
-                bench_go_stop(ret);
-                return -EIO;
-        }
-        snprintf(ret->address, sizeof ret->address, "%s", a + 4);
-        return 0;
+        return r;
 }
 
 int bench_go_run(GoPeer *p, GoResult *ret, const char *fmt, ...) {

@@ -39,37 +39,15 @@ static const char *registry_binary(void) {
 
 /* Starts geeregistry on an ephemeral port; reads the URL from its log. */
 static int registry_start(Registry *r) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = fork();
+        const char *argv[] = { registry_binary(), "--listen=127.0.0.1:0", "--log-level=info", "--timeout=5m",
+                               "--max-connections=1024", "--max-connections-per-ip=1024", NULL };
+        pid_t pid = bench_spawn(argv, NULL, STDERR_FILENO, NULL, &r->log);
         if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(p[1], STDERR_FILENO);
-                execl(registry_binary(), "geeregistry", "--listen=127.0.0.1:0", "--log-level=info", "--timeout=5m",
-                      "--max-connections=1024", "--max-connections-per-ip=1024", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
+                return pid;
         r->pid = pid;
-        FILE *f = fdopen(p[0], "r");
-        char line[512];
-        int result = -EIO;
-        while (fgets(line, sizeof line, f)) {
-                char *u = strstr(line, "listening on http://");
-                if (u) {
-                        u += strlen("listening on ");
-                        u[strcspn(u, " \n")] = 0;
-                        snprintf(r->url, sizeof r->url, "%s", u);
-                        result = 0;
-                        break;
-                }
-        }
-        r->log = f;
+        int k = bench_read_after(r->log, "listening on ", r->url, sizeof r->url);
         pthread_create(&r->drain, NULL, drain_main, r);
-        return result;
+        return k;
 }
 
 static void registry_stop(Registry *r) {

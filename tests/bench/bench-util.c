@@ -78,10 +78,11 @@ usec_t bench_now(void) {
 
 /* ---- raw sockets ---------------------------------------------------------------- */
 
-bool bench_read_full(int fd, void *buf, size_t n) {
+/* The whole of n bytes, read or written; false on EOF or error. */
+static bool io_full(int fd, void *buf, size_t n, bool out) {
         char *p = buf;
         while (n > 0) {
-                ssize_t k = read(fd, p, n);
+                ssize_t k = out ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
                 if (k <= 0) {
                         if (k < 0 && errno == EINTR)
                                 continue;
@@ -93,19 +94,55 @@ bool bench_read_full(int fd, void *buf, size_t n) {
         return true;
 }
 
+bool bench_read_full(int fd, void *buf, size_t n) {
+        return io_full(fd, buf, n, false);
+}
+
 bool bench_write_full(int fd, const void *buf, size_t n) {
-        const char *p = buf;
-        while (n > 0) {
-                ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-                if (k <= 0) {
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        return false;
-                }
-                p += k;
-                n -= (size_t) k;
+        return io_full(fd, (void *) buf, n, true);
+}
+
+pid_t bench_spawn(const char *const *argv, void (*child)(void), int out_fd, FILE **ret_in, FILE **ret_out) {
+        int in[2] = { -EBADF, -EBADF }, out[2];
+        if ((ret_in && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                /* Nothing outlives the bench. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (ret_in)
+                        dup2(in[0], STDIN_FILENO);
+                dup2(out[1], out_fd);
+                if (child)
+                        child();
+                else
+                        execv(argv[0], (char *const *) argv);
+                _exit(127);
         }
-        return true;
+        if (ret_in) {
+                close(in[0]);
+                *ret_in = fdopen(in[1], "w");
+                setvbuf(*ret_in, NULL, _IOLBF, 0);
+        }
+        close(out[1]);
+        *ret_out = fdopen(out[0], "r");
+        return pid;
+}
+
+int bench_read_after(FILE *f, const char *marker, char *ret, size_t size) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+                char *m = strstr(line, marker);
+                if (!m)
+                        continue;
+                m += strlen(marker);
+                m[strcspn(m, " \n")] = 0;
+                snprintf(ret, size, "%s", m);
+                return 0;
+        }
+        return -EIO;
 }
 
 static void set_blocking_nodelay(int fd) {
@@ -186,40 +223,28 @@ void bench_server_stop(Srv *s) {
 }
 
 /* The child: a server with room for every connection the bench opens,
- * its address on the pipe, then its loop until it is killed. */
-static __attribute__((noreturn)) void child_main(int out) {
+ * its address on standard output, then its loop until it is killed. */
+static void child_main(void) {
         geerpc_server *s;
         char *address;
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (geerpc_server_new(&s) < 0 || bench_register(s) < 0 || geerpc_server_set_max_connections(s, 65536) < 0 ||
             geerpc_server_listen(s, "tcp@127.0.0.1:0", &address) < 0)
                 _exit(1);
-        dprintf(out, "%s\n", address);
-        close(out);
+        printf("serving on %s\n", address);
+        fflush(stdout);
         (void) geerpc_server_run(s);
         _exit(0);
 }
 
 int bench_child_start(Child *ret) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = fork();
+        FILE *out;
+        pid_t pid = bench_spawn(NULL, child_main, STDOUT_FILENO, NULL, &out);
         if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                close(p[0]);
-                child_main(p[1]);
-        }
-        close(p[1]);
+                return pid;
         *ret = (Child) { .pid = pid };
-        ssize_t n = bench_read_full(p[0], ret->address, 1) ? read(p[0], ret->address + 1, sizeof ret->address - 2) : -1;
-        close(p[0]);
-        if (n < 0)
-                return -EIO;
-        ret->address[n + 1] = 0;
-        ret->address[strcspn(ret->address, "\n")] = 0;
-        return 0;
+        int r = bench_read_after(out, "serving on ", ret->address, sizeof ret->address);
+        fclose(out);
+        return r;
 }
 
 void bench_child_stop(Child *c) {
@@ -230,23 +255,18 @@ void bench_child_stop(Child *c) {
         c->pid = 0;
 }
 
-long bench_rss_kib(pid_t pid) {
-        char path[64], line[256];
-        long kib = -1;
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof line, f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
-        return kib;
-}
-
 /* ---- checked calls ------------------------------------------------------------------ */
 
 atomic_ulong bench_mismatches;
+
+/* Drops the reply and counts a failed call; returns r. */
+static int tally(int r, json_t *reply) {
+        if (reply)
+                json_decref(reply);
+        if (r < 0)
+                atomic_fetch_add(&bench_mismatches, 1);
+        return r;
+}
 
 int bench_checked_sum_via(bench_call_fn call, void *target, json_int_t a, json_int_t b) {
         json_t *args = json_pack("{s:I,s:I}", "Num1", a, "Num2", b), *reply = NULL;
@@ -254,11 +274,7 @@ int bench_checked_sum_via(bench_call_fn call, void *target, json_int_t a, json_i
         json_decref(args);
         if (r == 0 && json_integer_value(reply) != a + b)
                 r = -EBADMSG;
-        if (reply)
-                json_decref(reply);
-        if (r < 0)
-                atomic_fetch_add(&bench_mismatches, 1);
-        return r;
+        return tally(r, reply);
 }
 
 static int via_client(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
@@ -276,11 +292,7 @@ int bench_checked_echo(geerpc_client *c, json_t *payload) {
         if (r == 0 && (!json_is_string(reply) || json_string_length(reply) != json_string_length(payload) ||
                        memcmp(json_string_value(reply), json_string_value(payload), json_string_length(payload)) != 0))
                 r = -EBADMSG;
-        if (reply)
-                json_decref(reply);
-        if (r < 0)
-                atomic_fetch_add(&bench_mismatches, 1);
-        return r;
+        return tally(r, reply);
 }
 
 json_t *bench_payload(size_t size) {

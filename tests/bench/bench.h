@@ -14,6 +14,7 @@
 
 #include "basic/macro.h"
 #include "geerpc/client.h"
+#include "proc-rss.h"
 
 #define BENCH_ROUNDS_MAX 50
 
@@ -33,6 +34,14 @@ usec_t bench_now(void);
 
 bool bench_read_full(int fd, void *buf, size_t n);
 bool bench_write_full(int fd, const void *buf, size_t n);
+/* Forks a child (which dies with the bench) that runs argv (execv) or, when
+ * argv is NULL, child() (which must not return); its out_fd (standard
+ * output or error) is *ret_out, its standard input *ret_in (NULL: not
+ * given). Returns its pid or a negative errno. */
+pid_t bench_spawn(const char *const *argv, void (*child)(void), int out_fd, FILE **ret_in, FILE **ret_out);
+/* Reads lines until one holds marker; what follows it, to the next space,
+ * into ret. */
+int bench_read_after(FILE *f, const char *marker, char *ret, size_t size);
 /* A connected loopback TCP pair (TCP_NODELAY, blocking): *ret_client is
  * dialled, *ret_server accepted. */
 void bench_tcp_pair(int *ret_client, int *ret_server);
@@ -52,8 +61,6 @@ typedef struct Child {
 } Child;
 int bench_child_start(Child *ret);
 void bench_child_stop(Child *c);
-/* VmRSS of a process, KiB; -1 when unknown. */
-long bench_rss_kib(pid_t pid);
 
 /* ---- checked calls -------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "geerpc/client.h"
+#include "proc-rss.h"
 #include "testlib.h"
 
 #define OPTION "{\"MagicNumber\":3927900,\"CodecType\":\"application/json\",\"ConnectTimeout\":10000000000,\"HandleTimeout\":0}\n"
@@ -275,15 +276,8 @@ Test(rpc_process, bad_flags_exit_2) {
 /* ---- memory: what a connection holds ---------------------------------------- */
 
 static long rss_kib(pid_t pid) {
-        char path[64], line[256];
-        long kib = -1;
-        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
-        FILE *f = fopen(path, "re");
-        cr_assert_not_null(f);
-        while (fgets(line, sizeof line, f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
+        long kib = proc_rss_kib(pid);
+        cr_assert_gt(kib, 0, "cannot read the server's RSS");
         return kib;
 }
 

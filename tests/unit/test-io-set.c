@@ -45,6 +45,16 @@ static void pipe_free(Pipe *p) {
         free(p);
 }
 
+static void set_new(sd_event **ret_event, IoSet **ret_set) {
+        cr_assert_eq(sd_event_new(ret_event), 0);
+        cr_assert_eq(io_set_new(ret_set, *ret_event, 0, "test"), 0);
+}
+
+static void set_free(sd_event *e, IoSet *s) {
+        io_set_free(s);
+        sd_event_unref(e);
+}
+
 static void run_until_idle(sd_event *e, unsigned *ret_iterations) {
         unsigned n = 0;
         while (sd_event_run(e, 0) > 0)
@@ -57,8 +67,7 @@ Test(io_set, every_ready_descriptor_once_in_batches) {
         enum { N = 3 * IO_SET_BATCH / 2 + 7 };
         sd_event *e;
         IoSet *s;
-        cr_assert_eq(sd_event_new(&e), 0);
-        cr_assert_eq(io_set_new(&s, e, 0, "test"), 0);
+        set_new(&e, &s);
         Pipe *p[N];
         for (int i = 0; i < N; i++)
                 p[i] = pipe_new(s, EPOLLIN);
@@ -73,15 +82,13 @@ Test(io_set, every_ready_descriptor_once_in_batches) {
         cr_assert_leq(iterations, 4);
         for (int i = 0; i < N; i++)
                 pipe_free(p[i]);
-        io_set_free(s);
-        sd_event_unref(e);
+        set_free(e, s);
 }
 
 Test(io_set, removal_inside_a_batch_is_immediate) {
         sd_event *e;
         IoSet *s;
-        cr_assert_eq(sd_event_new(&e), 0);
-        cr_assert_eq(io_set_new(&s, e, 0, "test"), 0);
+        set_new(&e, &s);
         Pipe *a = pipe_new(s, EPOLLIN), *b = pipe_new(s, EPOLLIN);
         /* Whichever runs first frees the other, whose event is in the
          * same batch. */
@@ -94,15 +101,13 @@ Test(io_set, removal_inside_a_batch_is_immediate) {
         Pipe *left = a ?: b;
         cr_assert_eq(left->calls, 1);
         pipe_free(left);
-        io_set_free(s);
-        sd_event_unref(e);
+        set_free(e, s);
 }
 
 Test(io_set, disabled_reports_nothing_events_zero_reports_hangup) {
         sd_event *e;
         IoSet *s;
-        cr_assert_eq(sd_event_new(&e), 0);
-        cr_assert_eq(io_set_new(&s, e, 0, "test"), 0);
+        set_new(&e, &s);
         Pipe *p = pipe_new(s, EPOLLIN);
         cr_assert_eq(io_set_set_enabled(&p->entry, false), 0);
         cr_assert_eq(write(p->fds[1], "x", 1), 1);
@@ -118,8 +123,7 @@ Test(io_set, disabled_reports_nothing_events_zero_reports_hangup) {
         cr_assert(p->revents & EPOLLHUP);
         cr_assert(!(p->revents & EPOLLIN));
         pipe_free(p);
-        io_set_free(s);
-        sd_event_unref(e);
+        set_free(e, s);
 }
 
 /* A set grows past IO_SET_DIRECT_MAX (one source for all) and shrinks back
@@ -129,8 +133,7 @@ Test(io_set, switches_between_direct_and_nested) {
         enum { N = 3 * IO_SET_DIRECT_MAX };
         sd_event *e;
         IoSet *s;
-        cr_assert_eq(sd_event_new(&e), 0);
-        cr_assert_eq(io_set_new(&s, e, 0, "test"), 0);
+        set_new(&e, &s);
         Pipe *p[N];
         for (int i = 0; i < N; i++) {
                 p[i] = pipe_new(s, EPOLLIN);
@@ -156,6 +159,5 @@ Test(io_set, switches_between_direct_and_nested) {
         cr_assert_eq(p[1]->calls, 1, "the disabled one kept its data for when it is enabled");
         for (int i = 0; i < 4; i++)
                 pipe_free(p[i]);
-        io_set_free(s);
-        sd_event_unref(e);
+        set_free(e, s);
 }
