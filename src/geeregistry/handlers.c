@@ -20,6 +20,9 @@ static const char *const address_headers[] = { "X-Geerpc-Server", "X-Geerpc-Serv
 struct Handlers {
         Registry *registry;
         Listing *listing;
+        /* A heartbeat's answer never changes (the timeout is fixed): made
+         * once, shared by every POST. */
+        struct MHD_Response *post_ok_response;
 
         unsigned (*count_connections)(void *userdata);
         void *count_userdata;
@@ -46,6 +49,8 @@ Handlers *handlers_free(Handlers *h) {
         if (!h)
                 return NULL;
         listing_free(h->listing);
+        if (h->post_ok_response)
+                MHD_destroy_response(h->post_ok_response);
         free(h);
         return NULL;
 }
@@ -248,7 +253,15 @@ static enum MHD_Result handle_post(Handlers *h, struct MHD_Connection *c, const 
         }
         if (r < 0)
                 return reply(h, c, method, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", headers);
-        return reply(h, c, method, MHD_HTTP_OK, "", headers);
+        if (!h->post_ok_response) {
+                h->post_ok_response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+                if (h->post_ok_response &&
+                    MHD_add_response_header(h->post_ok_response, headers[0], headers[1]) != MHD_YES) {
+                        MHD_destroy_response(h->post_ok_response);
+                        h->post_ok_response = NULL;
+                }
+        }
+        return queue(h, c, method, MHD_HTTP_OK, h->post_ok_response);
 }
 
 static enum MHD_Result handle_delete(Handlers *h, struct MHD_Connection *c, const char *method) {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 
-/* The registry part of geerpc-bench: a geeregistry process with 100
- * registered servers, loaded over concurrent keep-alive connections (one
- * libcurl handle per thread, so each thread reuses its connection). */
+/* The registry part of geerpc-bench: a geeregistry process and the Go
+ * peer's registry, each with 100 registered servers, loaded by wrk (2
+ * threads, 32 keep-alive connections, as the Go comparison was measured)
+ * with POST heartbeats and GETs, side by side in every round. */
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,37 +39,15 @@ static const char *registry_binary(void) {
 
 /* Starts geeregistry on an ephemeral port; reads the URL from its log. */
 static int registry_start(Registry *r) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = fork();
+        const char *argv[] = { registry_binary(), "--listen=127.0.0.1:0", "--log-level=info", "--timeout=5m",
+                               "--max-connections=1024", "--max-connections-per-ip=1024", NULL };
+        pid_t pid = bench_spawn(argv, NULL, STDERR_FILENO, NULL, &r->log);
         if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(p[1], STDERR_FILENO);
-                execl(registry_binary(), "geeregistry", "--listen=127.0.0.1:0", "--log-level=info", "--timeout=5m",
-                      "--max-connections=1024", "--max-connections-per-ip=1024", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
+                return pid;
         r->pid = pid;
-        FILE *f = fdopen(p[0], "r");
-        char line[512];
-        int result = -EIO;
-        while (fgets(line, sizeof line, f)) {
-                char *u = strstr(line, "listening on http://");
-                if (u) {
-                        u += strlen("listening on ");
-                        u[strcspn(u, " \n")] = 0;
-                        snprintf(r->url, sizeof r->url, "%s", u);
-                        result = 0;
-                        break;
-                }
-        }
-        r->log = f;
+        int k = bench_read_after(r->log, "listening on ", r->url, sizeof r->url);
         pthread_create(&r->drain, NULL, drain_main, r);
-        return result;
+        return k;
 }
 
 static void registry_stop(Registry *r) {
@@ -101,53 +81,63 @@ static CURL *easy_for(const char *url, const char *method, struct curl_slist *he
         return e;
 }
 
-typedef struct Loader {
-        const char *url;
-        const char *method;
-        int id;
-        usec_t end;
-        unsigned long ok, failed;
-} Loader;
-
-static void *loader_main(void *userdata) {
-        Loader *l = userdata;
-        char hdr[128];
-        snprintf(hdr, sizeof hdr, "X-Geerpc-Server: tcp@127.0.0.%d:%d", 1 + l->id % 200, 7000 + l->id);
-        struct curl_slist *headers = curl_slist_append(NULL, hdr);
-        CURL *e = easy_for(l->url, l->method, streq(l->method, "POST") ? headers : NULL);
-        while (now_usec(CLOCK_MONOTONIC) < l->end) {
-                long status = 0;
-                if (curl_easy_perform(e) == CURLE_OK && curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-                    status == 200)
-                        l->ok++;
-                else
-                        l->failed++;
+/* Runs wrk against url for one second: requests/s, failures added to
+ * *failed (non-2xx answers, socket errors). */
+static double wrk_run(const char *url, bool post, const char *server_header, unsigned long *failed) {
+        char cmd[1024];
+        if (post)
+                snprintf(cmd, sizeof cmd, "wrk -t2 -c32 -d1s -s '%s' -H 'X-Geerpc-Server: %s' '%s' 2>&1",
+                         GEERPC_BENCH_WRK_POST, server_header, url);
+        else
+                snprintf(cmd, sizeof cmd, "wrk -t2 -c32 -d1s '%s' 2>&1", url);
+        FILE *f = popen(cmd, "re");
+        if (!f)
+                return NAN;
+        char line[512];
+        double rate = NAN;
+        unsigned long bad;
+        while (fgets(line, sizeof line, f)) {
+                if (sscanf(line, " Requests/sec: %lf", &rate) == 1)
+                        continue;
+                if (sscanf(line, " Non-2xx or 3xx responses: %lu", &bad) == 1 ||
+                    strstr(line, "Socket errors:")) {
+                        fprintf(stderr, "registry: wrk against %s: %s", url, line);
+                        (*failed)++;
+                }
         }
-        curl_easy_cleanup(e);
-        curl_slist_free_all(headers);
-        return NULL;
+        if (pclose(f) != 0)
+                (*failed)++;
+        return rate;
 }
 
-static double load(const char *url, const char *method, int threads, usec_t duration, unsigned long *failed) {
-        Loader l[64];
-        pthread_t t[64];
-        usec_t start = now_usec(CLOCK_MONOTONIC);
-        for (int i = 0; i < threads; i++) {
-                l[i] = (Loader) { url, method, i, start + duration, 0, 0 };
-                pthread_create(&t[i], NULL, loader_main, &l[i]);
-        }
-        unsigned long ok = 0;
-        for (int i = 0; i < threads; i++) {
-                pthread_join(t[i], NULL);
-                ok += l[i].ok;
-                *failed += l[i].failed;
-        }
-        return (double) ok / ((double) (now_usec(CLOCK_MONOTONIC) - start) / 1e6);
+static bool have_wrk(void) {
+        static int found = -1;
+        if (found < 0)
+                found = system("wrk --version >/dev/null 2>&1") != 127 * 256;
+        return found;
 }
 
-int bench_registry(unsigned long rounds, usec_t duration, int threads, double *ret_get, double *ret_post,
-                   unsigned long *ret_failed) {
+/* 100 registered servers for GET to list. */
+static void register_100(const char *url) {
+        for (int i = 0; i < 100; i++) {
+                char hdr[96];
+                snprintf(hdr, sizeof hdr, "X-Geerpc-Server: tcp@10.0.%d.%d:7001", i / 50, i % 50 + 1);
+                struct curl_slist *h = curl_slist_append(NULL, hdr);
+                CURL *e = easy_for(url, "POST", h);
+                curl_easy_perform(e);
+                curl_easy_cleanup(e);
+                curl_slist_free_all(h);
+        }
+}
+
+int bench_registry(unsigned long rounds, bool quick, RegistryRound *ret, unsigned long *ret_failed) {
         Registry r = {};
+        GoPeer go = {};
+        *ret_failed = 0;
+        if (!have_wrk()) {
+                fprintf(stderr, "registry figures skipped: wrk is not installed (Debian: wrk)\n");
+                return 0;
+        }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int k = registry_start(&r);
         if (k < 0) {
@@ -155,25 +145,37 @@ int bench_registry(unsigned long rounds, usec_t duration, int threads, double *r
                 registry_stop(&r);
                 return k;
         }
-        /* 100 registered servers for GET to list. */
-        for (int i = 0; i < 100; i++) {
-                char hdr[96];
-                snprintf(hdr, sizeof hdr, "X-Geerpc-Server: tcp@10.0.%d.%d:7001", i / 50, i % 50 + 1);
-                struct curl_slist *h = curl_slist_append(NULL, hdr);
-                CURL *e = easy_for(r.url, "POST", h);
-                curl_easy_perform(e);
-                curl_easy_cleanup(e);
-                curl_slist_free_all(h);
-        }
-        double get[64], post[64];
-        *ret_failed = 0;
+        (void) bench_go_start(&go, "registry", NULL);
+        register_100(r.url);
+        if (go.pid > 0)
+                register_100(go.address);
+
+        /* wrk runs for whole seconds: --quick measures fewer rounds. */
+        rounds = quick ? MIN(rounds, 2UL) : rounds;
         for (unsigned long i = 0; i < rounds; i++) {
-                get[i] = load(r.url, "GET", threads, duration, ret_failed);
-                post[i] = load(r.url, "POST", threads, duration, ret_failed);
-                fprintf(stderr, "round %lu: registry GET %.0f/s POST %.0f/s\n", i + 1, get[i], post[i]);
+                RegistryRound *x = &ret[i];
+                *x = (RegistryRound) { NAN, NAN, NAN, NAN };
+                /* Each first in every other round. */
+                for (int j = 0; j < 2; j++) {
+                        bool ours = (i + (unsigned long) j) % 2 == 0;
+                        if (ours)
+                                x->post = wrk_run(r.url, true, "tcp@127.0.0.1:7001", ret_failed);
+                        else if (go.pid > 0)
+                                x->go_post = wrk_run(go.address, true, "tcp@127.0.0.1:7001", ret_failed);
+                }
+                for (int j = 0; j < 2; j++) {
+                        bool ours = (i + (unsigned long) j) % 2 == 0;
+                        if (ours)
+                                x->get = wrk_run(r.url, false, NULL, ret_failed);
+                        else if (go.pid > 0)
+                                x->go_get = wrk_run(go.address, false, NULL, ret_failed);
+                }
+                fprintf(stderr, "round %lu: registry POST %.0f/s (Go %.0f/s) GET %.0f/s (Go %.0f/s)\n", i + 1, x->post,
+                        x->go_post, x->get, x->go_get);
         }
-        *ret_get = bench_median(get, rounds);
-        *ret_post = bench_median(post, rounds);
+        for (unsigned long i = rounds; i < BENCH_ROUNDS_MAX; i++)
+                ret[i] = (RegistryRound) { NAN, NAN, NAN, NAN };
+        bench_go_stop(&go);
         registry_stop(&r);
         return 0;
 }

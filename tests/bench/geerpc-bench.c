@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 
-/* geerpc-bench: libgeerpc against the physical floor, measured side by side
- * in one run. Each round measures the baseline and then geerpc, so that
- * whatever else the machine is doing hits both.
+/* geerpc-bench: libgeerpc against the physical floor and against the Go
+ * peer (tests/go/gob-peer.go, the original's design), measured side
+ * by side in one run. Each round measures every figure once, baseline and
+ * geerpc back to back, so that whatever else the machine is doing hits
+ * both; ratios are taken per round and their median and spread reported.
  *
  *   floor     raw TCP ping-pong over loopback between two threads
  *             (TCP_NODELAY, blocking read/write, messages of the same size
@@ -10,67 +12,36 @@
  *   seq       one caller, Foo.Sum on an in-process server thread
  *   conc16    16 callers through one client (one connection)
  *   gob       seq and conc16 again with the gob codec (JSON above)
- *   codec     the codecs alone, no sockets: a Foo.Sum request and its reply
+ *   codecs    the codecs alone, no sockets: a Foo.Sum request and its reply
  *             encoded and decoded, per call, JSON and gob
  *   xclient   16 callers through an xclient over 2 servers (round-robin)
- *   registry  GET (100 servers registered) and POST heartbeats per second
- *             against a geeregistry process, 16 keep-alive connections
+ *   large     Echo.Echo of 64 KiB and 1 MiB against a raw transfer of the
+ *             same bytes both ways, and against Go; 16 callers at 64 KiB
+ *   codec     the codec's work in a 1 MiB Echo, no sockets (for callgrind)
+ *   conns     1,000 connections to a server process, 16 callers spreading
+ *             calls over them, against Go (calls/s, server RSS); the
+ *             server's RSS per idle connection at 10,000
+ *   floor16   16 raw ping-pong pairs over 16 sockets (no RPC at all)
+ *   async     one thread keeping 256 asynchronous calls in flight on one
+ *             connection
+ *   registry  wrk POST heartbeats and GET (100 servers registered) against
+ *             geeregistry and the Go registry
  *
  * Every reply is checked; a lost or mismatched call fails the run. */
 
-#include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
-#include "basic/address.h"
 #include "bench.h"
 #include "codec/codec.h"
 #include "shared/cli.h"
-#include "foo.h"
 #include "geerpc/client.h"
 #include "geerpc/discovery.h"
-#include "geerpc/server.h"
 #include "geerpc/xclient.h"
 #include "basic/log.h"
-
-/* ---- statistics ------------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? -1 : x > y;
-}
-
-double bench_percentile(uint64_t *v, size_t n, double p) {
-        if (n == 0)
-                return NAN;
-        qsort(v, n, sizeof *v, cmp_u64);
-        size_t i = (size_t) ceil(p / 100.0 * (double) n);
-        return (double) v[i == 0 ? 0 : MIN(i - 1, n - 1)];
-}
-
-double bench_median(double *v, size_t n) {
-        uint64_t tmp[64];
-        n = MIN(n, ELEMENTSOF(tmp));
-        for (size_t i = 0; i < n; i++)
-                tmp[i] = (uint64_t) (v[i] * 1000.0);
-        return bench_percentile(tmp, n, 50) / 1000.0;
-}
-
-static usec_t now(void) {
-        return now_usec(CLOCK_MONOTONIC);
-}
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
-}
 
 /* ---- the floor: raw ping-pong ---------------------------------------------- */
 
@@ -84,151 +55,42 @@ static void measure_wire_sizes(void) {
         reply_size = strlen(rep);
 }
 
-static bool read_full(int fd, char *buf, size_t n) {
-        while (n > 0) {
-                ssize_t k = read(fd, buf, n);
-                if (k <= 0) {
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        return false;
-                }
-                buf += k;
-                n -= (size_t) k;
-        }
-        return true;
-}
-
-static bool write_full(int fd, const char *buf, size_t n) {
-        while (n > 0) {
-                ssize_t k = send(fd, buf, n, MSG_NOSIGNAL);
-                if (k <= 0) {
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        return false;
-                }
-                buf += k;
-                n -= (size_t) k;
-        }
-        return true;
-}
-
-static void set_blocking_nodelay(int fd) {
-        int one = 1;
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        int flags = fcntl(fd, F_GETFL);
-        (void) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-}
-
 static void *floor_server(void *userdata) {
-        int lfd = (int) (intptr_t) userdata;
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-                return NULL;
-        set_blocking_nodelay(fd);
+        int fd = (int) (intptr_t) userdata;
         char in[512], out[512];
         memset(out, 'r', sizeof out);
-        while (read_full(fd, in, request_size) && write_full(fd, out, reply_size))
+        while (bench_read_full(fd, in, request_size) && bench_write_full(fd, out, reply_size))
                 ;
-        close(fd);
         return NULL;
 }
 
 /* Round trips for `duration`; RTTs (ns) into samples. Returns the count. */
 static size_t floor_run(usec_t duration, uint64_t *samples, size_t cap, double *ret_rate) {
-        int lfd, fd;
-        char *addr;
-        if (address_listen("tcp@127.0.0.1:0", 4, &lfd) < 0 || address_from_socket(lfd, &addr) < 0)
-                abort();
-        set_blocking_nodelay(lfd);
+        int fd, sfd;
+        bench_tcp_pair(&fd, &sfd);
         pthread_t t;
-        pthread_create(&t, NULL, floor_server, (void *) (intptr_t) lfd);
-        if (address_dial(addr, USEC_PER_SEC * 5, &fd) < 0)
-                abort();
-        set_blocking_nodelay(fd);
+        pthread_create(&t, NULL, floor_server, (void *) (intptr_t) sfd);
 
         char req[512], rep[512];
         memset(req, 'q', sizeof req);
         size_t n = 0;
-        usec_t start = now(), end = start + duration;
-        while (now() < end) {
-                uint64_t t0 = now_ns();
-                if (!write_full(fd, req, request_size) || !read_full(fd, rep, reply_size))
+        usec_t start = bench_now(), end = start + duration;
+        while (bench_now() < end) {
+                uint64_t t0 = bench_now_ns();
+                if (!bench_write_full(fd, req, request_size) || !bench_read_full(fd, rep, reply_size))
                         abort();
                 if (n < cap)
-                        samples[n] = now_ns() - t0;
+                        samples[n] = bench_now_ns() - t0;
                 n++;
         }
-        *ret_rate = (double) n / ((double) (now() - start) / 1e6);
+        *ret_rate = (double) n / ((double) (bench_now() - start) / 1e6);
         close(fd);
         pthread_join(t, NULL);
-        close(lfd);
-        free(addr);
+        close(sfd);
         return MIN(n, cap);
 }
 
-/* ---- geerpc: an in-process server --------------------------------------------- */
-
-typedef struct Srv {
-        geerpc_server *server;
-        char *address;
-        pthread_t thread;
-} Srv;
-
-static void *srv_main(void *userdata) {
-        Srv *s = userdata;
-        (void) geerpc_server_run(s->server);
-        return NULL;
-}
-
-void bench_server_start(Srv **ret) {
-        Srv *s = calloc(1, sizeof *s);
-        sd_event *e = NULL;
-        /* A loop of its own: it runs on a thread of its own. */
-        if (sd_event_new(&e) < 0 || geerpc_server_new(&s->server) < 0 ||
-            geerpc_server_attach_event(s->server, e, 0) < 0 || foo_register(s->server) < 0 ||
-            geerpc_server_listen(s->server, "tcp@127.0.0.1:0", &s->address) < 0)
-                abort();
-        sd_event_unref(e);
-        pthread_create(&s->thread, NULL, srv_main, s);
-        *ret = s;
-}
-
-const char *bench_server_address(Srv *s) {
-        return s->address;
-}
-
-void bench_server_stop(Srv *s) {
-        geerpc_server_stop(s->server, USEC_PER_SEC, NULL, NULL);
-        pthread_join(s->thread, NULL);
-        geerpc_server_unref(s->server);
-        free(s->address);
-        free(s);
-}
-
-static atomic_ulong mismatches;
-
-typedef int (*call_fn)(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
-                       char **ret_error);
-
-/* One checked Foo.Sum call (through a client or an xclient): the reply
- * must be a + b. */
-static int checked_sum_via(call_fn call, void *target, json_int_t a, json_int_t b) {
-        json_t *args = json_pack("{s:I,s:I}", "Num1", a, "Num2", b), *reply = NULL;
-        int r = call(target, "Foo.Sum", args, 10 * USEC_PER_SEC, &reply, NULL);
-        json_decref(args);
-        if (r == 0 && json_integer_value(reply) != a + b)
-                r = -EBADMSG;
-        if (reply)
-                json_decref(reply);
-        if (r < 0)
-                atomic_fetch_add(&mismatches, 1);
-        return r;
-}
-
-static int via_client(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
-                      char **ret_error) {
-        return geerpc_client_call(target, method, args, timeout, ret_reply, ret_error);
-}
+/* ---- geerpc ------------------------------------------------------------------ */
 
 static int via_xclient(void *target, const char *method, json_t *args, uint64_t timeout, json_t **ret_reply,
                        char **ret_error) {
@@ -236,7 +98,7 @@ static int via_xclient(void *target, const char *method, json_t *args, uint64_t 
 }
 
 static int checked_sum(geerpc_client *c, json_int_t a, json_int_t b) {
-        return checked_sum_via(via_client, c, a, b);
+        return bench_checked_sum(c, a, b);
 }
 
 static size_t seq_calls;
@@ -251,12 +113,12 @@ static geerpc_client *dial(const char *address, const char *codec) {
 static size_t seq_run(const char *address, const char *codec, usec_t duration, uint64_t *samples, size_t cap) {
         geerpc_client *c = dial(address, codec);
         size_t n = 0;
-        usec_t end = now() + duration;
-        while (now() < end) {
-                uint64_t t0 = now_ns();
+        usec_t end = bench_now() + duration;
+        while (bench_now() < end) {
+                uint64_t t0 = bench_now_ns();
                 checked_sum(c, (json_int_t) n, 5678);
                 if (n < cap)
-                        samples[n] = now_ns() - t0;
+                        samples[n] = bench_now_ns() - t0;
                 n++;
         }
         geerpc_client_unref(c);
@@ -264,48 +126,12 @@ static size_t seq_run(const char *address, const char *codec, usec_t duration, u
         return MIN(n, cap);
 }
 
-typedef struct Caller {
-        void *target; /* geerpc_client or geerpc_xclient */
-        int (*call)(void *target, json_int_t a, json_int_t b);
-        int id;
-        usec_t end;
-        unsigned long calls;
-} Caller;
-
-static void *caller_main(void *userdata) {
-        Caller *c = userdata;
-        json_int_t i = 0;
-        while (now() < c->end) {
-                /* Check time every few calls: clock reads are not free. */
-                for (int k = 0; k < 16; k++, i++)
-                        c->call(c->target, i, c->id);
-                c->calls += 16;
-        }
-        return NULL;
-}
-
 static int client_call(void *target, json_int_t a, json_int_t b) {
         return checked_sum(target, a, b);
 }
 
-double bench_concurrent(void *target, int (*call)(void *, json_int_t, json_int_t), int threads, usec_t duration) {
-        Caller cl[64];
-        pthread_t t[64];
-        usec_t start = now();
-        for (int i = 0; i < threads; i++) {
-                cl[i] = (Caller) { target, call, i, start + duration, 0 };
-                pthread_create(&t[i], NULL, caller_main, &cl[i]);
-        }
-        unsigned long total = 0;
-        for (int i = 0; i < threads; i++) {
-                pthread_join(t[i], NULL);
-                total += cl[i].calls;
-        }
-        return (double) total / ((double) (now() - start) / 1e6);
-}
-
 static int xclient_call(void *target, json_int_t a, json_int_t b) {
-        return checked_sum_via(via_xclient, target, a, b);
+        return bench_checked_sum_via(via_xclient, target, a, b);
 }
 
 static double xclient_run(const char *const *addresses, size_t n, int threads, usec_t duration) {
@@ -338,9 +164,9 @@ static double codec_run(const char *name, usec_t duration) {
             codec_new(codec_type_find(name), GEERPC_MAX_MESSAGE_SIZE_DEFAULT, &server) < 0)
                 abort();
         size_t n = 0;
-        uint64_t start = now_ns();
-        usec_t end = now() + duration;
-        while (now() < end)
+        uint64_t start = bench_now_ns();
+        usec_t end = bench_now() + duration;
+        while (bench_now() < end)
                 for (int k = 0; k < 256; k++, n++) {
                         json_t *args = json_pack("{s:I,s:I}", "Num1", (json_int_t) n, "Num2", (json_int_t) 5678);
                         Message m;
@@ -352,12 +178,12 @@ static double codec_run(const char *name, usec_t duration) {
                                 abort();
                         message_done(&m);
                         if (codec_decode(client, &wire, &m) != 1 || json_integer_value(m.body) != (json_int_t) n + 5678)
-                                atomic_fetch_add(&mismatches, 1);
+                                atomic_fetch_add(&bench_mismatches, 1);
                         message_done(&m);
                         json_decref(reply);
                         json_decref(args);
                 }
-        double ns = (double) (now_ns() - start) / (double) n;
+        double ns = (double) (bench_now_ns() - start) / (double) n;
         codec_free(client);
         codec_free(server);
         buffer_done(&wire);
@@ -367,24 +193,175 @@ static double codec_run(const char *name, usec_t duration) {
 /* ---- main ---------------------------------------------------------------------- */
 
 static void help(void) {
-        printf("Usage: %s [--quick] [--rounds N] [--duration DURATION]\n"
+        printf("Usage: %s [--quick] [--rounds N] [--duration DURATION] [--only PART[,PART...]]\n"
                "\n"
-               "Measures libgeerpc against a raw TCP ping-pong on the same machine in the\n"
-               "same run, alternating baseline and geerpc in every round. Prints one line per\n"
-               "figure and, last, the ratios:\n"
-               "  ratio seq_p50_vs_floor=R1 conc16_vs_floor_rate=R2\n"
-               "R1 = geerpc sequential p50 / floor p50; R2 = geerpc 16-caller calls/s /\n"
-               "floor round trips/s (both with JSON); and gob's against JSON's:\n"
-               "  ratio gob_vs_json seq_p50=R3 conc16_rate=R4 codec_ns=R5\n"
-               "--quick finishes in well under 20 s.\n"
-               "--only floor|seq|conc16|gob|codec|xclient|registry runs one part (for profiling).\n",
+               "Measures libgeerpc against raw sockets and against the Go peer (the original's\n"
+               "design) on the same machine in the same run, every figure once per round,\n"
+               "baseline and geerpc back to back. Prints one line per figure and, last, the\n"
+               "ratios (median over the rounds, spread in brackets):\n"
+               "  R1 seq_p50_vs_floor   geerpc sequential p50 / floor p50\n"
+               "  R2 conc16_vs_floor    16 callers on one connection, calls/s / floor round trips/s\n"
+               "  conc16_vs_floor16     the same against 16 raw pairs over 16 sockets\n"
+               "  async_vs_floor        256 asynchronous calls in flight, calls/s / floor\n"
+               "  large_*_vs_raw        Echo round trip / raw transfer of the same bytes both ways\n"
+               "  gob_vs_json           gob's seq p50, conc16 calls/s and codec ns / JSON's\n"
+               "  vs_go                 geerpc / Go (rates; RSS: geerpc / Go)\n"
+               "NaN: not measured (a part left out, Go or wrk missing). --quick finishes in under\n"
+               "30 s.\n"
+               "PART: floor seq conc16 gob codecs xclient large codec conns floor16 async registry.\n",
                program_invocation_short_name);
+}
+
+static const char *only; /* profiling aid: run some parts only */
+
+static bool want(const char *part) {
+        if (!only)
+                return true;
+        size_t l = strlen(part);
+        for (const char *p = only; *p;) {
+                size_t k = strcspn(p, ",");
+                if (k == l && strncmp(p, part, l) == 0)
+                        return true;
+                p += k + (p[k] == ',');
+        }
+        return false;
+}
+
+static void print_ratio(const char *name, Ratio r) {
+        printf(" %s=%.2f (%.2f..%.2f)", name, r.median, r.min, r.max);
+}
+
+typedef struct Rounds {
+        double f50[BENCH_ROUNDS_MAX], f99[BENCH_ROUNDS_MAX], frate[BENCH_ROUNDS_MAX];
+        double g50[BENCH_ROUNDS_MAX], g99[BENCH_ROUNDS_MAX], c16[BENCH_ROUNDS_MAX], x16[BENCH_ROUNDS_MAX];
+        double f16[BENCH_ROUNDS_MAX], async[BENCH_ROUNDS_MAX], codec[BENCH_ROUNDS_MAX];
+        unsigned long codec_calls;
+        /* gob: seq p50/p99, conc16; the codecs alone, ns per call */
+        double b50[BENCH_ROUNDS_MAX], b99[BENCH_ROUNDS_MAX], b16[BENCH_ROUNDS_MAX];
+        double cj[BENCH_ROUNDS_MAX], cg[BENCH_ROUNDS_MAX];
+        LargeRound large[BENCH_ROUNDS_MAX];
+        ConnsRound conns[BENCH_ROUNDS_MAX];
+        RegistryRound registry[BENCH_ROUNDS_MAX];
+        double idle_kib, go_idle_kib;
+} Rounds;
+
+/* One double field of an array of per-round structs, as a plain array. */
+static void column(double *dst, const void *src, size_t stride, size_t offset, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                memcpy(&dst[i], (const char *) src + i * stride + offset, sizeof(double));
+}
+#define COLUMN(dst, src, field, n) column(dst, src, sizeof *(src), offsetof(typeof(*(src)), field), n)
+
+static void print_results(Rounds *R, unsigned long rounds, unsigned long registry_failed) {
+        double a[BENCH_ROUNDS_MAX], b[BENCH_ROUNDS_MAX];
+        LargeRound *L = R->large;
+        ConnsRound *C = R->conns;
+        RegistryRound *G = R->registry;
+        unsigned long n = rounds;
+
+        if (want("floor"))
+                printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", bench_median(R->f50, n),
+                       bench_median(R->f99, n), bench_median(R->frate, n));
+        if (want("seq"))
+                printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(R->g50, n), bench_median(R->g99, n));
+        if (want("conc16"))
+                printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", bench_median(R->c16, n));
+        if (want("gob")) {
+                printf("geerpc gob seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(R->b50, n), bench_median(R->b99, n));
+                printf("geerpc gob conc16_one_connection_calls_per_s=%.0f\n", bench_median(R->b16, n));
+        }
+        if (want("codecs"))
+                printf("codecs json_ns_per_call=%.0f gob_ns_per_call=%.0f (request and reply, each encoded and decoded)\n",
+                       bench_median(R->cj, n), bench_median(R->cg, n));
+        if (want("xclient"))
+                printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(R->x16, n));
+        if (want("floor16"))
+                printf("floor16 round_trips_per_s=%.0f (16 raw pairs over 16 sockets)\n", bench_median(R->f16, n));
+        if (want("async"))
+                printf("geerpc async_256_in_flight_calls_per_s=%.0f\n", bench_median(R->async, n));
+#define MED(field) (COLUMN(a, L, field, n), bench_median(a, n))
+        if (want("large")) {
+                printf("large 64KiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f | 1MiB: raw_us=%.0f geerpc_us=%.0f go_us=%.0f\n",
+                       MED(raw64_us), MED(geerpc64_us), MED(go64_us), MED(raw1m_us), MED(geerpc1m_us), MED(go1m_us));
+                printf("large 64KiB x16 callers: geerpc_calls_per_s=%.0f go_calls_per_s=%.0f\n", MED(geerpc64x16_rate),
+                       MED(go64x16_rate));
+        }
+#undef MED
+        if (want("codec"))
+                printf("codec 1MiB Echo without sockets: us_per_round_trip=%.0f (%lu round trips)\n",
+                       bench_median(R->codec, n), R->codec_calls);
+#define MED(field) (COLUMN(a, C, field, n), bench_median(a, n))
+        if (want("conns")) {
+                printf("conns 1000 (a call in flight on each): geerpc_calls_per_s=%.0f go_calls_per_s=%.0f "
+                       "server_rss_MiB geerpc=%.1f go=%.1f\n",
+                       MED(geerpc_rate), MED(go_rate), MED(geerpc_rss_kib) / 1024, MED(go_rss_kib) / 1024);
+                printf("idle 10000: server_KiB_per_connection geerpc=%.1f go=%.1f\n", R->idle_kib, R->go_idle_kib);
+        }
+#undef MED
+#define MED(field) (COLUMN(a, G, field, n), bench_median(a, n))
+        if (want("registry"))
+                printf("registry (wrk -t2 -c32, 100 servers): post_per_s=%.0f go_post_per_s=%.0f get_per_s=%.0f "
+                       "go_get_per_s=%.0f (%lu failed)\n",
+                       MED(post), MED(go_post), MED(get), MED(go_get), registry_failed);
+#undef MED
+        printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&bench_mismatches));
+        fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
+
+#define RATIO(name, src, fa, fb)                         \
+        do {                                             \
+                COLUMN(a, src, fa, n);                   \
+                COLUMN(b, src, fb, n);                   \
+                print_ratio(name, bench_ratio(a, b, n)); \
+        } while (0)
+        if (want("floor") && (want("seq") || want("conc16"))) {
+                printf("ratio");
+                print_ratio("seq_p50_vs_floor", bench_ratio(R->g50, R->f50, n));
+                print_ratio("conc16_vs_floor", bench_ratio(R->c16, R->frate, n));
+                printf("\n");
+        }
+        if (want("gob") || want("codecs")) {
+                printf("ratio gob_vs_json");
+                print_ratio("seq_p50", bench_ratio(R->b50, R->g50, n));
+                print_ratio("conc16_rate", bench_ratio(R->b16, R->c16, n));
+                print_ratio("codec_ns", bench_ratio(R->cg, R->cj, n));
+                printf("\n");
+        }
+        if (want("floor16") || want("async")) {
+                printf("ratio");
+                print_ratio("floor16_vs_floor", bench_ratio(R->f16, R->frate, n));
+                print_ratio("conc16_vs_floor16", bench_ratio(R->c16, R->f16, n));
+                print_ratio("async_vs_floor", bench_ratio(R->async, R->frate, n));
+                printf("\n");
+        }
+        if (want("large")) {
+                printf("ratio");
+                RATIO("large_64KiB_vs_raw", L, geerpc64_us, raw64_us);
+                RATIO("large_1MiB_vs_raw", L, geerpc1m_us, raw1m_us);
+                printf("\n");
+        }
+        if (want("large") || want("conns") || want("registry")) {
+                printf("ratio vs_go");
+                RATIO("large_64KiB", L, go64_us, geerpc64_us);
+                RATIO("large_1MiB", L, go1m_us, geerpc1m_us);
+                RATIO("large_64KiB_x16", L, geerpc64x16_rate, go64x16_rate);
+                RATIO("conns_1000", C, geerpc_rate, go_rate);
+                RATIO("conns_rss", C, geerpc_rss_kib, go_rss_kib);
+                RATIO("registry_post", G, post, go_post);
+                RATIO("registry_get", G, get, go_get);
+                printf("\n");
+        }
+#undef RATIO
+}
+
+static void set_nan(double *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                v[i] = NAN;
 }
 
 int main(int argc, char **argv) {
         unsigned long rounds = 9;
         usec_t duration = USEC_PER_SEC;
-        const char *only = NULL; /* profiling aid: run one part only */
+        bool quick = false;
         static const struct option options[] = {
                 { "quick", no_argument, NULL, 'q' },
                 { "rounds", required_argument, NULL, 'r' },
@@ -397,11 +374,12 @@ int main(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "qr:d:o:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'q':
+                        quick = true;
                         rounds = 5;
-                        duration = 300 * USEC_PER_MSEC;
+                        duration = 150 * USEC_PER_MSEC;
                         break;
                 case 'r':
-                        if (cli_parse_unsigned("rounds", optarg, 1, 50, &rounds) < 0)
+                        if (cli_parse_unsigned("rounds", optarg, 1, BENCH_ROUNDS_MAX, &rounds) < 0)
                                 return EXIT_USAGE;
                         break;
                 case 'd':
@@ -421,101 +399,114 @@ int main(int argc, char **argv) {
         log_set_max_level(LOG_WARNING);
         measure_wire_sizes();
 
+        /* 10,000 idle connections and 1,000 busy ones, each end in a
+         * process of its own. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        /* Forked first: no thread exists yet. */
+        Child child = {};
+        if (want("conns") && bench_child_start(&child) < 0) {
+                fprintf(stderr, "cannot start the server process\n");
+                return 1;
+        }
+
         enum { CAP = 2000000 };
         uint64_t *fs = malloc(CAP * sizeof *fs), *gs = malloc(CAP * sizeof *gs);
-        double f50[64], f99[64], frate[64], g50[64], g99[64], c16[64], x16[64], b50[64], b99[64], b16[64], cj[64], cg[64];
+        Rounds *R = calloc(1, sizeof *R);
+        R->idle_kib = R->go_idle_kib = NAN;
 
         Srv *srv, *srv2;
         bench_server_start(&srv);
         bench_server_start(&srv2);
         const char *both[] = { bench_server_address(srv), bench_server_address(srv2) };
 
+        GoPeer go_server = {}, go_client = {};
+        if ((want("large") || want("conns")) && bench_go_start(&go_server, "server", NULL) >= 0)
+                (void) bench_go_start(&go_client, "bench", go_server.address);
+        Large *large = NULL;
+        Conns *conns = NULL;
+        if (want("large") && bench_large_new(&large, srv, &go_client) < 0)
+                abort();
+        if (want("conns") && bench_conns_new(&conns, &child, &go_server, &go_client, 1000) < 0)
+                abort();
+
         for (unsigned long r = 0; r < rounds; r++) {
                 size_t n;
-                f50[r] = f99[r] = frate[r] = g50[r] = g99[r] = c16[r] = x16[r] = b50[r] = b99[r] = b16[r] = cj[r] = cg[r] = NAN;
-                if (!only || streq(only, "codec"))
+                R->f50[r] = R->f99[r] = R->frate[r] = R->g50[r] = R->g99[r] = R->c16[r] = R->x16[r] = R->f16[r] =
+                        R->async[r] = R->codec[r] = R->b50[r] = R->b99[r] = R->b16[r] = R->cj[r] = R->cg[r] = NAN;
+                set_nan((double *) &R->large[r], sizeof(LargeRound) / sizeof(double));
+                set_nan((double *) &R->conns[r], sizeof(ConnsRound) / sizeof(double));
+                if (want("codecs"))
                         for (int k = 0; k < 2; k++) {
                                 bool gob = (k + r) % 2 == 1;
-                                (gob ? cg : cj)[r] = codec_run(gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, duration / 4);
+                                (gob ? R->cg : R->cj)[r] = codec_run(gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON,
+                                                                     duration / 4);
                         }
-                if (!only || streq(only, "floor")) {
-                        n = floor_run(duration, fs, CAP, &frate[r]);
-                        f50[r] = bench_percentile(fs, n, 50) / 1000.0;
-                        f99[r] = bench_percentile(fs, n, 99) / 1000.0;
+                if (want("floor")) {
+                        n = floor_run(duration, fs, CAP, &R->frate[r]);
+                        R->f50[r] = bench_percentile(fs, n, 50) / 1000.0;
+                        R->f99[r] = bench_percentile(fs, n, 99) / 1000.0;
                 }
                 /* JSON and gob back to back, each first in every other
                  * round, so that neither gets the quieter moment. */
                 for (int k = 0; k < 2; k++) {
                         bool gob = (k + r) % 2 == 1;
-                        const char *codec = gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON;
-                        if (gob ? !only || streq(only, "gob") : !only || streq(only, "seq")) {
-                                n = seq_run(bench_server_address(srv), codec, duration, gs, CAP);
-                                (gob ? b50 : g50)[r] = bench_percentile(gs, n, 50) / 1000.0;
-                                (gob ? b99 : g99)[r] = bench_percentile(gs, n, 99) / 1000.0;
+                        if (gob ? want("gob") : want("seq")) {
+                                n = seq_run(bench_server_address(srv), gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON,
+                                            duration, gs, CAP);
+                                (gob ? R->b50 : R->g50)[r] = bench_percentile(gs, n, 50) / 1000.0;
+                                (gob ? R->b99 : R->g99)[r] = bench_percentile(gs, n, 99) / 1000.0;
                         }
                 }
                 for (int k = 0; k < 2; k++) {
                         bool gob = (k + r) % 2 == 1;
-                        if (gob ? !only || streq(only, "gob") : !only || streq(only, "conc16"))
-                                (gob ? b16 : c16)[r] = conc_run(bench_server_address(srv),
-                                                                gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, 16, duration);
+                        if (gob ? want("gob") : want("conc16"))
+                                (gob ? R->b16 : R->c16)[r] = conc_run(bench_server_address(srv),
+                                                                      gob ? GEERPC_CODEC_GOB : GEERPC_CODEC_JSON, 16,
+                                                                      duration);
                 }
-                if (!only || streq(only, "xclient"))
-                        x16[r] = xclient_run(both, 2, 16, duration);
+                if (want("xclient"))
+                        R->x16[r] = xclient_run(both, 2, 16, duration);
+                if (want("floor16"))
+                        R->f16[r] = bench_floor16(duration, request_size, reply_size);
+                if (want("async"))
+                        R->async[r] = bench_async(bench_server_address(srv), 256, duration);
+                if (large)
+                        bench_large_round(large, duration, &R->large[r]);
+                if (want("codec"))
+                        R->codec[r] = bench_codec_run(duration, &R->codec_calls);
+                if (conns)
+                        bench_conns_round(conns, duration, &R->conns[r]);
                 fprintf(stderr,
-                        "round %lu: floor p50 %.1fus rate %.0f/s | seq p50 %.1fus | conc16 %.0f/s | gob seq p50 %.1fus "
-                        "conc16 %.0f/s | xclient16 %.0f/s\n",
-                        r + 1, f50[r], frate[r], g50[r], c16[r], b50[r], b16[r], x16[r]);
+                        "round %lu: floor p50 %.1fus %.0f/s | seq p50 %.1fus | conc16 %.0f/s | gob seq p50 %.1fus "
+                        "conc16 %.0f/s | xclient16 %.0f/s | floor16 %.0f/s | async %.0f/s | 1MiB %.0fus (raw %.0fus, "
+                        "Go %.0fus) | conns %.0f/s (Go %.0f/s)\n",
+                        r + 1, R->f50[r], R->frate[r], R->g50[r], R->c16[r], R->b50[r], R->b16[r], R->x16[r], R->f16[r],
+                        R->async[r], R->large[r].geerpc1m_us, R->large[r].raw1m_us, R->large[r].go1m_us,
+                        R->conns[r].geerpc_rate, R->conns[r].go_rate);
         }
+        if (conns)
+                bench_conns_idle(conns, 10000, &R->idle_kib, &R->go_idle_kib);
+        bench_conns_free(conns);
+        bench_large_free(large);
+        bench_go_stop(&go_client);
+        bench_go_stop(&go_server);
         bench_server_stop(srv);
         bench_server_stop(srv2);
+        bench_child_stop(&child);
 
-        double rget = NAN, rpost = NAN;
         unsigned long rfailed = 0;
-        if (!only || streq(only, "registry"))
-                if (bench_registry(rounds, duration, 16, &rget, &rpost, &rfailed) < 0)
-                        rfailed++;
+        for (size_t i = 0; i < BENCH_ROUNDS_MAX; i++)
+                R->registry[i] = (RegistryRound) { NAN, NAN, NAN, NAN };
+        if (want("registry") && bench_registry(rounds, quick, R->registry, &rfailed) < 0)
+                rfailed++;
 
-        /* Ratios per round (baseline and geerpc measured back to back), then
-         * the median: the loopback floor itself moves by a factor of two or
-         * three between rounds on a shared VM, depending on where the
-         * scheduler puts the two threads. */
-        double r1[64], r2[64], r3[64], r4[64], r5[64];
-        for (unsigned long r = 0; r < rounds; r++) {
-                r1[r] = g50[r] / f50[r];
-                r2[r] = c16[r] / frate[r];
-                r3[r] = b50[r] / g50[r];
-                r4[r] = b16[r] / c16[r];
-                r5[r] = cg[r] / cj[r];
-        }
-        double F50 = bench_median(f50, rounds), F99 = bench_median(f99, rounds), FR = bench_median(frate, rounds);
-        double G50 = bench_median(g50, rounds), G99 = bench_median(g99, rounds), C16 = bench_median(c16, rounds);
-        double R1 = bench_median(r1, rounds), R2 = bench_median(r2, rounds);
-        double r1min = r1[0], r1max = r1[0], r2min = r2[0], r2max = r2[0];
-        for (unsigned long r = 1; r < rounds; r++) {
-                r1min = MIN(r1min, r1[r]);
-                r1max = MAX(r1max, r1[r]);
-                r2min = MIN(r2min, r2[r]);
-                r2max = MAX(r2max, r2[r]);
-        }
-        printf("floor rtt_p50_us=%.1f rtt_p99_us=%.1f round_trips_per_s=%.0f\n", F50, F99, FR);
-        printf("geerpc seq_p50_us=%.1f seq_p99_us=%.1f\n", G50, G99);
-        printf("geerpc conc16_one_connection_calls_per_s=%.0f\n", C16);
-        printf("geerpc gob seq_p50_us=%.1f seq_p99_us=%.1f\n", bench_median(b50, rounds), bench_median(b99, rounds));
-        printf("geerpc gob conc16_one_connection_calls_per_s=%.0f\n", bench_median(b16, rounds));
-        printf("geerpc conc16_xclient_2_servers_calls_per_s=%.0f\n", bench_median(x16, rounds));
-        printf("codec json_ns_per_call=%.0f gob_ns_per_call=%.0f (request and reply, each encoded and decoded)\n",
-               bench_median(cj, rounds), bench_median(cg, rounds));
-        printf("registry get_100_servers_per_s=%.0f post_heartbeats_per_s=%.0f (16 keep-alive connections, %lu failed)\n",
-               rget, rpost, rfailed);
-        printf("spread over %lu rounds: seq_p50_vs_floor %.2f..%.2f, conc16_vs_floor_rate %.2f..%.2f\n", rounds, r1min,
-               r1max, r2min, r2max);
-        printf("checked calls: %lu failed or mismatched\n", (unsigned long) atomic_load(&mismatches));
-        fprintf(stderr, "(%zu sequential calls in all)\n", seq_calls);
-        printf("ratio seq_p50_vs_floor=%.2f conc16_vs_floor_rate=%.2f\n", R1, R2);
-        printf("ratio gob_vs_json seq_p50=%.2f conc16_rate=%.2f codec_ns=%.2f\n", bench_median(r3, rounds),
-               bench_median(r4, rounds), bench_median(r5, rounds));
+        print_results(R, rounds, rfailed);
+        free(R);
         free(fs);
         free(gs);
-        return atomic_load(&mismatches) == 0 && rfailed == 0 ? 0 : 1;
+        return atomic_load(&bench_mismatches) == 0 && rfailed == 0 ? 0 : 1;
 }

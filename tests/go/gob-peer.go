@@ -1,23 +1,65 @@
 // SPDX-License-Identifier: MIT
 
-// gob-peer speaks GeeRPC as Go GeeRPC does with its default codec: the
-// Option as JSON (json.Encoder), then per message a gob header
-// {ServiceMethod string; Seq uint64; Error string} and a gob body, one
-// gob stream per direction of the connection. Written for geerpc's tests
-// from the documentation of encoding/gob, encoding/json and net, with the
+// gob-peer is Go GeeRPC (day 7) with its default codec, client and server
+// built as the original builds them, for geerpc's tests and its benchmark:
+// the Option as JSON (json.Encoder), then per message a gob header
+// {ServiceMethod string; Seq uint64; Error string} and a gob body, one gob
+// stream per direction of the connection. Written from the documentation
+// of encoding/gob, encoding/json, net, net/http and reflect, with the
 // standard library only (the tests have no network).
+//
+// What matters for behaviour and performance is as the original has it:
+//
+//   - the server reads the Option through a JSON decoder on the connection
+//     (which may read ahead: what it read past the Option is lost, as in
+//     the original, which is why geerpc pads its Option), then gob through
+//     one gob.Decoder per connection; every request is served on a
+//     goroutine of its own, which runs the method through reflection on
+//     another goroutine and waits for it on channels (the handle-timeout
+//     shape); replies are written under the connection's sending mutex,
+//     gob into a bufio.Writer flushed after each reply;
+//
+//   - the client registers each call under a new Seq in a pending map
+//     guarded by a mutex, writes under a sending mutex (gob, bufio, flush),
+//     and one receiving goroutine per connection matches replies by Seq and
+//     completes calls through their Done channel, as net/rpc does;
+//
+//   - the registry is a map from address to last heartbeat under a mutex;
+//     POST stores X-Geerpc-Server, GET answers X-Geerpc-Servers, expired
+//     entries are dropped and the rest sorted on each GET.
+//
+// The tests:
 //
 //	gob-peer client ADDR             call geerpc-example's Foo at ADDR as Go
 //	                                 GeeRPC's client does, checking every reply
-//	gob-peer server [REGISTRY_URL]   serve Foo.Sum and Foo.Sleep as Go GeeRPC's
-//	                                 server does (and Foo.Text: a string that
-//	                                 is not UTF-8), on 127.0.0.1:0; print
-//	                                 "serving on tcp@HOST:PORT"; heartbeat
+//	gob-peer server [REGISTRY_URL]   serve Foo.Sum, Foo.Sleep, Foo.Text (a
+//	                                 string that is not UTF-8) and Echo.Echo
+//	                                 on 127.0.0.1:0; print "serving on
+//	                                 tcp@HOST:PORT"; heartbeat to the registry
 //	gob-peer roundtrip ECHO          the round-trip table through ECHO
 //	                                 (tests/integration/gob-echo.c)
 //
 // Each prints "... ok" and exits 0 when every check passed, or says what
-// failed and exits 1.
+// failed and exits 1. And geerpc-bench (tests/bench/bench-go.c), which
+// runs the server above and:
+//
+//	gob-peer registry                serve /_geerpc_/registry on 127.0.0.1:0,
+//	                                 print "registry on http://HOST:PORT/_geerpc_/registry"
+//	gob-peer bench ADDR              run the workloads read from standard input,
+//	                                 one per line, and print one result line each:
+//	    seq SIZE MS                  one caller for MS milliseconds
+//	    conc CALLERS SIZE MS         CALLERS goroutines sharing one connection
+//	    conns N CALLERS MS           N connections (dialled once, kept), CALLERS
+//	                                 goroutines each taking the next connection
+//	    idle N                       N more connections, one call each, kept open
+//	    close                        close the idle connections
+//	                                 SIZE 0 calls Foo.Sum, otherwise Echo.Echo
+//	                                 with a string of SIZE bytes; every reply is
+//	                                 checked. A result is "ok calls=N secs=S
+//	                                 p50_us=P" or "error TEXT". Its connections
+//	                                 pad the Option (as geerpc's gob client
+//	                                 does) so that the server's read-ahead
+//	                                 loses nothing.
 package main
 
 import (
@@ -34,9 +76,11 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -78,125 +122,388 @@ func finish(what string) {
 	fmt.Println(what, "ok")
 }
 
-// ---- the client ----------------------------------------------------------
+// ---- the gob codec ----------------------------------------------------------
 
-type call struct {
-	reply interface{}
-	err   error
-	done  chan struct{}
+type gobCodec struct {
+	conn io.Closer
+	buf  *bufio.Writer
+	dec  *gob.Decoder
+	enc  *gob.Encoder
 }
 
-// Client is one connection; calls may run concurrently and are matched to
-// replies by Seq.
+func newGobCodec(conn net.Conn, r io.Reader) *gobCodec {
+	buf := bufio.NewWriter(conn)
+	return &gobCodec{conn: conn, buf: buf, dec: gob.NewDecoder(r), enc: gob.NewEncoder(buf)}
+}
+
+func (c *gobCodec) readHeader(h *Header) error   { return c.dec.Decode(h) }
+func (c *gobCodec) readBody(b interface{}) error { return c.dec.Decode(b) }
+
+func (c *gobCodec) write(h *Header, body interface{}) (err error) {
+	defer func() {
+		if ferr := c.buf.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			c.conn.Close()
+		}
+	}()
+	if err = c.enc.Encode(h); err != nil {
+		return err
+	}
+	return c.enc.Encode(body)
+}
+
+// ---- services, called through reflection -----------------------------------
+
+type Foo int
+
+func (f Foo) Sum(args Args, reply *int) error {
+	*reply = args.Num1 + args.Num2
+	return nil
+}
+
+func (f Foo) Sleep(args Args, reply *int) error {
+	time.Sleep(time.Duration(args.Num1) * time.Second)
+	*reply = args.Num1 + args.Num2
+	return nil
+}
+
+// Text answers a string that is not UTF-8 (gob strings are bytes).
+func (f Foo) Text(args Args, reply *string) error {
+	*reply = "ok \xff\x00"
+	return nil
+}
+
+type Echo int
+
+func (e Echo) Echo(args string, reply *string) error {
+	*reply = args
+	return nil
+}
+
+type method struct {
+	fn                 reflect.Value
+	argType, replyType reflect.Type
+}
+
+type service struct {
+	rcvr    reflect.Value
+	methods map[string]*method
+}
+
+var errorType = reflect.TypeOf((*error)(nil)).Elem()
+
+func newService(rcvr interface{}) *service {
+	s := &service{rcvr: reflect.ValueOf(rcvr), methods: map[string]*method{}}
+	t := reflect.TypeOf(rcvr)
+	for i := 0; i < t.NumMethod(); i++ {
+		m := t.Method(i)
+		mt := m.Type
+		if mt.NumIn() != 3 || mt.NumOut() != 1 || mt.Out(0) != errorType || mt.In(2).Kind() != reflect.Ptr {
+			continue
+		}
+		s.methods[m.Name] = &method{fn: m.Func, argType: mt.In(1), replyType: mt.In(2).Elem()}
+	}
+	return s
+}
+
+var services = map[string]*service{"Foo": newService(Foo(0)), "Echo": newService(Echo(0))}
+
+// ---- the server ------------------------------------------------------------
+
+type request struct {
+	h      *Header
+	svc    *service
+	m      *method
+	argv   reflect.Value
+	replyv reflect.Value
+}
+
+// The body of an error reply, as the original's.
+var invalidRequest = struct{}{}
+
+// As the original: the body of a request it cannot route is not read.
+func readRequest(cc *gobCodec) (*request, error) {
+	var h Header
+	if err := cc.readHeader(&h); err != nil {
+		if err != io.EOF && err != io.ErrUnexpectedEOF {
+			log.Println("rpc server: read header error:", err)
+		}
+		return nil, err
+	}
+	req := &request{h: &h}
+	dot := strings.LastIndex(h.ServiceMethod, ".")
+	if dot < 0 {
+		return req, errors.New("rpc server: service/method request ill-formed: " + h.ServiceMethod)
+	}
+	req.svc = services[h.ServiceMethod[:dot]]
+	if req.svc == nil {
+		return req, errors.New("rpc server: can't find service " + h.ServiceMethod[:dot])
+	}
+	req.m = req.svc.methods[h.ServiceMethod[dot+1:]]
+	if req.m == nil {
+		return req, errors.New("rpc server: can't find method " + h.ServiceMethod[dot+1:])
+	}
+	req.argv = reflect.New(req.m.argType)
+	req.replyv = reflect.New(req.m.replyType)
+	if err := cc.readBody(req.argv.Interface()); err != nil {
+		return req, errors.New("rpc server: read argv err: " + err.Error())
+	}
+	return req, nil
+}
+
+func sendResponse(cc *gobCodec, h *Header, body interface{}, sending *sync.Mutex) {
+	sending.Lock()
+	defer sending.Unlock()
+	_ = cc.write(h, body)
+}
+
+func handleRequest(cc *gobCodec, req *request, sending *sync.Mutex, wg *sync.WaitGroup, timeout time.Duration) {
+	defer wg.Done()
+	called, sent := make(chan struct{}), make(chan struct{})
+	go func() {
+		out := req.m.fn.Call([]reflect.Value{req.svc.rcvr, req.argv.Elem(), req.replyv})
+		called <- struct{}{}
+		if err, _ := out[0].Interface().(error); err != nil {
+			req.h.Error = err.Error()
+			sendResponse(cc, req.h, invalidRequest, sending)
+		} else {
+			sendResponse(cc, req.h, req.replyv.Interface(), sending)
+		}
+		sent <- struct{}{}
+	}()
+	if timeout == 0 {
+		<-called
+		<-sent
+		return
+	}
+	select {
+	case <-time.After(timeout):
+		req.h.Error = fmt.Sprintf("rpc server: request handle timeout: expect within %s", timeout)
+		sendResponse(cc, req.h, invalidRequest, sending)
+	case <-called:
+		<-sent
+	}
+}
+
+func serveConn(conn net.Conn) {
+	defer conn.Close()
+	var opt Option
+	if err := json.NewDecoder(conn).Decode(&opt); err != nil {
+		log.Println("rpc server: options error: ", err)
+		return
+	}
+	if opt.MagicNumber != magicNumber {
+		log.Printf("rpc server: invalid magic number %x", opt.MagicNumber)
+		return
+	}
+	if opt.CodecType != "application/gob" {
+		log.Printf("rpc server: invalid codec type %s", opt.CodecType)
+		return
+	}
+	cc := newGobCodec(conn, conn)
+	sending, wg := new(sync.Mutex), new(sync.WaitGroup)
+	for {
+		req, err := readRequest(cc)
+		if err != nil {
+			if req == nil {
+				break
+			}
+			req.h.Error = err.Error()
+			sendResponse(cc, req.h, invalidRequest, sending)
+			continue
+		}
+		wg.Add(1)
+		go handleRequest(cc, req, sending, wg, opt.HandleTimeout)
+	}
+	wg.Wait()
+}
+
+func heartbeat(registry, addr string) {
+	for {
+		req, _ := http.NewRequest("POST", registry, nil)
+		req.Header.Set("X-Geerpc-Server", addr)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func runServer(registry string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(1)
+	}
+	addr := "tcp@" + l.Addr().String()
+	fmt.Println("serving on", addr)
+	if registry != "" {
+		go heartbeat(registry, addr)
+	}
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			continue
+		}
+		go serveConn(conn)
+	}
+}
+
+// ---- the client ------------------------------------------------------------
+
+type Call struct {
+	Seq           uint64
+	ServiceMethod string
+	Args, Reply   interface{}
+	Error         error
+	Done          chan *Call
+}
+
 type Client struct {
-	conn    net.Conn
-	buf     *bufio.Writer
-	enc     *gob.Encoder
-	dec     *gob.Decoder
-	wmu     sync.Mutex
-	mu      sync.Mutex
-	seq     uint64
-	pending map[uint64]*call
-	broken  error
+	cc       *gobCodec
+	sending  sync.Mutex
+	header   Header
+	mu       sync.Mutex
+	seq      uint64
+	pending  map[uint64]*Call
+	shutdown bool
 }
 
-func tcpAddr(addr string) string {
-	return strings.TrimPrefix(addr, "tcp@")
-}
-
-func dial(addr string, handleTimeout time.Duration) (*Client, error) {
-	conn, err := net.DialTimeout("tcp", tcpAddr(addr), 10*time.Second)
+// optionPadded: the size the Option is padded to with blanks (0: as
+// json.Encoder writes it).
+func dial(addr string, handleTimeout time.Duration, optionPadded int) (*Client, error) {
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(addr, "tcp@"), 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	opt := Option{magicNumber, "application/gob", 10 * time.Second, handleTimeout}
-	if err := json.NewEncoder(conn).Encode(&opt); err != nil {
+	opt, _ := json.Marshal(&Option{magicNumber, "application/gob", 10 * time.Second, handleTimeout})
+	opt = append(opt, '\n')
+	if pad := optionPadded - len(opt); pad > 0 {
+		opt = append(opt, strings.Repeat(" ", pad)...)
+	}
+	if _, err := conn.Write(opt); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	c := &Client{conn: conn, buf: bufio.NewWriter(conn), dec: gob.NewDecoder(conn), pending: map[uint64]*call{}}
-	c.enc = gob.NewEncoder(c.buf)
+	c := &Client{cc: newGobCodec(conn, conn), seq: 1, pending: map[uint64]*Call{}}
 	go c.receive()
 	return c, nil
+}
+
+func (c *Client) registerCall(call *Call) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shutdown {
+		return 0, errors.New("connection is shut down")
+	}
+	call.Seq = c.seq
+	c.pending[call.Seq] = call
+	c.seq++
+	return call.Seq, nil
+}
+
+func (c *Client) removeCall(seq uint64) *Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	call := c.pending[seq]
+	delete(c.pending, seq)
+	return call
+}
+
+func (c *Client) terminateCalls(err error) {
+	c.sending.Lock()
+	defer c.sending.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shutdown = true
+	for _, call := range c.pending {
+		call.Error = err
+		call.Done <- call
+	}
 }
 
 func (c *Client) receive() {
 	var err error
 	for err == nil {
 		var h Header
-		if err = c.dec.Decode(&h); err != nil {
+		if err = c.cc.readHeader(&h); err != nil {
 			break
 		}
-		c.mu.Lock()
-		cl := c.pending[h.Seq]
-		delete(c.pending, h.Seq)
-		c.mu.Unlock()
+		call := c.removeCall(h.Seq)
 		switch {
-		case cl == nil:
-			err = c.dec.Decode(nil)
+		case call == nil:
+			err = c.cc.readBody(nil)
 		case h.Error != "":
-			cl.err = errors.New(h.Error)
-			err = c.dec.Decode(nil)
-			close(cl.done)
+			call.Error = errors.New(h.Error)
+			err = c.cc.readBody(nil)
+			call.Done <- call
 		default:
-			if err = c.dec.Decode(cl.reply); err != nil {
-				cl.err = errors.New("reading body " + err.Error())
+			err = c.cc.readBody(call.Reply)
+			if err != nil {
+				call.Error = errors.New("reading body " + err.Error())
 			}
-			close(cl.done)
+			call.Done <- call
 		}
 	}
-	c.mu.Lock()
-	c.broken = err
-	for seq, cl := range c.pending {
-		cl.err = err
-		close(cl.done)
-		delete(c.pending, seq)
-	}
-	c.mu.Unlock()
+	c.terminateCalls(err)
 }
 
-// Call sends one request and waits for its reply.
-func (c *Client) Call(method string, args, reply interface{}) error {
-	cl := &call{reply: reply, done: make(chan struct{})}
-	c.mu.Lock()
-	if c.broken != nil {
-		c.mu.Unlock()
-		return c.broken
-	}
-	c.seq++
-	seq := c.seq
-	c.pending[seq] = cl
-	c.mu.Unlock()
-
-	c.wmu.Lock()
-	err := c.enc.Encode(&Header{ServiceMethod: method, Seq: seq})
-	if err == nil {
-		err = c.enc.Encode(args)
-	}
-	if err == nil {
-		err = c.buf.Flush()
-	}
-	c.wmu.Unlock()
+func (c *Client) send(call *Call) {
+	c.sending.Lock()
+	defer c.sending.Unlock()
+	seq, err := c.registerCall(call)
 	if err != nil {
-		return err
+		call.Error = err
+		call.Done <- call
+		return
 	}
-	select {
-	case <-cl.done:
-		return cl.err
-	case <-time.After(60 * time.Second):
-		return errors.New("no reply within 60s")
+	c.header.ServiceMethod = call.ServiceMethod
+	c.header.Seq = seq
+	c.header.Error = ""
+	if err := c.cc.write(&c.header, call.Args); err != nil {
+		if call := c.removeCall(seq); call != nil {
+			call.Error = err
+			call.Done <- call
+		}
 	}
 }
+
+// Go starts a call; its Done channel receives it when it is complete.
+func (c *Client) Go(serviceMethod string, args, reply interface{}) *Call {
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, Done: make(chan *Call, 1)}
+	c.send(call)
+	return call
+}
+
+func (c *Client) Call(serviceMethod string, args, reply interface{}) error {
+	return (<-c.Go(serviceMethod, args, reply).Done).Error
+}
+
+// CallWithin is Call for the tests: a call that never ends fails them.
+func (c *Client) CallWithin(serviceMethod string, args, reply interface{}, limit time.Duration) error {
+	select {
+	case call := <-c.Go(serviceMethod, args, reply).Done:
+		return call.Error
+	case <-time.After(limit):
+		return errors.New("no reply within " + limit.String())
+	}
+}
+
+func (c *Client) Close() { c.cc.conn.Close() }
+
+// ---- the tests' client -----------------------------------------------------
 
 func runClient(addr string) {
-	c, err := dial(addr, time.Second)
+	c, err := dial(addr, time.Second, 0)
 	if err != nil {
 		fmt.Println("FAIL: dial:", err)
 		os.Exit(1)
 	}
 	sum := func(a, b int) (int, error) {
 		var r int
-		err := c.Call("Foo.Sum", &Args{a, b}, &r)
+		err := c.CallWithin("Foo.Sum", &Args{a, b}, &r, time.Minute)
 		return r, err
 	}
 	r, err := sum(3, 4)
@@ -208,10 +515,10 @@ func runClient(addr string) {
 	check(err == nil && r == -9, "Foo.Sum -9+0: %d %v", r, err)
 
 	var s int
-	err = c.Call("Foo.Sleep", &Args{Num1: 2}, &s)
+	err = c.CallWithin("Foo.Sleep", &Args{Num1: 2}, &s, time.Minute)
 	check(err != nil && err.Error() == "rpc server: request handle timeout: expect within 1s",
 		"Foo.Sleep past the handle timeout: %v", err)
-	err = c.Call("Foo.Sleep", &Args{0, 4}, &s)
+	err = c.CallWithin("Foo.Sleep", &Args{0, 4}, &s, time.Minute)
 	check(err == nil && s == 4, "Foo.Sleep within the handle timeout: %d %v", s, err)
 
 	for _, t := range []struct{ method, want string }{
@@ -219,7 +526,7 @@ func runClient(addr string) {
 		{"Bar.Sum", "rpc server: can't find service Bar"},
 		{"FooSum", "rpc server: service/method request ill-formed: FooSum"},
 	} {
-		err = c.Call(t.method, &Args{1, 2}, &s)
+		err = c.CallWithin(t.method, &Args{1, 2}, &s, time.Minute)
 		check(err != nil && err.Error() == t.want, "%s: %v, want %q", t.method, err, t.want)
 	}
 	r, err = sum(20, 22)
@@ -247,147 +554,239 @@ func runClient(addr string) {
 	}
 	wg.Wait()
 	check(bad == 0, "%d of %d concurrent calls failed", bad, n)
-	c.conn.Close()
+	c.Close()
 	if bad == 0 {
 		fmt.Printf("concurrent %d ok\n", n)
 	}
 
 	// A reply that does not fit the reply type fails that call (and, as
 	// with Go's own client, leaves the gob stream unusable).
-	c, err = dial(addr, 0)
+	c, err = dial(addr, 0, 0)
 	if err == nil {
 		var text string
-		err = c.Call("Foo.Sum", &Args{1, 1}, &text)
+		err = c.CallWithin("Foo.Sum", &Args{1, 1}, &text, time.Minute)
 		check(err != nil && err.Error() == "reading body gob: decoding into local type *string, received remote type int",
 			"int reply into a string: %v", err)
-		c.conn.Close()
+		c.Close()
 	}
 	finish("client")
 }
 
-// ---- the server ------------------------------------------------------------
+// ---- the benchmark's workloads -----------------------------------------------
 
-func heartbeat(registry, addr string) {
-	for {
-		req, _ := http.NewRequest("POST", registry, nil)
-		req.Header.Set("X-Geerpc-Server", addr)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
+// The Option's size on the benchmark's connections: what geerpc's gob
+// client pads it to, so that the server's JSON decoder reads no further.
+const benchOptionSize = 512
+
+var checkFailed int64
+
+// oneCall makes one checked call: Foo.Sum when payload is empty, else Echo.
+func oneCall(c *Client, i int, payload string) {
+	if payload == "" {
+		var reply int
+		if err := c.Call("Foo.Sum", Args{i, 5678}, &reply); err != nil || reply != i+5678 {
+			atomic.AddInt64(&checkFailed, 1)
 		}
-		time.Sleep(2 * time.Second)
+		return
+	}
+	var reply string
+	if err := c.Call("Echo.Echo", payload, &reply); err != nil || len(reply) != len(payload) || reply != payload {
+		atomic.AddInt64(&checkFailed, 1)
 	}
 }
 
-// serveConn follows Go GeeRPC's server: the Option through a JSON decoder
-// on the connection (which may read ahead: what it read past the Option is
-// lost), then gob on the connection itself.
-func serveConn(conn net.Conn) {
-	defer conn.Close()
-	var opt Option
-	if err := json.NewDecoder(conn).Decode(&opt); err != nil {
-		log.Println("rpc server: options error: ", err)
-		return
+func payloadOf(size int) string {
+	if size == 0 {
+		return ""
 	}
-	if opt.MagicNumber != magicNumber {
-		log.Printf("rpc server: invalid magic number %x", opt.MagicNumber)
-		return
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte('a' + i%26)
 	}
-	if opt.CodecType != "application/gob" {
-		log.Printf("rpc server: invalid codec type %s", opt.CodecType)
-		return
-	}
-	buf := bufio.NewWriter(conn)
-	enc := gob.NewEncoder(buf)
-	dec := gob.NewDecoder(conn)
-	var wmu sync.Mutex
-	send := func(h Header, body interface{}) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		if err := enc.Encode(&h); err == nil && enc.Encode(body) == nil {
-			buf.Flush()
-		}
-	}
+	return string(b)
+}
+
+// run starts callers goroutines, each calling pick(goroutine, i) until the
+// deadline; it returns the calls made and the median latency of goroutine 0.
+func run(callers int, d time.Duration, payload string, pick func(g, i int) *Client) (int64, float64, float64) {
+	var total int64
 	var wg sync.WaitGroup
-	for {
-		var h Header
-		if err := dec.Decode(&h); err != nil {
-			if err != io.EOF {
-				log.Println("rpc server: read header error:", err)
-			}
-			break
-		}
-		dot := strings.LastIndex(h.ServiceMethod, ".")
-		service, method := "", ""
-		if dot >= 0 {
-			service, method = h.ServiceMethod[:dot], h.ServiceMethod[dot+1:]
-		}
-		// As the original: the body of a request it cannot route is not read.
-		switch {
-		case dot < 0:
-			h.Error = "rpc server: service/method request ill-formed: " + h.ServiceMethod
-		case service != "Foo":
-			h.Error = "rpc server: can't find service " + service
-		case method != "Sum" && method != "Sleep" && method != "Text":
-			h.Error = "rpc server: can't find method " + method
-		}
-		if h.Error != "" {
-			send(h, struct{}{})
-			continue
-		}
-		var args Args
-		if err := dec.Decode(&args); err != nil {
-			h.Error = "rpc server: read argv err: " + err.Error()
-			send(h, struct{}{})
-			continue
-		}
+	var lat []time.Duration
+	start := time.Now()
+	end := start.Add(d)
+	for g := 0; g < callers; g++ {
 		wg.Add(1)
-		go func(h Header, args Args) {
+		go func(g int) {
 			defer wg.Done()
-			done := make(chan interface{}, 1)
-			go func() {
-				switch method {
-				case "Sleep":
-					time.Sleep(time.Duration(args.Num1) * time.Second)
-				case "Text":
-					done <- "ok \xff\x00"
-					return
+			n := 0
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				oneCall(pick(g, n), n, payload)
+				if g == 0 {
+					lat = append(lat, time.Since(t0))
 				}
-				done <- args.Num1 + args.Num2
-			}()
-			if opt.HandleTimeout == 0 {
-				send(h, <-done)
-				return
+				n++
 			}
-			select {
-			case reply := <-done:
-				send(h, reply)
-			case <-time.After(opt.HandleTimeout):
-				h.Error = fmt.Sprintf("rpc server: request handle timeout: expect within %s", opt.HandleTimeout)
-				send(h, struct{}{})
-			}
-		}(h, args)
+			atomic.AddInt64(&total, int64(n))
+		}(g)
 	}
 	wg.Wait()
+	secs := time.Since(start).Seconds()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50 := 0.0
+	if len(lat) > 0 {
+		p50 = float64(lat[len(lat)/2].Nanoseconds()) / 1000
+	}
+	return total, secs, p50
 }
 
-func runServer(registry string) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func dialMany(addr string, n int) ([]*Client, error) {
+	cs := make([]*Client, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := dial(addr, 0, benchOptionSize)
+		if err != nil {
+			for _, d := range cs {
+				d.Close()
+			}
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+func atoi(fields []string, i int) int {
+	if i >= len(fields) {
+		return -1
+	}
+	v, err := strconv.Atoi(fields[i])
 	if err != nil {
-		fmt.Println("listen:", err)
+		return -1
+	}
+	return v
+}
+
+func runBench(addr string) {
+	one, err := dial(addr, 0, benchOptionSize)
+	if err != nil {
+		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	addr := "tcp@" + l.Addr().String()
-	fmt.Println("serving on", addr)
-	if registry != "" {
-		go heartbeat(registry, addr)
+	var spread, idle []*Client
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) == 0 {
+			continue
+		}
+		atomic.StoreInt64(&checkFailed, 0)
+		var calls int64
+		var secs, p50 float64
+		switch {
+		case f[0] == "seq" && atoi(f, 1) >= 0 && atoi(f, 2) > 0:
+			calls, secs, p50 = run(1, time.Duration(atoi(f, 2))*time.Millisecond, payloadOf(atoi(f, 1)),
+				func(g, i int) *Client { return one })
+		case f[0] == "conc" && atoi(f, 1) > 0 && atoi(f, 2) >= 0 && atoi(f, 3) > 0:
+			calls, secs, p50 = run(atoi(f, 1), time.Duration(atoi(f, 3))*time.Millisecond, payloadOf(atoi(f, 2)),
+				func(g, i int) *Client { return one })
+		case f[0] == "conns" && atoi(f, 1) > 0 && atoi(f, 2) > 0 && atoi(f, 3) > 0:
+			n, callers := atoi(f, 1), atoi(f, 2)
+			if len(spread) != n {
+				for _, c := range spread {
+					c.Close()
+				}
+				if spread, err = dialMany(addr, n); err != nil {
+					fmt.Println("error", err)
+					continue
+				}
+			}
+			// Goroutine g takes connections g, g+callers, g+2*callers...
+			per := (n + callers - 1) / callers
+			calls, secs, p50 = run(callers, time.Duration(atoi(f, 3))*time.Millisecond, "",
+				func(g, i int) *Client { return spread[(g+callers*(i%per))%n] })
+		case f[0] == "idle" && atoi(f, 1) > 0:
+			more, err := dialMany(addr, atoi(f, 1))
+			if err != nil {
+				fmt.Println("error", err)
+				continue
+			}
+			for i, c := range more {
+				oneCall(c, i, "")
+			}
+			idle = append(idle, more...)
+			calls = int64(len(more))
+		case f[0] == "close":
+			for _, c := range idle {
+				c.Close()
+			}
+			idle = nil
+		default:
+			fmt.Println("error unknown workload:", in.Text())
+			continue
+		}
+		if n := atomic.LoadInt64(&checkFailed); n > 0 {
+			fmt.Printf("error %d calls failed or mismatched\n", n)
+			continue
+		}
+		fmt.Printf("ok calls=%d secs=%.6f p50_us=%.1f\n", calls, secs, p50)
 	}
-	for {
-		conn, err := l.Accept()
-		if err != nil {
+}
+
+// ---- the registry ----------------------------------------------------------
+
+type registry struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	servers map[string]time.Time
+}
+
+func (r *registry) alive() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var list []string
+	for addr, start := range r.servers {
+		if r.timeout == 0 || start.Add(r.timeout).After(time.Now()) {
+			list = append(list, addr)
+		} else {
+			delete(r.servers, addr)
+		}
+	}
+	sort.Strings(list)
+	return list
+}
+
+func (r *registry) put(addr string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.servers[addr] = time.Now()
+}
+
+func (r *registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch req.Method {
+	case "GET":
+		w.Header().Set("X-Geerpc-Servers", strings.Join(r.alive(), ","))
+	case "POST":
+		addr := req.Header.Get("X-Geerpc-Server")
+		if addr == "" {
+			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
-		go serveConn(conn)
+		r.put(addr)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
+}
+
+func serveRegistry() {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/_geerpc_/registry", &registry{timeout: 5 * time.Minute, servers: map[string]time.Time{}})
+	fmt.Printf("registry on http://%s/_geerpc_/registry\n", l.Addr())
+	fmt.Println(http.Serve(l, mux))
 }
 
 // ---- the round trip ------------------------------------------------------
@@ -732,23 +1131,25 @@ func main() {
 	gob.Register(Inner{})
 	gob.Register([]interface{}{})
 	gob.Register(map[string]int{})
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gob-peer client ADDR | server [REGISTRY_URL] | roundtrip ECHO")
-		os.Exit(2)
-	}
-	switch os.Args[1] {
-	case "client":
-		runClient(os.Args[2])
-	case "server":
-		registry := ""
-		if len(os.Args) > 2 {
-			registry = os.Args[2]
+	arg := func(i int) string {
+		if i < len(os.Args) {
+			return os.Args[i]
 		}
-		runServer(registry)
-	case "roundtrip":
-		runRoundtrip(os.Args[2])
+		return ""
+	}
+	switch {
+	case arg(1) == "client" && arg(2) != "":
+		runClient(arg(2))
+	case arg(1) == "server":
+		runServer(arg(2))
+	case arg(1) == "roundtrip" && arg(2) != "":
+		runRoundtrip(arg(2))
+	case arg(1) == "bench" && arg(2) != "":
+		runBench(arg(2))
+	case arg(1) == "registry":
+		serveRegistry()
 	default:
-		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
+		fmt.Fprintln(os.Stderr, "usage: gob-peer client ADDR | server [REGISTRY_URL] | roundtrip ECHO | bench ADDR | registry")
 		os.Exit(2)
 	}
 }

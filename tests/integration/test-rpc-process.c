@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "geerpc/client.h"
+#include "proc-rss.h"
 #include "testlib.h"
 
 #define OPTION "{\"MagicNumber\":3927900,\"CodecType\":\"application/json\",\"ConnectTimeout\":10000000000,\"HandleTimeout\":0}\n"
@@ -270,4 +271,102 @@ Test(rpc_process, bad_flags_exit_2) {
         cr_assert_eq(tl_run(argv4, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);
         cr_assert_str_eq(err, "geerpc-example: option '--grace' needs a value\nTry 'geerpc-example --help'.\n");
         free(err);
+}
+
+/* ---- memory: what a connection holds ---------------------------------------- */
+
+/* Under a sanitizer the allocator keeps freed memory a while (ASan's
+ * quarantine) and every allocation brings shadow memory and red zones: the
+ * server is told to give freed memory back at once, and an idle
+ * connection's bound allows for the shadow. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define IDLE_CONNECTION_KIB_MAX 48.0
+#else
+#define IDLE_CONNECTION_KIB_MAX 4.0
+#endif
+
+static TlProc *start_measured(char **ret_addr) {
+        static char asan[1024], tsan[1024];
+        snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s:quarantine_size_mb=0:allocator_release_to_os_interval_ms=50",
+                 getenv("ASAN_OPTIONS") ?: "");
+        snprintf(tsan, sizeof tsan, "TSAN_OPTIONS=%s:allocator_release_to_os_interval_ms=50", getenv("TSAN_OPTIONS") ?: "");
+        const char *const env[] = { asan, tsan, NULL };
+        /* Thousands of connections from this one address. */
+        const char *const args[] = { "--max-connections-per-ip=0", NULL };
+        return tl_start_example(args, env, ret_addr);
+}
+
+static long rss_kib(pid_t pid) {
+        long kib = proc_rss_kib(pid);
+        cr_assert_gt(kib, 0, "cannot read the server's RSS");
+        return kib;
+}
+
+/* Idle connections, each after one call (the Option and the request sent
+ * apart, as a client does), cost the server almost nothing: no buffer of
+ * their own. */
+Test(rpc_process, idle_connections_hold_no_buffers) {
+        enum { N = 2000 };
+        char *addr;
+        TlProc *p = start_measured(&addr);
+        assert_serves(addr);
+        long before = rss_kib(tl_pid(p));
+        geerpc_client **c = calloc(N, sizeof *c);
+        /* Every Option first, then every call. */
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(geerpc_client_dial(&c[i], addr), 0, "connection %d", i);
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(sum(c[i], i, 1), i + 1);
+        long after = rss_kib(tl_pid(p));
+        double per = (double) (after - before) / N;
+        cr_log_info("%d idle connections: %.2f KiB each", N, per);
+        /* The goal is at most 20 KiB; a connection's own state is well
+         * under 1 KiB, a page of buffer would be 4. */
+        cr_assert_lt(per, IDLE_CONNECTION_KIB_MAX, "%.1f KiB per idle connection", per);
+        for (int i = 0; i < N; i++)
+                geerpc_client_unref(c[i]);
+        free(c);
+        free(addr);
+        tl_proc_free(p);
+}
+
+/* Connections that once sent a large message give its buffer back after a
+ * while without traffic (they used to hold it until they closed). */
+Test(rpc_process, buffers_of_idle_connections_shrink) {
+        enum { N = 16, PAD = 4 * 1024 * 1024 };
+        char *addr;
+        TlProc *p = start_measured(&addr);
+        assert_serves(addr);
+        long base = rss_kib(tl_pid(p));
+
+        char *pad = malloc(PAD + 1);
+        memset(pad, 'x', PAD);
+        pad[PAD] = 0;
+        json_t *args = json_pack("{s:i,s:i,s:s}", "Num1", 1, "Num2", 2, "Pad", pad);
+        free(pad);
+        geerpc_client *c[N];
+        for (int i = 0; i < N; i++) {
+                json_t *reply = NULL;
+                cr_assert_eq(geerpc_client_dial(&c[i], addr), 0);
+                cr_assert_eq(geerpc_client_call(c[i], "Foo.Sum", args, 30 * USEC_PER_SEC, &reply, NULL), 0);
+                cr_assert_eq(json_integer_value(reply), 3);
+                json_decref(reply);
+        }
+        json_decref(args);
+        long busy = rss_kib(tl_pid(p));
+        cr_assert_gt(busy - base, N * (PAD / 1024) / 2, "the large messages were not held (%ld KiB)", busy - base);
+
+        /* Idle now (connections open): the buffers go within a few seconds. */
+        long now = busy;
+        for (int i = 0; i < 100 && now - base > 16 * 1024; i++) {
+                tl_sleep(100 * USEC_PER_MSEC);
+                now = rss_kib(tl_pid(p));
+        }
+        cr_assert_leq(now - base, 16 * 1024, "idle connections still hold %ld KiB (%ld KiB while busy)", now - base,
+                      busy - base);
+        assert_serves(addr);
+        for (int i = 0; i < N; i++)
+                geerpc_client_unref(c[i]);
+        free(addr);
+        tl_proc_free(p);
 }

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -366,6 +367,58 @@ static void *call_slow(void *userdata) {
         return (void *) (intptr_t) r;
 }
 
+static unsigned n_threads(void) {
+        unsigned n = 0;
+        DIR *d = opendir("/proc/self/task");
+        cr_assert_not_null(d);
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+static geerpc_client *unref_in_handler; /* dropped by the next handler */
+
+static void on_done_dropping(geerpc_client *c, int r, json_t *reply, const char *error, void *userdata) {
+        /* The last reference to another client, from a handler: the event
+         * thread frees it once it has let it go. */
+        geerpc_client_unref(TAKE_PTR(unref_in_handler));
+        on_done(c, r, reply, error, userdata);
+}
+
+/* Asynchronous calls on many clients: one event thread for all of them,
+ * and it ends after the last client (even one dropped from a handler). */
+Test(rpc, clients_share_one_event_thread) {
+        enum { N = 64 };
+        Srv s;
+        srv_start(&s);
+        unsigned before = n_threads();
+        static AsyncResult a = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        geerpc_client *c[N];
+        for (int i = 0; i < N; i++) {
+                c[i] = dial(&s);
+                json_t *args = json_pack("{s:i,s:i}", "Num1", i, "Num2", 1);
+                cr_assert_eq(geerpc_client_call_async(c[i], "Foo.Sum", args, 5 * USEC_PER_SEC, on_done, &a, NULL), 0);
+                json_decref(args);
+        }
+        async_wait(&a, N);
+        for (int i = 0; i < N; i++)
+                cr_assert_eq(a.results[i], 0);
+        cr_assert_eq(n_threads(), before + 1, "%u threads for %d clients' calls", n_threads() - before, N);
+
+        /* c[1]'s handler drops c[0]'s last reference. */
+        unref_in_handler = TAKE_PTR(c[0]);
+        cr_assert_eq(geerpc_client_call_async(c[1], "Foo.Sum", NULL, 5 * USEC_PER_SEC, on_done_dropping, &a, NULL), 0);
+        async_wait(&a, N + 1);
+        cr_assert_null(unref_in_handler);
+        for (int i = 1; i < N; i++)
+                geerpc_client_unref(c[i]);
+        for (int i = 0; i < 200 && n_threads() > before; i++)
+                tl_sleep(10 * USEC_PER_MSEC);
+        cr_assert_eq(n_threads(), before, "the event thread outlived its clients");
+        srv_stop(&s, USEC_PER_SEC);
+}
+
 Test(rpc, broken_connection_fails_every_pending_call_at_once) {
         Srv s;
         srv_start(&s);
@@ -418,6 +471,62 @@ Test(rpc, graceful_stop_lets_inflight_calls_finish) {
         geerpc_client *d;
         cr_assert_eq(geerpc_client_dial(&d, s.address), -ECONNREFUSED);
         geerpc_client_unref(c);
+        srv_stop(&s, 0);
+}
+
+/* A connection the server accepted just before it was told to stop: its
+ * request arrives during the grace period and is answered; once quiet the
+ * connection closes, and the stop ends long before the grace period. */
+Test(rpc, stop_answers_a_connection_accepted_just_before) {
+        Srv s;
+        srv_start(&s);
+        int fd = tl_connect(s.address);
+        cr_assert_geq(fd, 0);
+        for (int i = 0; i < 5000 && geerpc_server_get_n_connections(s.server) < 1; i++)
+                tl_sleep(USEC_PER_MSEC);
+        cr_assert_eq(geerpc_server_get_n_connections(s.server), 1, "the server did not accept");
+
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        cr_assert_eq(geerpc_server_stop(s.server, 20 * USEC_PER_SEC, NULL, NULL), 0);
+        tl_sleep(50 * USEC_PER_MSEC);
+        const char *req = "{\"MagicNumber\":3927900,\"CodecType\":\"application/json\"}\n"
+                          "{\"ServiceMethod\":\"Foo.Sum\",\"Seq\":7,\"Error\":\"\"}\n{\"Num1\":1,\"Num2\":2}\n";
+        cr_assert(tl_write_all(fd, req, strlen(req)));
+        char *got = tl_read_until_eof(fd, 10 * USEC_PER_SEC, NULL);
+        cr_assert_str_eq(got, "{\"ServiceMethod\":\"Foo.Sum\",\"Seq\":7,\"Error\":\"\"}\n3\n");
+        free(got);
+        close(fd);
+
+        pthread_join(s.thread, NULL);
+        s.running = false;
+        usec_t took = now_usec(CLOCK_MONOTONIC) - start;
+        cr_assert_lt(took, 10 * USEC_PER_SEC, "the stop took %llu ms", (unsigned long long) (took / USEC_PER_MSEC));
+        srv_stop(&s, 0);
+}
+
+/* While stopping, a connection keeps being served; an idle one closes
+ * soon, without waiting for the grace period. */
+Test(rpc, stop_serves_busy_connections_and_closes_quiet_ones) {
+        Srv s;
+        srv_start(&s);
+        geerpc_client *busy = dial(&s), *quiet = dial(&s);
+        cr_assert_eq(sum(busy, 1, 1), 2);
+        cr_assert_eq(sum(quiet, 1, 1), 2);
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        cr_assert_eq(geerpc_server_stop(s.server, 20 * USEC_PER_SEC, NULL, NULL), 0);
+        /* Calls keep coming without a pause: they are answered. */
+        for (int i = 0; i < 20; i++) {
+                cr_assert_eq(sum(busy, i, 1), i + 1);
+                tl_sleep(10 * USEC_PER_MSEC);
+        }
+        pthread_join(s.thread, NULL);
+        s.running = false;
+        usec_t took = now_usec(CLOCK_MONOTONIC) - start;
+        cr_assert_lt(took, 10 * USEC_PER_SEC, "the stop took %llu ms", (unsigned long long) (took / USEC_PER_MSEC));
+        /* Both are closed now: the next call fails. */
+        cr_assert_lt(geerpc_client_call(quiet, "Foo.Sum", NULL, 5 * USEC_PER_SEC, NULL, NULL), 0);
+        geerpc_client_unref(busy);
+        geerpc_client_unref(quiet);
         srv_stop(&s, 0);
 }
 

@@ -308,9 +308,34 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* promtool is found when the test runs, not when the build was configured
+ * (.ci/dev may fetch it after): $PROMTOOL (meson sets it to where .ci/dev
+ * puts it, .cache/tools/promtool), else the first one on PATH. */
+static char *promtool_find(void) {
+        const char *env = getenv("PROMTOOL");
+        if (!isempty(env) && access(env, X_OK) == 0)
+                return strdup(env);
+        const char *path = getenv("PATH");
+        if (isempty(path))
+                return NULL;
+        char *dirs = strdup(path), *save = NULL;
+        for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                char *candidate;
+                if (asprintf(&candidate, "%s/promtool", d) < 0)
+                        break;
+                if (access(candidate, X_OK) == 0) {
+                        free(dirs);
+                        return candidate;
+                }
+                free(candidate);
+        }
+        free(dirs);
+        return NULL;
+}
+
 int tl_promtool_check(const char *text) {
-        const char *promtool = getenv("PROMTOOL");
-        if (isempty(promtool))
+        _cleanup_free_ char *promtool = promtool_find();
+        if (!promtool)
                 return -ENOENT;
         char path[] = "/tmp/geerpc-test-metrics-XXXXXX";
         int fd = mkostemp(path, O_CLOEXEC);

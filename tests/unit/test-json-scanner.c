@@ -220,3 +220,66 @@ Test(json_scanner, garbage_after_a_value) {
         cr_assert_eq(n, 1);
         cr_assert_eq(err, -EBADMSG);
 }
+
+/* The scanner tells whether a value's strings need a closer look. */
+static bool scanned_plain(const char *v) {
+        JsonScanner s;
+        Buffer b = {};
+        size_t size;
+        json_scanner_init(&s, 0);
+        cr_assert_eq(scan_more(&s, &b, v, &size), 1, "%s", v);
+        buffer_done(&b);
+        return s.plain;
+}
+
+Test(json_scanner, plain_strings) {
+        cr_assert(scanned_plain("\"abc def ~\x7f\" "));
+        cr_assert(scanned_plain("{\"Num1\":1,\"s\":\"x\"}"));
+        cr_assert(scanned_plain("\"\""));
+        cr_assert(!scanned_plain("\"a\\\"b\""));
+        cr_assert(!scanned_plain("\"a\\u0041\""));
+        cr_assert(!scanned_plain("\"caf\xc3\xa9\""));
+        cr_assert(!scanned_plain("\"tab\there\""));
+        cr_assert(!scanned_plain("[\"x\",\"\\n\"]"));
+        /* Reset for the next value. */
+        JsonScanner s;
+        Buffer b = {};
+        size_t size;
+        json_scanner_init(&s, 0);
+        cr_assert_eq(scan_more(&s, &b, "\"\\n\" \"plain\" ", &size), 1);
+        cr_assert(!s.plain);
+        json_scanner_consume(&s, &b, size);
+        cr_assert_eq(json_scanner_scan(&s, &b, &size), 1);
+        cr_assert(s.plain);
+        buffer_done(&b);
+}
+
+/* A large value arriving a piece at a time: each call looks only at what
+ * is new (the position it stopped at is kept), never from the start. */
+Test(json_scanner, resumes_where_it_stopped) {
+        enum { N = 1 << 20, STEP = 4096 };
+        char *v = malloc(N + 2);
+        v[0] = '"';
+        memset(v + 1, 'x', N);
+        v[N + 1] = '"';
+        JsonScanner s;
+        Buffer b = {};
+        size_t size = 0, len = 0;
+        json_scanner_init(&s, 0);
+        int r = 0;
+        while (len < N + 2) {
+                size_t k = MIN((size_t) STEP, (size_t) N + 2 - len);
+                cr_assert_eq(buffer_append(&b, v + len, k), 0);
+                len += k;
+                r = json_scanner_scan(&s, &b, &size);
+                if (r == 1)
+                        break;
+                cr_assert_eq(r, 0);
+                cr_assert_eq(s.offset, len, "it will start at %zu, not where it stopped (%zu)", s.offset, len);
+        }
+        cr_assert_eq(r, 1);
+        cr_assert_eq(size, (size_t) N + 2);
+        cr_assert(s.plain);
+        buffer_done(&b);
+        free(v);
+}

@@ -84,3 +84,28 @@ Test(json_writer, numbers) {
         cr_assert_str_eq(buffer_data(&b), "18446744073709551615 -42");
         buffer_done(&b);
 }
+
+/* Escapes at every position of strings longer than the wide loop's
+ * blocks, and invalid UTF-8 among plain runs: jansson reads back exactly
+ * the string, with U+FFFD for each byte that was not UTF-8. */
+Test(json_writer, escapes_around_runs) {
+        static const char *specials[] = { "\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+        char s[300];
+        for (size_t len = 60; len < 140; len += 7)
+                for (size_t at = 0; at < len; at += 3)
+                        for (size_t k = 0; k < ELEMENTSOF(specials); k++) {
+                                memset(s, 'a', len);
+                                size_t sl = strlen(specials[k]);
+                                memcpy(s + at, specials[k], sl);
+                                s[MAX(len, at + sl)] = 0;
+                                round_trip(json_string(s), NULL);
+                        }
+        /* A byte that is not UTF-8 in the middle of a long run. */
+        memset(s, 'b', 200);
+        s[100] = (char) 0xff;
+        Buffer b = {};
+        cr_assert_eq(json_append_stringn(&b, s, 200), 0);
+        cr_assert_eq(buffer_len(&b), 200 + 5 + 2);
+        cr_assert(memcmp(buffer_data(&b) + 101, "\\ufffd", 6) == 0);
+        buffer_done(&b);
+}

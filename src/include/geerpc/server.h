@@ -143,10 +143,12 @@ int geerpc_call_is_cancelled(void);
 
 typedef void (*geerpc_server_stopped_handler)(geerpc_server *s, void *userdata);
 
-/* Graceful stop: stops accepting and reading new requests, lets in-flight
- * calls finish and their replies drain for up to grace_usec, then closes
- * every connection and calls done (if given) on the loop thread. Safe to
- * call from any thread; -EALREADY if a stop is under way. */
+/* Graceful stop: stops accepting; the connections it has are still read
+ * and answered (one accepted just before may have its request on the way),
+ * each closed once quiet (nothing received for 200 ms, nothing in flight);
+ * after grace_usec every connection left is closed. Then done (if given)
+ * runs on the loop thread. Safe to call from any thread; -EALREADY if a
+ * stop is under way. */
 int geerpc_server_stop(geerpc_server *s, uint64_t grace_usec, geerpc_server_stopped_handler done, void *userdata);
 
 /* Runs the server's loop until a geerpc_server_stop() completes, then

@@ -61,6 +61,22 @@ static int parse_header(const char *p, size_t n, Message *m) {
         return 0;
 }
 
+/* A body that fails to parse is not fatal: body_error says why. */
+static void parse_body(const char *p, size_t n, bool plain, Message *m) {
+        char *why = NULL;
+
+        /* A string the scanner found plain is its bytes between the quotes:
+         * no second look at a value that may be megabytes long. */
+        if (plain && n >= 2 && p[0] == '"')
+                m->body = json_stringn_nocheck(p + 1, n - 2);
+        else
+                m->body = json_fast_parse_value(p, n);
+        if (!m->body)
+                m->body = json_parse_value(p, n, JSON_ALLOW_NUL, &why);
+        if (!m->body)
+                m->body_error = why ?: strdup("invalid JSON");
+}
+
 static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
         JsonCodec *j = (JsonCodec *) c;
 
@@ -77,12 +93,7 @@ static int json_codec_decode(Codec *c, Buffer *in, Message *ret) {
                                 return r;
                         j->have_header = true;
                 } else {
-                        char *why = NULL;
-                        j->pending.body = json_fast_parse_value(p, n);
-                        if (!j->pending.body)
-                                j->pending.body = json_parse_value(p, n, JSON_ALLOW_NUL, &why);
-                        if (!j->pending.body)
-                                j->pending.body_error = why ?: strdup("invalid JSON");
+                        parse_body(p, n, j->scanner.plain, &j->pending);
                 }
                 json_scanner_consume(&j->scanner, in, n);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "codec/json-fast.h"
+#include "codec/json-span.h"
 
 typedef struct Cursor {
         const char *p, *end;
@@ -30,13 +31,8 @@ static bool plain_string(Cursor *c, const char **ret, size_t *ret_len) {
         if (!take(c, '"'))
                 return false;
         const char *s = c->p;
-        while (c->p < c->end && *c->p != '"') {
-                unsigned char ch = (unsigned char) *c->p;
-                if (ch == '\\' || ch < 0x20 || ch >= 0x80)
-                        return false;
-                c->p++;
-        }
-        if (c->p >= c->end)
+        c->p += json_span_plain(c->p, (size_t) (c->end - c->p));
+        if (c->p >= c->end || *c->p != '"')
                 return false;
         *ret = s;
         *ret_len = (size_t) (c->p - s);

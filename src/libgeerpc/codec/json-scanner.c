@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "codec/json-scanner.h"
+#include "codec/json-span.h"
 
 void json_scanner_init(JsonScanner *s, size_t max_size) {
         *s = (JsonScanner) { .max_size = max_size ?: JSON_VALUE_MAX_DEFAULT };
@@ -35,6 +36,7 @@ static int start_value(JsonScanner *s, char c) {
         s->offset = 1;
         s->depth = 0;
         s->in_string = s->escape = s->scalar = false;
+        s->plain = true;
         if (c == '{' || c == '[')
                 s->depth = 1;
         else if (c == '"')
@@ -65,17 +67,21 @@ static size_t skip_string(JsonScanner *s, const char *p, size_t i, size_t limit)
                         i++;
                         continue;
                 }
-                /* Ordinary string bytes are most of a message: skip them fast. */
-                while (i < limit && p[i] != '"' && p[i] != '\\')
-                        i++;
+                /* Ordinary string bytes are most of a large value: skip
+                 * them a run at a time. */
+                i += json_span_plain(p + i, limit - i);
                 if (i >= limit)
                         break;
-                if (p[i++] == '\\') {
-                        s->escape = true;
-                        continue;
+                char c = p[i++];
+                if (c == '"') {
+                        s->in_string = false;
+                        return i;
                 }
-                s->in_string = false;
-                return i;
+                if (c == '\\')
+                        s->escape = true;
+                /* An escape, or a control or non-ASCII byte: whoever parses
+                 * the value checks it. */
+                s->plain = false;
         }
         return limit;
 }

@@ -28,6 +28,10 @@ typedef struct JsonScanner {
         bool in_string;
         bool escape;
         bool scalar;      /* a bare number/true/false/null at top level */
+        /* The value's strings hold no escapes and no control or non-ASCII
+         * bytes (so far; for the value just returned once scan() returns
+         * 1): a top-level string is then its bytes between the quotes. */
+        bool plain;
 } JsonScanner;
 
 void json_scanner_init(JsonScanner *s, size_t max_size);

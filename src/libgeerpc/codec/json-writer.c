@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "codec/json-span.h"
 #include "codec/json-writer.h"
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
@@ -38,65 +39,75 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n) {
 
 static const char hex[] = "0123456789abcdef";
 
+/* Writes the escape for the special byte (or UTF-8 sequence) at p into w;
+ * returns the bytes of input taken and sets *ret_written. */
+static size_t escape_one(const unsigned char *p, const unsigned char *e, char *w, size_t *ret_written) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+                size_t l = utf8_seq_len(p, (size_t) (e - p));
+                if (l == 0) {
+                        memcpy(w, "\\ufffd", 6);
+                        *ret_written = 6;
+                        return 1;
+                }
+                memcpy(w, p, l);
+                *ret_written = l;
+                return l;
+        }
+        w[0] = '\\';
+        *ret_written = 2;
+        switch (c) {
+        case '"':
+        case '\\':
+                w[1] = (char) c;
+                break;
+        case '\n':
+                w[1] = 'n';
+                break;
+        case '\r':
+                w[1] = 'r';
+                break;
+        case '\t':
+                w[1] = 't';
+                break;
+        default:
+                memcpy(w + 1, "u00", 3);
+                w[4] = hex[c >> 4];
+                w[5] = hex[c & 15];
+                *ret_written = 6;
+        }
+        return 1;
+}
+
 int json_append_stringn(Buffer *out, const char *s, size_t n) {
-        /* Worst case: every byte becomes \ufffd or \u00XX (6 bytes). */
-        if (n > (SIZE_MAX - 2) / 6)
+        const unsigned char *p = (const unsigned char *) s, *e = p + n;
+        int r;
+
+        /* Room for the string as it is; escapes ask for more as they come
+         * (each writes at most 6 bytes for what it takes). */
+        if (n > SIZE_MAX / 2)
                 return -ENOMEM;
-        int r = buffer_reserve(out, n * 6 + 2);
+        r = buffer_reserve(out, n + 2);
         if (r < 0)
                 return r;
-        char *w = buffer_tail(out), *w0 = w;
-        const unsigned char *p = (const unsigned char *) s, *e = p + n;
-
-        *w++ = '"';
-        while (p < e) {
-                unsigned char c = *p;
-                if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-                        *w++ = (char) c;
-                        p++;
-                        continue;
-                }
-                if (c >= 0x80) {
-                        size_t l = utf8_seq_len(p, (size_t) (e - p));
-                        if (l == 0) {
-                                memcpy(w, "\\ufffd", 6);
-                                w += 6;
-                                p++;
-                        } else {
-                                memcpy(w, p, l);
-                                w += l;
-                                p += l;
-                        }
-                        continue;
-                }
-                *w++ = '\\';
-                switch (c) {
-                case '"':
-                        *w++ = '"';
+        *buffer_tail(out) = '"';
+        buffer_advance_end(out, 1);
+        for (;;) {
+                /* Runs of ordinary bytes are copied whole. */
+                size_t k = json_copy_plain(buffer_tail(out), (const char *) p, (size_t) (e - p));
+                buffer_advance_end(out, k);
+                p += k;
+                if (p == e)
                         break;
-                case '\\':
-                        *w++ = '\\';
-                        break;
-                case '\n':
-                        *w++ = 'n';
-                        break;
-                case '\r':
-                        *w++ = 'r';
-                        break;
-                case '\t':
-                        *w++ = 't';
-                        break;
-                default:
-                        *w++ = 'u';
-                        *w++ = '0';
-                        *w++ = '0';
-                        *w++ = hex[c >> 4];
-                        *w++ = hex[c & 15];
-                }
-                p++;
+                r = buffer_reserve(out, (size_t) (e - p) + 6 + 1);
+                if (r < 0)
+                        return r;
+                size_t written;
+                p += escape_one(p, e, buffer_tail(out), &written);
+                buffer_advance_end(out, written);
         }
-        *w++ = '"';
-        buffer_advance_end(out, (size_t) (w - w0));
+        *buffer_tail(out) = '"';
+        buffer_advance_end(out, 1);
         return 0;
 }
 

@@ -40,6 +40,7 @@
 #include "basic/log.h"
 #include "codec/codec.h"
 #include "geerpc/client.h"
+#include "rpc/client-loop.h"
 #include "rpc/seq-table.h"
 
 #define CLIENT_READ_CHUNK (64U * 1024U)
@@ -73,12 +74,13 @@ typedef enum ClientFlusher {
         _CLIENT_FLUSHER_MAX,
 } ClientFlusher;
 
-/* The event thread (under lock). */
+/* The client on the shared event thread (under lock; client-loop.h). */
 typedef enum ClientBg {
-        BG_NONE,          /* not started */
-        BG_RUNNING,
-        BG_QUITTING,      /* asked to finish (the last unref joins it) */
-        BG_QUITTING_FREE, /* the last unref ran on it: it frees the client on its way out */
+        BG_NONE,          /* not attached */
+        BG_RUNNING,       /* attached: its socket and its calls' timers are on the loop */
+        BG_QUITTING,      /* the last unref waits for the loop to let it go */
+        BG_QUITTING_FREE, /* the last unref ran on the loop thread: the loop frees it */
+        BG_DETACHED,      /* let go (after QUITTING): the last unref frees it */
         _CLIENT_BG_MAX,
 } ClientBg;
 
@@ -98,8 +100,8 @@ struct ClientCall {
         geerpc_call_handler handler;
         void *userdata;
         usec_t deadline; /* CLOCK_MONOTONIC; USEC_INFINITY: none */
-        sd_event_source *timer;
-        LIST_FIELDS(ClientCall, async_new); /* timer not armed yet */
+        LIST_FIELDS(ClientCall, deadlines); /* in the client's list, by deadline */
+        LIST_FIELDS(ClientCall, async_new); /* not in that list yet */
         LIST_FIELDS(ClientCall, completed); /* callback not run yet */
 };
 
@@ -140,14 +142,29 @@ struct geerpc_client {
          * writes it all at once when done. A window of the reader role,
          * kept under wlock because appenders look at it. */
         bool delivering;
+        /* The event thread runs completion handlers: asynchronous calls
+         * appended meanwhile wait for it to write them all at once. */
+        bool completing;
 
-        /* The event thread: its state is under lock, the rest its own. */
+        /* The event thread (client-loop.h): the state is under lock, and
+         * bg_cond says when it changes to BG_DETACHED; loop is set once
+         * (atomically: client_wake_bg() reads it without a lock); the rest
+         * is the loop thread's own. */
         ClientBg bg_state;
-        pthread_t bg;
-        int wake_fd;
-        sd_event *bg_event;
-        sd_event_source *bg_io, *bg_wake;
+        pthread_cond_t bg_cond;
+        ClientLoop *loop;
+        bool loop_queued;                          /* under the loop's lock */
+        LIST_FIELDS(struct geerpc_client, loop_queue); /* likewise */
+        IoSetEntry bg_io;
         uint32_t bg_events;
+        /* Async calls with a deadline, earliest first, and one timer for
+         * them all (a time source per call cost more than the rest of the
+         * call). The timer may fire early, never late: it is armed at the
+         * earliest deadline known when armed, and completions only remove
+         * calls. */
+        LIST_HEAD(ClientCall, deadlines);
+        sd_event_source *deadline_timer;
+        usec_t deadline_armed; /* USEC_INFINITY: off */
 };
 
 /* ---- the state machines' transitions ---------------------------------------- */
@@ -166,8 +183,10 @@ static inline void client_set_state_locked(geerpc_client *c, ClientState s) {
 }
 
 static inline void client_set_bg_locked(geerpc_client *c, ClientBg s) {
-        /* NONE -> RUNNING -> QUITTING or QUITTING_FREE, once each. */
-        assert(s == BG_RUNNING ? c->bg_state == BG_NONE : c->bg_state == BG_RUNNING && s > BG_RUNNING);
+        /* NONE -> RUNNING -> QUITTING (-> DETACHED) or QUITTING_FREE. */
+        assert(s == BG_RUNNING    ? c->bg_state == BG_NONE
+               : s == BG_DETACHED ? c->bg_state == BG_QUITTING
+                                  : c->bg_state == BG_RUNNING && IN_SET(s, BG_QUITTING, BG_QUITTING_FREE));
         log_debug("rpc client %s: event thread %s -> %s", strempty(c->address), client_bg_to_string(c->bg_state),
                   client_bg_to_string(s));
         c->bg_state = s;
@@ -195,12 +214,18 @@ static inline void client_set_flusher_locked(geerpc_client *c, ClientFlusher fro
 }
 
 /* client-io.c */
-/* -EINVAL when the codec cannot encode args: *ret_why (optional) says why. */
-int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, char **ret_why);
+/* async: the request may wait for the event thread's handlers to finish
+ * (client_send_request() says why). -EINVAL when the codec cannot encode
+ * args: *ret_why (optional) says why. */
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, bool async,
+                        char **ret_why);
 int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline);
 void client_fail_locked(geerpc_client *c, int error);
 void client_complete_locked(geerpc_client *c, ClientCall *call, int result, json_t *reply, char *error);
 int client_ensure_bg_locked(geerpc_client *c);
 void client_wake_bg(geerpc_client *c);
+/* The last unref, off the loop thread: waits until the loop lets go. */
 void client_stop_bg(geerpc_client *c);
+/* The loop thread's look at a client (client-loop.c calls it). */
+void client_bg_sync(geerpc_client *c);
 void client_free_resources(geerpc_client *c);

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <poll.h>
-#include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include "rpc/client-internal.h"
@@ -22,6 +20,7 @@ static const char *const bg_names[_CLIENT_BG_MAX] = {
         [BG_RUNNING] = "running",
         [BG_QUITTING] = "quitting",
         [BG_QUITTING_FREE] = "quitting, then freeing the client",
+        [BG_DETACHED] = "detached",
 };
 
 const char *client_state_to_string(ClientState s) {
@@ -35,10 +34,9 @@ const char *client_bg_to_string(ClientBg s) {
 /* ---- completing calls ---------------------------------------------------- */
 
 void client_wake_bg(geerpc_client *c) {
-        if (c->wake_fd < 0)
-                return;
-        uint64_t one = 1;
-        (void) !write(c->wake_fd, &one, sizeof one);
+        ClientLoop *l = __atomic_load_n(&c->loop, __ATOMIC_ACQUIRE);
+        if (l)
+                client_loop_wake(l, c);
 }
 
 /* Wakes a blocking caller sleeping on its futex word. */
@@ -181,7 +179,8 @@ static void flush_and_unlock(geerpc_client *c) {
                 fail(c, r);
 }
 
-int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, char **ret_why) {
+int client_send_request(geerpc_client *c, const char *service_method, uint64_t seq, json_t *args, bool async,
+                        char **ret_why) {
         int r;
 
         pthread_mutex_lock(&c->wlock);
@@ -190,8 +189,11 @@ int client_send_request(geerpc_client *c, const char *service_method, uint64_t s
                 *ret_why = strdup(c->codec->encode_why);
         /* Someone will send it for us: the current flusher, or the reader,
          * which is handing out replies and flushes before it reads again
-         * (the callers it wakes then share one write). */
-        if (r < 0 || c->flusher != FLUSHER_NONE || c->delivering) {
+         * (the callers it wakes then share one write); and an asynchronous
+         * call made while the event thread runs completion handlers (from
+         * one, most likely) is written with all the others they make.
+         * Never a blocking call then: a handler may make one and wait. */
+        if (r < 0 || c->flusher != FLUSHER_NONE || c->delivering || (async && c->completing)) {
                 pthread_mutex_unlock(&c->wlock);
                 return r;
         }
@@ -208,14 +210,30 @@ static void delivering_begin(geerpc_client *c) {
         pthread_mutex_unlock(&c->wlock);
 }
 
-static void delivering_end(geerpc_client *c) {
+/* Ends a window (delivering or completing): writes what was left for it. */
+static void window_end(geerpc_client *c, bool *window) {
         pthread_mutex_lock(&c->wlock);
-        c->delivering = false;
+        *window = false;
         if (c->flusher != FLUSHER_NONE || buffer_len(&c->out) == 0) {
                 pthread_mutex_unlock(&c->wlock);
                 return;
         }
         flush_and_unlock(c);
+}
+
+static void delivering_end(geerpc_client *c) {
+        window_end(c, &c->delivering);
+}
+
+/* The event thread runs completion handlers; see client_send_request(). */
+static void completing_begin(geerpc_client *c) {
+        pthread_mutex_lock(&c->wlock);
+        c->completing = true;
+        pthread_mutex_unlock(&c->wlock);
+}
+
+static void completing_end(geerpc_client *c) {
+        window_end(c, &c->completing);
 }
 
 /* ---- the reader role ------------------------------------------------------- */
@@ -356,18 +374,63 @@ int client_wait_reply(geerpc_client *c, ClientCall *call, usec_t deadline) {
 
 /* ---- the event thread ------------------------------------------------------ */
 
-static void bg_sync(geerpc_client *c);
+static int bg_on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
 
-static int bg_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        ClientCall *call = userdata;
-        geerpc_client *c = call->client;
+/* Keeps the one timer at the earliest deadline (or earlier). */
+static void bg_arm_deadline(geerpc_client *c) {
+        usec_t next = c->deadlines ? c->deadlines->deadline : USEC_INFINITY;
+        if (next == USEC_INFINITY) {
+                if (c->deadline_armed != USEC_INFINITY)
+                        (void) sd_event_source_set_enabled(c->deadline_timer, SD_EVENT_OFF);
+                c->deadline_armed = USEC_INFINITY;
+                return;
+        }
+        if (next >= c->deadline_armed)
+                return; /* it fires first, and re-arms then */
+        int r = 0;
+        if (!c->deadline_timer)
+                r = sd_event_add_time(client_loop_event(c->loop), &c->deadline_timer, CLOCK_MONOTONIC, next,
+                                      TIMER_ACCURACY_PRECISE, bg_on_deadline, c);
+        else {
+                r = sd_event_source_set_time(c->deadline_timer, next);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->deadline_timer, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                log_error_errno(r, "rpc client: cannot arm a call deadline: %m");
+                fail(c, r);
+                return;
+        }
+        c->deadline_armed = next;
+}
 
-        call->timer = sd_event_source_disable_unref(call->timer);
+/* Files a new async call by its deadline: usually the latest, so at the end. */
+static void bg_add_deadline(geerpc_client *c, ClientCall *call) {
+        ClientCall *after = LIST_TAIL(deadlines, c->deadlines);
+        while (after && after->deadline > call->deadline)
+                after = LIST_PREV(deadlines, c->deadlines, after);
+        LIST_INSERT_AFTER(deadlines, c->deadlines, after, call);
+}
+
+static void bg_drop_deadline(geerpc_client *c, ClientCall *call) {
+        if (LIST_IS_LINKED(deadlines, call))
+                LIST_REMOVE(deadlines, c->deadlines, call);
+}
+
+static int bg_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        geerpc_client *c = userdata;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        c->deadline_armed = USEC_INFINITY;
         pthread_mutex_lock(&c->lock);
-        if (seq_table_remove(&c->pending, call->node.seq))
-                client_complete_locked(c, call, -ETIMEDOUT, NULL, NULL);
+        while (c->deadlines && c->deadlines->deadline <= now) {
+                ClientCall *call = LIST_POP(deadlines, c->deadlines);
+                if (seq_table_remove(&c->pending, call->node.seq))
+                        client_complete_locked(c, call, -ETIMEDOUT, NULL, NULL);
+        }
         pthread_mutex_unlock(&c->lock);
-        bg_sync(c);
+        bg_arm_deadline(c);
+        client_bg_sync(c);
         return 0;
 }
 
@@ -384,33 +447,25 @@ static void bg_flush(geerpc_client *c) {
                 fail(c, r);
 }
 
-static int bg_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void bg_on_io(IoSetEntry *e, uint32_t revents, void *userdata) {
         geerpc_client *c = userdata;
 
         if (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))
                 bg_flush(c);
-        /* bg_sync() asks for POLLIN exactly while this thread holds the
-         * reader role, and only this thread gives that up: no lock needed
-         * to know it. */
+        /* client_bg_sync() asks for POLLIN exactly while this thread holds
+         * the reader role, and only this thread gives that up: no lock
+         * needed to know it. */
         if ((c->bg_events & EPOLLIN) && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                 int r = read_dispatch(c, MSG_DONTWAIT);
                 if (r < 0)
                         fail(c, r);
         }
-        bg_sync(c);
-        return 0;
-}
-
-static int bg_on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        uint64_t n;
-        (void) !read(fd, &n, sizeof n);
-        bg_sync(userdata);
-        return 0;
+        client_bg_sync(c);
 }
 
 static void run_completions(geerpc_client *c, ClientCall *list) {
         for (ClientCall *call; (call = LIST_POP(completed, list));) {
-                call->timer = sd_event_source_disable_unref(call->timer);
+                bg_drop_deadline(c, call);
                 if (!call->discarded)
                         call->handler(c, call->result, call->reply, call->error, call->userdata);
                 if (call->reply)
@@ -420,10 +475,48 @@ static void run_completions(geerpc_client *c, ClientCall *list) {
         }
 }
 
-/* The event thread's bookkeeping after anything happened: arm deadlines of
- * new async calls, run finished calls' handlers, and decide whether this
- * thread reads and/or writes. */
-static void bg_sync(geerpc_client *c) {
+/* Watches the socket for what the loop thread does for this client. */
+static int bg_watch(geerpc_client *c, uint32_t want) {
+        int r = 0;
+        if (want == c->bg_events)
+                return 0;
+        if (!c->bg_io.set) {
+                if (want)
+                        r = io_set_add(client_loop_io(c->loop), &c->bg_io, c->fd, want, bg_on_io, c);
+        } else if (want) {
+                r = io_set_set_events(&c->bg_io, want);
+                if (r >= 0)
+                        r = io_set_set_enabled(&c->bg_io, true);
+        } else
+                r = io_set_set_enabled(&c->bg_io, false);
+        if (r >= 0)
+                c->bg_events = want;
+        return r;
+}
+
+/* The last unref was made: nothing of the client is left on the loop. The
+ * client may be freed as soon as the state says so. */
+static void bg_detach(geerpc_client *c) {
+        ClientLoop *l = c->loop;
+        io_set_remove(&c->bg_io);
+        c->deadline_timer = sd_event_source_disable_unref(c->deadline_timer);
+        client_loop_detach(l, c);
+
+        pthread_mutex_lock(&c->lock);
+        bool free_now = c->bg_state == BG_QUITTING_FREE;
+        if (!free_now) {
+                client_set_bg_locked(c, BG_DETACHED);
+                pthread_cond_broadcast(&c->bg_cond);
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (free_now)
+                client_free_resources(c);
+}
+
+/* The loop thread's bookkeeping after anything happened: arm deadlines of
+ * new async calls, run finished calls' handlers, decide whether it reads
+ * and/or writes for this client, and let go of it after its last unref. */
+void client_bg_sync(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
         LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
         LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
@@ -432,8 +525,7 @@ static void bg_sync(geerpc_client *c) {
                 if (call->discarded)
                         LIST_PREPEND(completed, discarded, call);
                 else if (!call->done && call->deadline != USEC_INFINITY)
-                        (void) sd_event_add_time(c->bg_event, &call->timer, CLOCK_MONOTONIC, call->deadline, TIMER_ACCURACY_PRECISE,
-                                                 bg_on_timer, call);
+                        bg_add_deadline(c, call);
         }
         /* Give the reader role up before running handlers (they may make
          * blocking calls) and whenever a blocking caller could read. */
@@ -441,9 +533,14 @@ static void bg_sync(geerpc_client *c) {
             (done || c->waiters || c->pending.n == 0 || c->state == CLIENT_CLOSED))
                 client_set_reader_locked(c, READER_EVENT_THREAD, READER_NONE);
         pthread_mutex_unlock(&c->lock);
+        bg_arm_deadline(c);
 
         run_completions(c, discarded);
-        run_completions(c, done);
+        if (done) {
+                completing_begin(c);
+                run_completions(c, done);
+                completing_end(c);
+        }
 
         pthread_mutex_lock(&c->lock);
         if (c->reader == READER_NONE && c->state != CLIENT_CLOSED && c->pending.n > 0) {
@@ -453,86 +550,35 @@ static void bg_sync(geerpc_client *c) {
                         client_set_reader_locked(c, READER_NONE, READER_EVENT_THREAD);
         }
         bool reading = c->reader == READER_EVENT_THREAD;
-        bool quit = c->bg_state >= BG_QUITTING && LIST_IS_EMPTY(c->completed) && LIST_IS_EMPTY(c->async_new);
+        bool quit = IN_SET(c->bg_state, BG_QUITTING, BG_QUITTING_FREE) && LIST_IS_EMPTY(c->completed) &&
+                    LIST_IS_EMPTY(c->async_new);
         pthread_mutex_unlock(&c->lock);
+        if (quit) {
+                bg_detach(c);
+                return;
+        }
 
         pthread_mutex_lock(&c->wlock);
         bool writing = c->flusher == FLUSHER_STALLED;
         pthread_mutex_unlock(&c->wlock);
 
-        uint32_t want = (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0);
-        if (want != c->bg_events && c->bg_io) {
-                if (want)
-                        (void) sd_event_source_set_io_events(c->bg_io, want);
-                (void) sd_event_source_set_enabled(c->bg_io, want ? SD_EVENT_ON : SD_EVENT_OFF);
-                c->bg_events = want;
-        }
-        if (quit)
-                (void) sd_event_exit(c->bg_event, 0);
-}
-
-static void *bg_main(void *userdata) {
-        geerpc_client *c = userdata;
-        int r;
-
-        r = sd_event_new(&c->bg_event);
-        if (r >= 0)
-                r = sd_event_add_io(c->bg_event, &c->bg_wake, c->wake_fd, EPOLLIN, bg_on_wake, c);
-        if (r >= 0)
-                r = sd_event_add_io(c->bg_event, &c->bg_io, c->fd, EPOLLIN, bg_on_io, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->bg_io, SD_EVENT_OFF);
+        int r = bg_watch(c, (reading ? EPOLLIN : 0) | (writing ? EPOLLOUT : 0));
         if (r < 0) {
-                log_error_errno(r, "rpc client: cannot set up the event thread: %m");
+                log_error_errno(r, "rpc client: the event thread cannot watch %s: %m", strempty(c->address));
                 fail(c, r);
-        } else {
-                bg_sync(c);
-                r = sd_event_loop(c->bg_event);
-                if (r < 0)
-                        log_error_errno(r, "rpc client: event thread failed: %m");
         }
-
-        /* Whatever completed last still gets its handler. */
-        pthread_mutex_lock(&c->lock);
-        LIST_HEAD(ClientCall, done) = TAKE_PTR(c->completed);
-        LIST_HEAD(ClientCall, fresh) = TAKE_PTR(c->async_new);
-        pthread_mutex_unlock(&c->lock);
-        for (ClientCall *call; (call = LIST_POP(async_new, fresh));)
-                if (call->discarded)
-                        LIST_PREPEND(completed, done, call);
-        run_completions(c, done);
-
-        c->bg_io = sd_event_source_disable_unref(c->bg_io);
-        c->bg_wake = sd_event_source_disable_unref(c->bg_wake);
-        c->bg_event = sd_event_unref(c->bg_event);
-
-        pthread_mutex_lock(&c->lock);
-        bool free_now = c->bg_state == BG_QUITTING_FREE;
-        pthread_mutex_unlock(&c->lock);
-        if (free_now) {
-                pthread_detach(pthread_self());
-                client_free_resources(c);
-        }
-        return NULL;
 }
 
 int client_ensure_bg_locked(geerpc_client *c) {
         if (c->bg_state != BG_NONE)
                 return 0;
-        if (c->wake_fd < 0) {
-                c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-                if (c->wake_fd < 0)
-                        return negative_errno();
-        }
-        sigset_t all, old;
-        sigfillset(&all);
-        /* The event thread takes no signals: they belong to the program. */
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int r = pthread_create(&c->bg, NULL, bg_main, c);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0)
-                return -r;
+        int r = client_loop_attach_locked(c);
+        if (r < 0)
+                return r;
         client_set_bg_locked(c, BG_RUNNING);
+        /* The loop looks at it once at least (its first async call's
+         * deadline, say). */
+        client_wake_bg(c);
         return 0;
 }
 
@@ -541,17 +587,20 @@ void client_stop_bg(geerpc_client *c) {
         client_set_bg_locked(c, BG_QUITTING);
         pthread_mutex_unlock(&c->lock);
         client_wake_bg(c);
-        pthread_join(c->bg, NULL);
+        pthread_mutex_lock(&c->lock);
+        while (c->bg_state != BG_DETACHED)
+                pthread_cond_wait(&c->bg_cond, &c->lock);
+        pthread_mutex_unlock(&c->lock);
 }
 
 void client_free_resources(geerpc_client *c) {
         safe_close(c->fd);
-        safe_close(c->wake_fd);
         codec_free(c->codec);
         buffer_done(&c->in);
         buffer_done(&c->out);
         buffer_done(&c->sending);
         seq_table_done(&c->pending);
+        pthread_cond_destroy(&c->bg_cond);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->wlock);
         free(c->address);

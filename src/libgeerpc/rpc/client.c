@@ -20,7 +20,9 @@ _public_ int geerpc_client_new(geerpc_client **ret) {
                 return -ENOMEM;
         atomic_init(&c->n_ref, 1);
         c->fd = -EBADF;
-        c->wake_fd = -EBADF;
+        c->bg_io.fd = -EBADF;
+        c->deadline_armed = USEC_INFINITY;
+        pthread_cond_init(&c->bg_cond, NULL);
         c->codec_type = &codec_json;
         c->connect_timeout = GEERPC_CONNECT_TIMEOUT_DEFAULT_USEC;
         c->max_message_size = GEERPC_MAX_MESSAGE_SIZE_DEFAULT;
@@ -284,12 +286,14 @@ _public_ geerpc_client *geerpc_client_unref(geerpc_client *c) {
         bool bg = c->bg_state != BG_NONE;
         pthread_mutex_unlock(&c->lock);
 
-        if (bg && pthread_equal(pthread_self(), c->bg)) {
-                /* Dropped from a completion handler: the event thread
-                 * finishes its round and frees the client on its way out. */
+        if (bg && client_loop_on_thread(c->loop)) {
+                /* Dropped from a completion handler (this client's or
+                 * another's): the event thread cannot wait for itself; it
+                 * frees the client once it has run what is left. */
                 pthread_mutex_lock(&c->lock);
                 client_set_bg_locked(c, BG_QUITTING_FREE);
                 pthread_mutex_unlock(&c->lock);
+                client_wake_bg(c);
                 return NULL;
         }
         if (bg)
@@ -365,7 +369,7 @@ _public_ int geerpc_client_call(geerpc_client *c, const char *service_method, js
                 return r;
 
         _cleanup_free_ char *why = NULL;
-        r = client_send_request(c, service_method, call.node.seq, args, &why);
+        r = client_send_request(c, service_method, call.node.seq, args, false, &why);
         if (r < 0) {
                 /* Nothing was written: take the call back, unless the
                  * connection broke meanwhile and completed it. */
@@ -415,7 +419,7 @@ _public_ int geerpc_client_call_async(geerpc_client *c, const char *service_meth
         }
         uint64_t id = call->node.seq;
 
-        r = client_send_request(c, service_method, id, args, NULL);
+        r = client_send_request(c, service_method, id, args, true, NULL);
         if (r < 0) {
                 pthread_mutex_lock(&c->lock);
                 if (seq_table_remove(&c->pending, id)) {

@@ -14,6 +14,7 @@
 
 #include "basic/buffer.h"
 #include "basic/histogram.h"
+#include "basic/io-set.h"
 #include "basic/list.h"
 #include "codec/codec.h"
 #include "geerpc/server.h"
@@ -25,8 +26,20 @@
 #include "rpc/worker-pool.h"
 
 /* Named limits of a connection. */
-#define CONN_READ_CHUNK (64U * 1024U)         /* bytes read per wake-up */
+#define CONN_READ_CHUNK (64U * 1024U)         /* least room a read is given */
+#define CONN_READ_BUDGET (1024U * 1024U)      /* most bytes read per wake-up */
 #define CONN_OUTPUT_HIGH_WATER (1024U * 1024U) /* stop decoding above this */
+/* A connection holds no buffer of its own while nothing of its is half
+ * read or unsent (reads and replies go through the server's shared ones);
+ * one larger than this that a large message left behind is kept while the
+ * connection is busy and freed once it has been idle this long. */
+#define CONN_BUFFER_KEEP (64U * 1024U)
+#define CONN_BUFFER_IDLE_USEC (2 * USEC_PER_SEC)
+#define CONN_BUFFER_TRIM_MIN (1024U * 1024U) /* freed at once: malloc_trim() */
+/* While the server stops, a connection is read and answered until it has
+ * been quiet (nothing received, nothing in flight) this long, or until the
+ * grace period ends. */
+#define CONN_DRAIN_QUIET_USEC (200 * USEC_PER_MSEC)
 #define CONN_OPTION_TIMEOUT_USEC (10 * USEC_PER_SEC) /* to send the Option */
 /* While a client that stopped sending has calls running, the server sends
  * it the codec's probe this often, to learn whether it is still there. */
@@ -90,7 +103,6 @@ typedef enum ConnState {
         CONN_CONNECT, /* reading the CONNECT request head */
         CONN_OPTION,  /* waiting for the Option */
         CONN_RUNNING, /* requests flow */
-        CONN_DRAINING, /* no more reads: answer what is in flight, then close */
 } ConnState;
 
 struct Conn {
@@ -98,10 +110,9 @@ struct Conn {
         geerpc_server *server;
         int fd;
         PeerCount *peer; /* counts against its IP address's connections */
-        sd_event_source *io;
+        IoSetEntry io;   /* in the server's conns_io; enabled with events 0: errors only */
         ConnState state;
-        uint32_t events; /* what io currently waits for */
-        bool io_on;      /* io is enabled (also with events 0: errors only) */
+        bool draining;   /* the server stops: closes once quiet (or at the grace's end) */
         bool close_after_flush; /* a refused CONNECT: answer, then close */
         /* What the connection waits for since when (CLOCK_MONOTONIC;
          * USEC_INFINITY: it does not): the deadlines derive from these. */
@@ -112,7 +123,12 @@ struct Conn {
         usec_t probed_at;     /* the peer stopped sending, calls run: last probe */
         bool eof;        /* the peer closed its side: no more reads */
         bool input_done; /* after EOF, every buffered request was taken */
+        usec_t last_input; /* loop time of the last read that brought bytes */
+        /* What is half read and what is unsent; empty (and freed) most of
+         * the time: see CONN_BUFFER_KEEP. */
         Buffer in, out;
+        LIST_FIELDS(Conn, roomy); /* in the server's list: keeps a large buffer */
+        bool is_roomy;
         JsonScanner option_scanner;
         Codec *codec;
         usec_t handle_timeout;  /* from the Option; 0 = none */
@@ -172,6 +188,14 @@ struct geerpc_server {
         bool listeners_paused;
         sd_event_source *accept_retry; /* after EMFILE */
         LIST_HEAD(Conn, conns);
+        IoSet *conns_io; /* every connection's socket, behind one source */
+        /* Loop thread: reads land here unless a connection has a message
+         * half read, replies are written here unless it has output queued;
+         * what is left over moves to the connection (conn_stash()). */
+        Buffer scratch_in, scratch_out;
+        Conn *scratch_in_owner, *scratch_out_owner;
+        LIST_HEAD(Conn, roomy); /* connections keeping a buffer > CONN_BUFFER_KEEP */
+        sd_event_source *shrink_timer;
         /* Written on the loop thread; atomic because the observability
          * getters may read them from any thread. */
         atomic_uint n_conns;
@@ -208,6 +232,7 @@ struct geerpc_server {
 
         ServerState state;
         sd_event_source *grace_timer;
+        sd_event_source *drain_timer; /* closes quiet connections while stopping */
         bool exit_loop_on_stop; /* set by geerpc_server_run() */
 };
 
@@ -224,6 +249,9 @@ void conn_set_events(Conn *c, uint32_t events);
  * and closes the connection when it is finished. */
 void conn_process(Conn *c);
 void conn_start_draining(Conn *c);
+/* Stopping: closes the connection if it has been quiet long enough.
+ * Returns true when it did. */
+bool conn_drain_check(Conn *c);
 int conn_queue_reply(Conn *c, const char *service_method, uint64_t seq, const char *error, json_t *body);
 const char *conn_peer(Conn *c, char *buf, size_t size);
 

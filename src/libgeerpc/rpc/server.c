@@ -69,6 +69,11 @@ static void server_free(geerpc_server *s) {
         s->grace_timer = sd_event_source_disable_unref(s->grace_timer);
         s->deadlines = timer_wheel_free(s->deadlines);
         peer_limit_free_all(&s->peers);
+        s->drain_timer = sd_event_source_disable_unref(s->drain_timer);
+        s->shrink_timer = sd_event_source_disable_unref(s->shrink_timer);
+        s->conns_io = io_set_free(s->conns_io);
+        buffer_done(&s->scratch_in);
+        buffer_done(&s->scratch_out);
         safe_close(s->wake_fd);
         server_http_free(s);
         sd_event_unref(s->event);
@@ -216,6 +221,10 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
         r = timer_wheel_new(&s->deadlines, s->event, priority, SERVER_DEADLINE_TICK_USEC, conn_on_deadline, s);
         if (r < 0)
                 goto fail;
+        /* Every connection behind one source (basic/io-set.h). */
+        r = io_set_new(&s->conns_io, s->event, priority, "geerpc-server-connections");
+        if (r < 0)
+                goto fail;
         r = server_http_new(s);
         if (r < 0)
                 goto fail;
@@ -223,6 +232,7 @@ _public_ int geerpc_server_attach_event(geerpc_server *s, sd_event *event, int64
 
 fail:
         s->deadlines = timer_wheel_free(s->deadlines);
+        s->conns_io = io_set_free(s->conns_io);
         s->wake_source = sd_event_source_disable_unref(s->wake_source);
         s->wake_fd = safe_close(s->wake_fd);
         s->event = sd_event_unref(s->event);
@@ -475,6 +485,7 @@ void server_conn_closed(geerpc_server *s) {
 static void finish_stop(geerpc_server *s) {
         s->state = SERVER_STOPPED;
         s->grace_timer = sd_event_source_disable_unref(s->grace_timer);
+        s->drain_timer = sd_event_source_disable_unref(s->drain_timer);
         geerpc_server_stopped_handler done = s->stop_done;
         void *ud = s->stop_userdata;
         s->stop_done = NULL;
@@ -507,6 +518,23 @@ static int on_grace_expired(sd_event_source *es, uint64_t usec, void *userdata) 
         return 0;
 }
 
+/* While stopping: closes the connections that have gone quiet. */
+static int on_drain_tick(sd_event_source *es, uint64_t usec, void *userdata) {
+        geerpc_server *s = userdata;
+        geerpc_server_ref(s);
+        LIST_FOREACH_SAFE(conns, c, n, s->conns)
+                (void) conn_drain_check(c);
+        /* The last connection's close may have ended the stop (and freed
+         * this timer). */
+        if (s->drain_timer && s->conns) {
+                (void) sd_event_source_set_time_relative(s->drain_timer, CONN_DRAIN_QUIET_USEC / 4);
+                (void) sd_event_source_set_enabled(s->drain_timer, SD_EVENT_ONESHOT);
+        }
+        server_check_stopped(s);
+        geerpc_server_unref(s);
+        return 0;
+}
+
 /* Runs on the loop thread, from the wake-up handler. */
 void server_begin_stop(geerpc_server *s, usec_t grace) {
         if (s->state != SERVER_IDLE)
@@ -524,6 +552,9 @@ void server_begin_stop(geerpc_server *s, usec_t grace) {
         geerpc_server_ref(s);
         LIST_FOREACH_SAFE(conns, c, n, s->conns)
                 conn_start_draining(c);
+        if (s->conns)
+                (void) sd_event_add_time_relative(s->event, &s->drain_timer, CLOCK_MONOTONIC, CONN_DRAIN_QUIET_USEC / 4,
+                                                  CONN_DRAIN_QUIET_USEC / 8, on_drain_tick, s);
         server_check_stopped(s);
         geerpc_server_unref(s);
 }
