@@ -19,6 +19,7 @@
 #include "foo.h"
 #include "basic/address.h"
 #include "basic/strv.h"
+#include "basic/url.h"
 #include "cluster/server-meta.h"
 #include "geerpc/registration.h"
 #include "geerpc/server.h"
@@ -137,8 +138,9 @@ enum {
 };
 
 static int parse_registry_url(Args *a, const char *value) {
-        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0 &&
-            strncmp(value, "etcd://", 7) != 0)
+        /* The library's own test of the scheme (case-insensitive, as the
+         * registration that takes the URL does). */
+        if (url_scheme(value) < 0)
                 return cli_usage_error("invalid --registry URL '%s' (expected http://HOST:PORT/PATH "
                                        "or etcd://HOST:PORT[,HOST:PORT...][/PREFIX])",
                                        value);

@@ -15,7 +15,7 @@ static const char *const method_names[_METRICS_METHOD_MAX] = {
 
 _Static_assert(ELEMENTSOF(statuses) + 1 == METRICS_N_STATUSES, "METRICS_N_STATUSES is out of date");
 
-MetricsMethod metrics_method_from_string(const char *method) {
+static MetricsMethod metrics_method_from_string(const char *method) {
         for (size_t i = 0; i < METRICS_OTHER_METHOD; i++)
                 if (streq(method, method_names[i]))
                         return (MetricsMethod) i;

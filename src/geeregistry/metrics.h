@@ -59,7 +59,6 @@ typedef struct MetricsGauges {
         size_t n_services;
 } MetricsGauges;
 
-MetricsMethod metrics_method_from_string(const char *method);
 void metrics_count_request(Metrics *m, const char *method, unsigned status);
 void metrics_time_request(Metrics *m, const char *method, uint64_t nsec);
 int metrics_render(const Metrics *m, const MetricsGauges *g, Buffer *out);

@@ -390,6 +390,37 @@ Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
         free(addr);
 }
 
+/* A gob header whose body never comes is a message begun (the codec says
+ * so: its header is decoded and held), so the message timeout cuts it
+ * off, long before the idle timeout; a good client is served meanwhile. */
+Test(gob, header_without_body_is_cut_off_by_the_message_timeout, .timeout = 60) {
+        char *addr;
+        TlProc *ex = tl_start_example((const char *[]) { "--message-timeout=1s", "--idle-timeout=60s", NULL }, NULL, &addr);
+        geerpc_client *good;
+        cr_assert_eq(geerpc_client_new(&good), 0);
+        cr_assert_eq(geerpc_client_set_codec(good, GEERPC_CODEC_GOB), 0);
+        cr_assert_eq(geerpc_client_connect(good, addr), 0);
+
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
+        int fd = send_raw(addr, header_def, sizeof header_def - 1, header_value, sizeof header_value - 1);
+        assert_sum_works(good);
+        cr_assert(tl_wait_eof(fd, 10 * USEC_PER_SEC), "a header without its body was kept past 10s");
+        usec_t took = now_usec(CLOCK_MONOTONIC) - t0;
+        close(fd);
+        cr_assert_geq(took, USEC_PER_SEC, "closed after %llu ms, before the message timeout",
+                      (unsigned long long) (took / USEC_PER_MSEC));
+        char *line = tl_wait_line(ex, "did not complete a message within the message timeout", 10 * USEC_PER_SEC);
+        cr_assert_not_null(line, "no log line for the cut-off connection");
+        free(line);
+        assert_sum_works(good);
+
+        geerpc_client_unref(good);
+        tl_kill(ex, SIGTERM);
+        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
+        tl_proc_free(ex);
+        free(addr);
+}
+
 int main(int argc, char *argv[]) {
         return tl_go_test_main(argc, argv, "gob-peer", GO_BINARY_ENV);
 }

@@ -262,6 +262,23 @@ Test(rpc_process, bad_flags_exit_2) {
                           "%s", err);
                 free(err);
         }
+        /* --registry: the scheme as the library reads it (case-insensitive,
+         * http, https or etcd); anything else is a usage error. */
+        const char *registry[] = { "--registry=ftp://127.0.0.1:1/x", "--registry=nourl", "--registry=://x" };
+        for (size_t i = 0; i < ELEMENTSOF(registry); i++) {
+                const char *argv2[] = { tl_binary("geerpc-example"), registry[i], NULL };
+                cr_assert_eq(tl_run(argv2, NULL, 10 * USEC_PER_SEC, NULL, &err), 2, "%s", registry[i]);
+                cr_assert(strstr(err, "invalid --registry URL '"), "%s", err);
+                free(err);
+        }
+        char *addr;
+        TlProc *upper = tl_start_example((const char *[]) { "--registry=HTTP://127.0.0.1:1/_geerpc_/registry", NULL },
+                                         NULL, &addr);
+        cr_assert_not_null(upper, "geerpc-example refused an upper-case HTTP:// registry URL");
+        tl_kill(upper, SIGTERM);
+        cr_assert_eq(tl_wait_exit(upper, 20 * USEC_PER_SEC), 0, "geerpc-example did not stop cleanly");
+        tl_proc_free(upper);
+        free(addr);
         /* getopt's complaints: once, with the short name. */
         const char *argv3[] = { tl_binary("geerpc-example"), "--bogus", NULL };
         cr_assert_eq(tl_run(argv3, NULL, 10 * USEC_PER_SEC, NULL, &err), 2);

@@ -68,7 +68,7 @@ int tl_run(const char *const *argv, const char *const *envp, usec_t timeout, cha
 
 /* Runs `promtool check metrics` (Prometheus' own linter of the text
  * format) on text; returns its exit status (0: valid), or -ENOENT when
- * $PROMTOOL is not set (meson sets it when promtool is installed). */
+ * promtool is neither at $PROMTOOL nor on PATH. */
 int tl_promtool_check(const char *text);
 
 /* ---- RPC ------------------------------------------------------------------ */

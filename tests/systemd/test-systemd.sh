@@ -472,4 +472,27 @@ for unit in geerpc-example@7001.service geerpc-example-unix@demo.service; do
 done
 log "step 8: /etc/geerpc/registry.env, example.env and registry-token take effect; servers register with the token"
 
+# --- 9: a heartbeat outage is one journal entry the catalog explains --------
+
+# A server whose registry does not answer (nothing listens on port 9): its
+# first failed heartbeat carries the catalog's MESSAGE_ID, the retries (logged
+# at debug level here) do not.
+MESSAGE_ID_HEARTBEAT_FAILED=5f0a1c1e9d2b4a0f8a3e6b7c2d1e0f06
+outage_unit=geerpc-heartbeat-outage.service
+in_ns systemd-run --quiet --unit="$outage_unit" -p Type=exec --setenv=GEERPC_LOG_LEVEL=debug \
+        "$bindir/geerpc-example" --listen=tcp@127.0.0.1:7009 --registry=http://127.0.0.1:9/_geerpc_/registry
+outage_events() {
+        in_ns journalctl --no-pager -u "$outage_unit" -o json "MESSAGE_ID=$MESSAGE_ID_HEARTBEAT_FAILED" \
+                "GEERPC_ADDR=tcp@127.0.0.1:7009" | grep -c '"MESSAGE_ID"' || true
+}
+outage_logged() { (($(outage_events) >= 1)); }
+wait_until "$STEP_TIMEOUT" "heartbeat-failed entry from $outage_unit" outage_logged
+retries() { (($(in_ns journalctl --no-pager -u "$outage_unit" -o cat | grep -c 'failed: ') >= 3)); }
+wait_until "$STEP_TIMEOUT" "three failed heartbeats from $outage_unit" retries
+[[ $(outage_events) == 1 ]] || fail "the outage was logged with its MESSAGE_ID $(outage_events) times, not once"
+out=$(in_ns journalctl --no-pager -x -u "$outage_unit" "MESSAGE_ID=$MESSAGE_ID_HEARTBEAT_FAILED")
+grep -qF "could not send its heartbeat to the registry" <<<"$out" || fail "journalctl -x does not explain the failed heartbeat: $out"
+ctl stop "$outage_unit"
+log "step 9: a server that cannot reach its registry logs one entry with MESSAGE_ID=$MESSAGE_ID_HEARTBEAT_FAILED, explained by journalctl -x"
+
 log "PASS"

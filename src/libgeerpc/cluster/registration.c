@@ -11,8 +11,9 @@
 #include "cluster/registration-internal.h"
 #include "rpc/server-internal.h"
 
-#define LOG_REG_FIELDS(r) \
-        LOG_FIELDS({ "GEERPC_ADDR", (r)->address }, { "GEERPC_REGISTRY", (r)->url })
+/* The registration's journal fields, and any more (a MESSAGE_ID). */
+#define LOG_REG_FIELDS(r, ...) \
+        LOG_FIELDS({ "GEERPC_ADDR", (r)->address }, { "GEERPC_REGISTRY", (r)->url }, ##__VA_ARGS__)
 
 usec_t registration_derive_period(usec_t registry_timeout) {
         usec_t p;
@@ -465,8 +466,12 @@ void registration_beat_done(geerpc_registration *r, int result, const char *erro
                 r->last_error = strdup(error ?: strerror(-result));
                 set_state(r, GEERPC_REGISTRATION_RETRYING);
                 usec_t delay = registration_backoff(r->period, r->failures, backoff_jitter());
-                /* Once per outage at warning level; the retries at debug. */
-                log_struct(r->failures == 1 ? LOG_WARNING : LOG_DEBUG, 0, LOG_REG_FIELDS(r),
+                /* Once per outage at warning level, with the catalog's
+                 * MESSAGE_ID (journalctl -x explains it); the retries at
+                 * debug. */
+                bool outage_start = r->failures == 1;
+                log_struct(outage_start ? LOG_WARNING : LOG_DEBUG, 0,
+                           LOG_REG_FIELDS(r, { "MESSAGE_ID", outage_start ? LOG_MESSAGE_ID_HEARTBEAT_FAILED : NULL }),
                            "heartbeat for %s to %s failed: %s; retrying in %s", r->address, r->url,
                            strempty(r->last_error), duration_format_short(d, delay));
                 schedule(r, delay);
