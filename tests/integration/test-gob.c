@@ -312,14 +312,30 @@ static void assert_sum_works(geerpc_client *c) {
         json_decref(args);
 }
 
+/* A gob client of ours on addr, checked with one call. */
+static geerpc_client *gob_client(const char *addr) {
+        geerpc_client *c;
+        cr_assert_eq(geerpc_client_new(&c), 0);
+        cr_assert_eq(geerpc_client_set_codec(c, GEERPC_CODEC_GOB), 0);
+        cr_assert_eq(geerpc_client_connect(c, addr), 0);
+        assert_sum_works(c);
+        return c;
+}
+
+/* The client still works, then it and the example stop (cleanly). */
+static void finish_with(geerpc_client *good, TlProc *ex, char *addr) {
+        assert_sum_works(good);
+        geerpc_client_unref(good);
+        tl_kill(ex, SIGTERM);
+        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
+        tl_proc_free(ex);
+        free(addr);
+}
+
 Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
         char *addr;
         TlProc *ex = tl_start_example(NULL, NULL, &addr);
-        geerpc_client *good;
-        cr_assert_eq(geerpc_client_new(&good), 0);
-        cr_assert_eq(geerpc_client_set_codec(good, GEERPC_CODEC_GOB), 0);
-        cr_assert_eq(geerpc_client_connect(good, addr), 0);
-        assert_sum_works(good);
+        geerpc_client *good = gob_client(addr);
 
         char twice[2 * sizeof header_def];
         memcpy(twice, header_def, sizeof header_def - 1);
@@ -382,12 +398,7 @@ Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
         char *log = tl_output(ex);
         cr_assert_eq(count(log, "read header error"), ELEMENTSOF(bad), "%s", log);
         free(log);
-        assert_sum_works(good);
-        geerpc_client_unref(good);
-        tl_kill(ex, SIGTERM);
-        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
-        tl_proc_free(ex);
-        free(addr);
+        finish_with(good, ex, addr);
 }
 
 /* A gob header whose body never comes is a message begun (the codec says
@@ -396,10 +407,7 @@ Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
 Test(gob, header_without_body_is_cut_off_by_the_message_timeout, .timeout = 60) {
         char *addr;
         TlProc *ex = tl_start_example((const char *[]) { "--message-timeout=1s", "--idle-timeout=60s", NULL }, NULL, &addr);
-        geerpc_client *good;
-        cr_assert_eq(geerpc_client_new(&good), 0);
-        cr_assert_eq(geerpc_client_set_codec(good, GEERPC_CODEC_GOB), 0);
-        cr_assert_eq(geerpc_client_connect(good, addr), 0);
+        geerpc_client *good = gob_client(addr);
 
         usec_t t0 = now_usec(CLOCK_MONOTONIC);
         int fd = send_raw(addr, header_def, sizeof header_def - 1, header_value, sizeof header_value - 1);
@@ -412,13 +420,7 @@ Test(gob, header_without_body_is_cut_off_by_the_message_timeout, .timeout = 60) 
         char *line = tl_wait_line(ex, "did not complete a message within the message timeout", 10 * USEC_PER_SEC);
         cr_assert_not_null(line, "no log line for the cut-off connection");
         free(line);
-        assert_sum_works(good);
-
-        geerpc_client_unref(good);
-        tl_kill(ex, SIGTERM);
-        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
-        tl_proc_free(ex);
-        free(addr);
+        finish_with(good, ex, addr);
 }
 
 int main(int argc, char *argv[]) {
