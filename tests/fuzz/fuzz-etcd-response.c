@@ -28,17 +28,20 @@ static void check_entry(const ServerEntry *e) {
 }
 
 static void check(const EtcdTarget *t, json_t *v) {
-        ServerEntry *entries = NULL;
-        size_t n = 0;
-        int64_t rev = 0, id = 0, ttl = 0;
-        if (etcd_parse_range(t, v, &entries, &n, &rev) >= 0) {
-                FUZZ_ASSERT(rev >= 0 && rev <= ETCD_REVISION_MAX);
-                FUZZ_ASSERT(rev + 1 > rev); /* where the watch starts */
-                for (size_t i = 0; i < n; i++) {
-                        check_entry(&entries[i]);
-                        FUZZ_ASSERT(i == 0 || strcmp(entries[i - 1].addr, entries[i].addr) <= 0);
+        EtcdRange range = {};
+        int64_t id = 0, ttl = 0;
+        if (etcd_parse_range(t, v, &range) >= 0) {
+                FUZZ_ASSERT(range.revision >= 0 && range.revision <= ETCD_REVISION_MAX);
+                FUZZ_ASSERT(range.revision + 1 > range.revision); /* where the watch starts */
+                for (size_t i = 0; i < range.n_servers; i++) {
+                        check_entry(&range.servers[i]);
+                        FUZZ_ASSERT(i == 0 || strcmp(range.servers[i - 1].addr, range.servers[i].addr) <= 0);
                 }
-                server_entries_free(entries, n);
+                for (size_t i = 0; i < range.n_overrides; i++) {
+                        check_entry(&range.overrides[i]);
+                        FUZZ_ASSERT(i == 0 || strcmp(range.overrides[i - 1].addr, range.overrides[i].addr) <= 0);
+                }
+                etcd_range_done(&range);
         }
 
         EtcdWatchMessage m = {};

@@ -151,18 +151,18 @@ Test(etcd, int64_as_string) {
 Test(etcd, responses_with_numbers_out_of_range) {
         EtcdTarget t;
         cr_assert_eq(etcd_url_parse("etcd://127.0.0.1:2379", &t, NULL), 0);
-        ServerEntry *v;
-        size_t n;
-        int64_t rev, id, ttl;
+        EtcdRange range;
+        int64_t id, ttl;
 
         json_t *j = json_pack("{s:{s:s}}", "header", "revision", "9223372036854775807");
-        cr_assert_eq(etcd_parse_range(&t, j, &v, &n, &rev), -EBADMSG);
+        cr_assert_eq(etcd_parse_range(&t, j, &range), -EBADMSG);
         json_decref(j);
         j = json_pack("{s:{s:s}}", "header", "revision", "9223372036854775806");
-        cr_assert_eq(etcd_parse_range(&t, j, &v, &n, &rev), 0);
-        cr_assert_eq(rev, INT64_MAX - 1);
-        cr_assert_eq(n, 0);
-        server_entries_free(v, n);
+        cr_assert_eq(etcd_parse_range(&t, j, &range), 0);
+        cr_assert_eq(range.revision, INT64_MAX - 1);
+        cr_assert_eq(range.n_servers, 0);
+        cr_assert_eq(range.n_overrides, 0);
+        etcd_range_done(&range);
         json_decref(j);
 
         EtcdWatchMessage m;

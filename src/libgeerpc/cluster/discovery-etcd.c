@@ -6,6 +6,7 @@
 
 #include "basic/backoff.h"
 #include "cluster/discovery-internal.h"
+#include "cluster/etcd-override.h"
 #include "cluster/etcd-response.h"
 #include "codec/json-scanner.h"
 #include "codec/json-util.h"
@@ -15,7 +16,10 @@
 /* Discovery from etcd: a range over PREFIX/ gives the list and its
  * revision; a watch from revision + 1 keeps it current, so a server whose
  * key goes (deregistered, or its lease expired) drops out at once instead
- * of after the cache TTL.
+ * of after the cache TTL. The operator's overrides (etcd-override.h) are
+ * keys in the same range: they are kept apart from the servers and
+ * applied to them whenever a list is made, so that a drain, a weight or
+ * an undrain takes effect with the watch's next message.
  *
  * The watch runs on a thread of its own with an sd-event loop (the
  * discovery API is blocking and thread-based; a watch is a long-lived
@@ -28,6 +32,12 @@
 #define WATCH_BACKOFF_INITIAL_USEC (500 * USEC_PER_MSEC)
 #define WATCH_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 #define WATCH_MESSAGE_MAX (4U * 1024U * 1024U)
+
+/* Entries sorted by address, unique; addresses owned. */
+typedef struct EntryArray {
+        ServerEntry *v;
+        size_t n;
+} EntryArray;
 
 typedef struct EtcdDiscovery {
         geerpc_discovery *d; /* the owner; the thread is joined before it goes */
@@ -55,72 +65,77 @@ typedef struct EtcdDiscovery {
         /* Shared, under lock. */
         pthread_mutex_t lock;
         bool quit;
-        bool healthy; /* a watch is established: entries is current */
-        ServerEntry *entries; /* sorted by address, unique; addresses owned */
-        size_t n_entries;
+        bool healthy; /* a watch is established: servers and overrides are current */
+        EntryArray servers;
+        EntryArray overrides; /* the operator's (etcd-override.h): weight in meta.weight */
         int64_t revision; /* of the last change applied */
 } EtcdDiscovery;
 
 /* ---- the watched set ------------------------------------------------------- */
 
-static void set_clear_locked(EtcdDiscovery *e) {
-        server_entries_free(e->entries, e->n_entries);
-        e->entries = NULL;
-        e->n_entries = 0;
+static void set_clear(EntryArray *a) {
+        server_entries_free(a->v, a->n);
+        *a = (EntryArray) {};
+}
+
+/* Takes a range's entries. */
+static void set_take(EntryArray *a, ServerEntry **v, size_t *n) {
+        set_clear(a);
+        *a = (EntryArray) { .v = TAKE_PTR(*v), .n = *n };
+        *n = 0;
 }
 
 static int addr_compare(const void *addr, const void *element) {
         return strcmp(addr, ((const ServerEntry *) element)->addr);
 }
 
-static size_t set_find(EtcdDiscovery *e, const char *addr, bool *found) {
-        return sorted_search(addr, e->entries, e->n_entries, sizeof(ServerEntry), addr_compare, found);
-}
-
 /* Adds or replaces the entry of x's address; takes x. Whether anything
  * changed. */
-static bool set_put_locked(EtcdDiscovery *e, ServerEntry *x) {
+static bool set_put(EntryArray *a, ServerEntry *x) {
         bool found;
-        size_t i = set_find(e, x->addr, &found);
+        size_t i = sorted_search(x->addr, a->v, a->n, sizeof(ServerEntry), addr_compare, &found);
         if (found) {
-                bool same = server_meta_equal(&e->entries[i].meta, &x->meta);
-                server_meta_done(&e->entries[i].meta);
-                e->entries[i].meta = x->meta;
+                bool same = server_meta_equal(&a->v[i].meta, &x->meta);
+                server_meta_done(&a->v[i].meta);
+                a->v[i].meta = x->meta;
                 free((char *) x->addr);
                 *x = (ServerEntry) {};
                 return !same;
         }
-        ServerEntry *v = e->n_entries < GEERPC_DISCOVERY_MAX_SERVERS
-                                 ? reallocarray(e->entries, e->n_entries + 1, sizeof *v)
-                                 : NULL;
+        ServerEntry *v = a->n < GEERPC_DISCOVERY_MAX_SERVERS ? reallocarray(a->v, a->n + 1, sizeof *v) : NULL;
         if (!v) {
                 server_entry_done(x);
                 return false;
         }
-        e->entries = v;
-        memmove(v + i + 1, v + i, (e->n_entries - i) * sizeof *v);
+        a->v = v;
+        memmove(v + i + 1, v + i, (a->n - i) * sizeof *v);
         v[i] = *x;
         *x = (ServerEntry) {};
-        e->n_entries++;
+        a->n++;
         return true;
 }
 
-static bool set_delete_locked(EtcdDiscovery *e, const char *addr) {
+static bool set_delete(EntryArray *a, const char *addr) {
         bool found;
-        size_t i = set_find(e, addr, &found);
+        size_t i = sorted_search(addr, a->v, a->n, sizeof(ServerEntry), addr_compare, &found);
         if (!found)
                 return false;
-        server_entry_done(&e->entries[i]);
-        memmove(e->entries + i, e->entries + i + 1, (e->n_entries - i - 1) * sizeof(ServerEntry));
-        e->n_entries--;
+        server_entry_done(&a->v[i]);
+        memmove(a->v + i, a->v + i + 1, (a->n - i - 1) * sizeof(ServerEntry));
+        a->n--;
         return true;
+}
+
+/* The set clients pick from: the servers under their overrides. */
+static int watched_set_locked(EtcdDiscovery *e, ServerSet **ret) {
+        return etcd_overrides_apply(e->servers.v, e->servers.n, e->overrides.v, e->overrides.n, ret);
 }
 
 /* Hands the watched set to the discovery's caches. */
 static void publish(EtcdDiscovery *e) {
         ServerSet *s = NULL;
         pthread_mutex_lock(&e->lock);
-        int r = server_set_new_entries(e->entries, e->n_entries, &s);
+        int r = watched_set_locked(e, &s);
         pthread_mutex_unlock(&e->lock);
         if (r < 0) {
                 log_warning_errno(r, "rpc discovery: cannot update the list from etcd: %m");
@@ -149,22 +164,19 @@ static void start_watch(EtcdDiscovery *e);
 static void on_range(EtcdCall *call, int result, const char *error, long status, json_t *response,
                      void *userdata) {
         EtcdDiscovery *e = userdata;
-        ServerEntry *v = NULL;
-        size_t n = 0;
-        int64_t rev = 0;
+        _cleanup_(etcd_range_done) EtcdRange range = {};
         e->range_call = NULL;
 
-        if (result < 0 || status != 200 || etcd_parse_range(&e->watch_target, response, &v, &n, &rev) < 0) {
+        if (result < 0 || status != 200 || etcd_parse_range(&e->watch_target, response, &range) < 0) {
                 log_debug("rpc discovery: etcd range failed: %s",
                           result < 0 ? strempty(error) : strempty(etcd_error_message(response)));
                 schedule_retry(e);
                 return;
         }
         pthread_mutex_lock(&e->lock);
-        set_clear_locked(e);
-        e->entries = v;
-        e->n_entries = n;
-        e->revision = rev;
+        set_take(&e->servers, &range.servers, &range.n_servers);
+        set_take(&e->overrides, &range.overrides, &range.n_overrides);
+        e->revision = range.revision;
         pthread_mutex_unlock(&e->lock);
         e->need_range = false;
         publish(e);
@@ -217,10 +229,9 @@ static int handle_watch_message(EtcdDiscovery *e, json_t *msg) {
                 EtcdWatchEvent *ev = &m.events[i];
                 if (ev->mod_revision > e->revision)
                         e->revision = ev->mod_revision;
+                EntryArray *a = ev->override ? &e->overrides : &e->servers;
                 if (ev->entry.addr)
-                        changed = (ev->deleted ? set_delete_locked(e, ev->entry.addr)
-                                               : set_put_locked(e, &ev->entry)) ||
-                                  changed;
+                        changed = (ev->deleted ? set_delete(a, ev->entry.addr) : set_put(a, &ev->entry)) || changed;
         }
         pthread_mutex_unlock(&e->lock);
         if (changed)
@@ -398,7 +409,7 @@ static int etcd_fetch(geerpc_discovery *d, const char *service, usec_t timeout, 
         ensure_thread_locked(e);
         if (e->healthy) {
                 /* The watch keeps this current: no request needed. */
-                r = server_set_new_entries(e->entries, e->n_entries, ret);
+                r = watched_set_locked(e, ret);
                 pthread_mutex_unlock(&e->lock);
                 return r;
         }
@@ -417,18 +428,14 @@ static int etcd_fetch(geerpc_discovery *d, const char *service, usec_t timeout, 
                         *ret_error = NULL;
                 return -EPROTO;
         }
-        ServerEntry *v;
-        size_t n;
-        int64_t rev;
-        r = etcd_parse_range(&e->fetch_target, resp, &v, &n, &rev);
+        _cleanup_(etcd_range_done) EtcdRange range = {};
+        r = etcd_parse_range(&e->fetch_target, resp, &range);
         if (r < 0) {
                 if (ret_error)
                         *ret_error = strdup("etcd answered a range without a usable list");
                 return r;
         }
-        r = server_set_new_entries(v, n, ret);
-        server_entries_free(v, n);
-        return r;
+        return etcd_overrides_apply(range.servers, range.n_servers, range.overrides, range.n_overrides, ret);
 }
 
 static void etcd_free_backend(void *backend) {
@@ -444,7 +451,8 @@ static void etcd_free_backend(void *backend) {
                 pthread_join(e->thread, NULL);
         }
         safe_close(e->wake_fd);
-        set_clear_locked(e);
+        set_clear(&e->servers);
+        set_clear(&e->overrides);
         buffer_done(&e->stream);
         free(e->watch_body);
         etcd_target_done(&e->fetch_target);

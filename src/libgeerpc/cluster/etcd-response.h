@@ -10,19 +10,35 @@
 #include "cluster/etcd.h"
 #include "cluster/select.h"
 
-/* The servers under t's prefix in a range response, sorted by address,
+/* What a range over t's prefix lists: the servers, sorted by address,
  * each with what its value says (services, weight, labels; a value
- * without them: unknown services, the default weight), and the response's
- * revision (0..ETCD_REVISION_MAX). Keys that are not ours, not valid
- * addresses or with invalid metadata are left out. -EBADMSG without a
- * usable revision. *ret's addresses are owned: server_entries_free(). */
-int etcd_parse_range(const EtcdTarget *t, json_t *response, ServerEntry **ret, size_t *ret_n, int64_t *ret_revision);
+ * without them: unknown services, the default weight); the operator's
+ * overrides (etcd-override.h), sorted by address, each's weight in
+ * meta.weight; and the response's revision (0..ETCD_REVISION_MAX). Keys
+ * that are not ours, not valid addresses, with invalid metadata or an
+ * invalid override value are left out; at most
+ * GEERPC_DISCOVERY_MAX_SERVERS of each. Addresses are owned. */
+typedef struct EtcdRange {
+        ServerEntry *servers;
+        size_t n_servers;
+        ServerEntry *overrides;
+        size_t n_overrides;
+        int64_t revision;
+} EtcdRange;
+
+/* -EBADMSG without a usable revision. */
+int etcd_parse_range(const EtcdTarget *t, json_t *response, EtcdRange *ret);
+void etcd_range_done(EtcdRange *r);
 
 typedef struct EtcdWatchEvent {
         /* The key's server (address owned); entry.addr NULL: a key that is
          * not ours, not a valid address, or put with invalid metadata. A
          * deletion's metadata is the default. */
         ServerEntry entry;
+        /* entry is the operator's override of its address (its weight in
+         * meta.weight); one put with an invalid value is a deletion, as a
+         * range would leave it out. */
+        bool override;
         bool deleted;
         int64_t mod_revision; /* 0..ETCD_REVISION_MAX; 0: none given (or unusable) */
 } EtcdWatchEvent;
