@@ -6,11 +6,6 @@
  * heartbeat). geeregistry: a DELETE, with the write token when the
  * registry wants one; etcd: the server's key is deleted. */
 
-#include <strings.h>
-
-#include "basic/address.h"
-#include "cluster/etcd.h"
-#include "cluster/registration-internal.h"
 #include "codec/json-util.h"
 #include "geerpcctl.h"
 #include "shared/cli.h"
@@ -50,49 +45,22 @@ static int deregister_http(Ctl *c, const char *token) {
 }
 
 static int deregister_etcd(Ctl *c) {
-        EtcdTarget t = {};
-        const char *reason = NULL;
-        _cleanup_free_ char *canonical = NULL, *key = NULL, *key64 = NULL, *error = NULL;
-        _cleanup_json_ json_t *body = NULL, *response = NULL;
-        long http_status = 0;
-        int r = etcd_url_parse(c->registry, &t, &reason), status;
-        if (r < 0)
-                return output_failure(&c->out, EXIT_USAGE, NULL, "invalid --registry URL '%s': %s", c->registry,
-                                      strempty(reason));
-        /* The key of the server's own (canonical) spelling of its address. */
-        r = address_canonicalize(c->address, 0, &canonical, NULL);
-        key = r >= 0 ? etcd_key_for(&t, canonical) : NULL;
-        key64 = key ? base64_encode(key, strlen(key)) : NULL;
-        body = key64 ? json_pack("{s:s}", "key", key64) : NULL;
-        if (!body) {
-                etcd_target_done(&t);
+        _cleanup_(etcd_target_done) EtcdTarget t = {};
+        int status = ctl_etcd_target(c, &t);
+        if (status != 0)
+                return status;
+        _cleanup_free_ char *key64 = ctl_etcd_key64(c, &t, etcd_key_for);
+        _cleanup_json_ json_t *body = key64 ? json_pack("{s:s}", "key", key64) : NULL, *response = NULL;
+        if (!body)
                 return output_failure(&c->out, EXIT_UNREACHABLE, NULL, "%s", strerror(ENOMEM));
-        }
-        r = etcd_call_sync(&t, "/v3/kv/deleterange", body, ctl_remaining(c) ?: HTTP_TIMEOUT_DEFAULT_USEC,
-                           &http_status, &response, &error);
-        int64_t deleted = 0;
-        if (r < 0)
-                status = output_failure(&c->out, EXIT_UNREACHABLE, NULL, "cannot reach etcd at %s: %s", c->registry,
-                                        error ?: strerror(-r));
-        else if (http_status != 200)
-                status = output_failure(&c->out, EXIT_REMOTE, NULL, "etcd refused: HTTP %ld: %s", http_status,
-                                        strempty(etcd_error_message(response)));
-        else if (etcd_json_int(json_object_get(response, "deleted"), 0, INT64_MAX, &deleted) < 0 || deleted == 0)
-                status = not_registered(c);
-        else
-                status = deregistered(c);
-        etcd_target_done(&t);
-        return status;
+        status = ctl_etcd_request(c, &t, "/v3/kv/deleterange", body, &response);
+        if (status != 0)
+                return status;
+        return ctl_etcd_deleted(response) ? deregistered(c) : not_registered(c);
 }
 
 static int deregister_run(Ctl *c) {
-        _cleanup_(ctl_token_freep) char *token = NULL;
-        int r = ctl_load_token(c, &token);
-        if (r != 0)
-                return r;
-        if (strncasecmp(c->registry, "etcd://", 7) == 0)
-                return deregister_etcd(c);
-        return deregister_http(c, token);
+        return ctl_registry_write(c, deregister_http, deregister_etcd);
 }
 
 static int deregister_parse(Ctl *c, int argc, char **argv) {

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "basic/macro.h"
+#include "cluster/etcd.h"
 #include "codec/json-util.h"
 #include "geerpc/discovery.h"
 #include "geerpc/xclient.h"
@@ -144,3 +145,19 @@ void ctl_token_freep(char **p);
 /* Reports a write the registry answered with an error: its one-line
  * reason, and how to give the token after a 401. Returns EXIT_REMOTE. */
 int ctl_registry_refused(Ctl *c, const HttpResult *res);
+/* Runs a write against --registry after loading the token: etcd for an
+ * etcd:// URL (the token is checked, not sent), http otherwise. Returns
+ * the exit status. */
+int ctl_registry_write(Ctl *c, int (*http)(Ctl *c, const char *token), int (*etcd)(Ctl *c));
+/* etcd (--registry etcd://...): its target, 0 or the exit status of the
+ * error printed. */
+int ctl_etcd_target(Ctl *c, EtcdTarget *ret);
+/* The base64 key key_for (etcd_key_for, etcd_override_key_for) makes of
+ * the canonical spelling of c->address; NULL when out of memory. */
+char *ctl_etcd_key64(const Ctl *c, const EtcdTarget *t, char *(*key_for)(const EtcdTarget *, const char *));
+/* POSTs body to path within the deadline: 0 with the parsed answer to a
+ * 200 (*ret_response, a new reference), or the exit status of the failure
+ * printed (unreachable; etcd's refusal). */
+int ctl_etcd_request(Ctl *c, EtcdTarget *t, const char *path, json_t *body, json_t **ret_response);
+/* Whether a deleterange answer says a key was deleted. */
+bool ctl_etcd_deleted(json_t *response);

@@ -2,7 +2,8 @@
 
 /* etcd as the registry: geerpc-example servers register with leases, and
  * discovery (in process and through geerpcctl) follows them with a range
- * and a watch. Against a real etcd on ephemeral loopback ports. */
+ * and a watch; the operator's overrides (drain, weight, undrain) on keys of
+ * their own. Against a real etcd on ephemeral loopback ports. */
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -487,4 +488,206 @@ Test(etcd, a_new_weight_is_put_at_once) {
         geerpc_server_unref(s);
         sd_event_unref(ev);
         tl_etcd_free(&e);
+}
+
+/* ---- the operator's overrides through etcd ------------------------------------- */
+
+static TlProc *start_echo(const TlEtcd *e, const char *listen, char **ret_addr) {
+        char r[160], l[160];
+        snprintf(r, sizeof r, "--registry=%s", e->url);
+        snprintf(l, sizeof l, "--listen=%s", listen);
+        return tl_start_example((const char *[]) { r, l, "--services=Echo", "--heartbeat=1s", NULL }, NULL, ret_addr);
+}
+
+/* Of n Echo calls through x, how many reached addr. */
+static int calls_on(geerpc_xclient *x, const char *addr, int n) {
+        int on = 0;
+        for (int i = 0; i < n; i++) {
+                json_t *args = json_pack("{s:i}", "i", i), *reply = NULL;
+                char *s = NULL;
+                cr_assert_eq(geerpc_xclient_call_full(x, NULL, "Echo.Echo", args, 5 * USEC_PER_SEC, &reply, NULL, &s), 0);
+                on += streq(s, addr);
+                free(s);
+                json_decref(args);
+                json_decref(reply);
+        }
+        return on;
+}
+
+static void wait_weight(WeightWait *w, int weight, const char *why) {
+        w->weight = weight;
+        for (int i = 0; i < 200 && !listed_with_weight(w); i++)
+                tl_sleep(50 * USEC_PER_MSEC);
+        cr_assert(listed_with_weight(w), "%s is not listed with weight %d: %s", w->addr, weight, why);
+}
+
+static void expect_ctl(const char *url, const char *const *args, int status, const char *out, const char *err) {
+        char *o = NULL, *e = NULL;
+        cr_assert_eq(ctl(url, args, &o, &e), status, "%s %s: %s", args[0], args[1], e);
+        if (out)
+                cr_assert_str_eq(o, out);
+        if (err)
+                cr_assert(strstr(e, err), "%s", e);
+        free(o);
+        free(e);
+}
+
+/* Two Echo servers, a and b, and a client of them that sees changes only
+ * through the watch (a long TTL). */
+typedef struct Pair {
+        TlEtcd e;
+        TlProc *pa, *pb;
+        char *a, *b;
+        geerpc_discovery *d;
+        geerpc_xclient *x;
+        WeightWait w; /* on a */
+} Pair;
+
+static void pair_start_servers(Pair *p) {
+        *p = (Pair) {};
+        tl_etcd_start(&p->e);
+        p->pa = start_echo(&p->e, "tcp@127.0.0.1:0", &p->a);
+        p->pb = start_echo(&p->e, "tcp@127.0.0.1:0", &p->b);
+}
+
+static void pair_start_client(Pair *p, geerpc_select_mode mode) {
+        cr_assert_eq(geerpc_discovery_new_from_url(&p->d, p->e.url), 0);
+        cr_assert_eq(geerpc_discovery_set_ttl(p->d, 600 * USEC_PER_SEC), 0);
+        cr_assert_eq(geerpc_xclient_new(&p->x, p->d, mode), 0);
+        p->w = (WeightWait) { p->d, p->b, 1 };
+        wait_weight(&p->w, 1, "registered");
+        p->w.addr = p->a;
+}
+
+static void pair_free(Pair *p) {
+        geerpc_xclient_unref(p->x);
+        geerpc_discovery_unref(p->d);
+        tl_proc_free(p->pa);
+        tl_proc_free(p->pb);
+        free(p->a);
+        free(p->b);
+        tl_etcd_free(&p->e);
+}
+
+/* geerpcctl drain, weight and undrain against etcd: the override is a key
+ * of its own that the server's heartbeats and restarts leave alone, and
+ * the watch applies it at once. */
+Test(etcd, drain_weight_undrain) {
+        Pair p;
+        pair_start_servers(&p);
+        pair_start_client(&p, GEERPC_SELECT_RANDOM);
+        TlEtcd *e = &p.e;
+        const char *a = p.a, *b = p.b;
+        geerpc_xclient *x = p.x;
+        WeightWait *w = &p.w;
+        wait_weight(w, 1, "registered");
+
+        char line[200];
+        snprintf(line, sizeof line, "%s: weight 0 (its own: 1)\n", a);
+        expect_ctl(e->url, (const char *[]) { "drain", a, NULL }, 0, line, NULL);
+        wait_weight(w, 0, "drained");
+        cr_assert_eq(calls_on(x, a, 100), 0, "a drained server was called");
+        char *out = NULL, *err = NULL;
+        cr_assert_eq(ctl(e->url, (const char *[]) { "-o", "table", "servers", NULL }, &out, &err), 0, "%s", err);
+        cr_assert(strstr(out, " 0 (drained; its own: 1) "), "%s", out);
+        free(out);
+        free(err);
+
+        /* Several heartbeats (keepalives of a 3 s lease), then a restart
+         * on the same address: a new lease, a new put of its key. */
+        tl_sleep(3500 * USEC_PER_MSEC);
+        cr_assert_eq(calls_on(x, a, 50), 0, "called after its heartbeats");
+        char *ka = NULL;
+        tl_proc_free(p.pa);
+        p.pa = start_echo(e, a, &ka);
+        cr_assert_str_eq(ka, a);
+        free(ka);
+        char keys[400], k0[100], k1[100];
+        key_of(strcmp(a, b) < 0 ? a : b, k0, sizeof k0);
+        key_of(strcmp(a, b) < 0 ? b : a, k1, sizeof k1);
+        /* The override key sorts before the servers' ("_" < "t"). */
+        snprintf(keys, sizeof keys, PREFIX "/_overrides/%s,%s,%s", a, k0, k1);
+        cr_assert(wait_keys(e, keys, 10 * USEC_PER_SEC), "the restarted server did not register");
+        wait_weight(w, 0, "drained after its restart");
+        cr_assert_eq(calls_on(x, a, 100), 0, "called after its restart");
+
+        snprintf(line, sizeof line, "%s: weight 3 (its own: 1)\n", a);
+        expect_ctl(e->url, (const char *[]) { "weight", a, "3", NULL }, 0, line, NULL);
+        wait_weight(w, 3, "weighted");
+        int on_a = calls_on(x, a, 400);
+        cr_assert(on_a >= 255 && on_a <= 345, "%d of 400 on the weight-3 server", on_a);
+        cr_assert_eq(ctl(e->url, (const char *[]) { "--json", "servers", NULL }, &out, &err), 0, "%s", err);
+        json_t *j = json_loads(out, 0, NULL), *s;
+        size_t i;
+        bool seen = false;
+        json_array_foreach(json_object_get(j, "servers"), i, s) {
+                if (!streq(json_string_value(json_object_get(s, "addr")), a))
+                        continue;
+                seen = true;
+                cr_assert_eq(json_integer_value(json_object_get(s, "weight")), 3);
+                cr_assert_eq(json_integer_value(json_object_get(s, "server_weight")), 1);
+        }
+        cr_assert(seen, "%s", out);
+        json_decref(j);
+        free(out);
+        free(err);
+
+        snprintf(line, sizeof line, "%s: override cleared\n", a);
+        expect_ctl(e->url, (const char *[]) { "undrain", a, NULL }, 0, line, NULL);
+        wait_weight(w, 1, "undrained");
+        on_a = calls_on(x, a, 200);
+        cr_assert(on_a >= 50 && on_a <= 150, "%d of 200 on the undrained server", on_a);
+        expect_ctl(e->url, (const char *[]) { "undrain", a, NULL }, 1, "", "has no operator's weight to clear");
+        expect_ctl(e->url, (const char *[]) { "--json", "undrain", a, NULL }, 1, NULL, "no operator's weight");
+
+        /* Before the address registers: kept for when it does, listing
+         * nothing meanwhile. */
+        expect_ctl(e->url, (const char *[]) { "weight", "tcp@127.0.0.1:1", "5", NULL }, 0,
+                   "tcp@127.0.0.1:1: weight 5, kept for when it registers\n", NULL);
+        expect_ctl(e->url, (const char *[]) { "undrain", "tcp@127.1:01", NULL }, 0,
+                   "tcp@127.1:01: override cleared (not registered)\n", NULL);
+        expect_ctl(e->url, (const char *[]) { "weight", a, "1001", NULL }, 2, "", "invalid");
+
+        pair_free(&p);
+}
+
+/* An override value put by hand that says nothing usable is ignored (as
+ * no override), in the range and in the watch; discovery goes on. */
+Test(etcd, malformed_override_is_ignored) {
+        Pair p;
+        pair_start_servers(&p);
+        const char *a = p.a, *b = p.b;
+        char key[200];
+        snprintf(key, sizeof key, PREFIX "/_overrides/%s", a);
+        const char *env[] = { "ETCDCTL_API=3", NULL };
+        char big[400];
+        memset(big, ' ', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        memcpy(big, "{\"weight\":0}", 12); /* then blanks: longer than 256 bytes */
+        /* Each malformed value follows a drain, so that ignoring it shows. */
+        const char *values[] = { "drained", "{\"weight\":0}", "{\"weight\":-1}", "{\"weight\":0}", big,
+                                 "{\"weight\":2}" };
+        const int weights[] = { 1, 0, 1, 0, 1, 2 };
+
+        const char *put[] = { getenv("ETCDCTL"), "--endpoints", p.e.client, "put", key, values[0], NULL };
+        cr_assert_eq(tl_run(put, env, 10 * USEC_PER_SEC, NULL, NULL), 0);
+        /* The first list is a range that reads the malformed value. */
+        pair_start_client(&p, GEERPC_SELECT_ROUND_ROBIN);
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                put[5] = values[i];
+                cr_assert_eq(tl_run(put, env, 10 * USEC_PER_SEC, NULL, NULL), 0);
+                wait_weight(&p.w, weights[i], values[i]);
+                int on_a = calls_on(p.x, a, 20);
+                cr_assert(weights[i] == 0 ? on_a == 0 : on_a > 0, "%d calls on %s under '%s'", on_a, a, values[i]);
+        }
+        /* The override key is not a server, and geerpcctl lists on. */
+        char *out = NULL, *err = NULL;
+        cr_assert_eq(ctl(p.e.url, (const char *[]) { "servers", NULL }, &out, &err), 0, "%s", err);
+        char want[200];
+        snprintf(want, sizeof want, "%s\n%s\n", strcmp(a, b) < 0 ? a : b, strcmp(a, b) < 0 ? b : a);
+        cr_assert_str_eq(out, want);
+        free(out);
+        free(err);
+
+        pair_free(&p);
 }
