@@ -331,9 +331,10 @@ static int restore_overrides(Persist *p, json_t *root, size_t *bad) {
         return 0;
 }
 
-static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
+static int restore(Persist *p, Saved *saved, size_t n, persist_admit_t admit, void *userdata, size_t *ret_dead,
+                   size_t *ret_refused) {
         usec_t mono = now_usec(CLOCK_MONOTONIC), real = now_usec(CLOCK_REALTIME), timeout = table_timeout(p->table);
-        size_t loaded = 0, dead = 0;
+        size_t loaded = 0, dead = 0, refused = 0;
 
         qsort(saved, n, sizeof *saved, saved_compare);
         for (size_t i = 0; i < n; i++) {
@@ -343,6 +344,12 @@ static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
                 usec_t age = real > at ? real - at : 0;
                 if (timeout > 0 && age >= timeout) {
                         dead++;
+                        continue;
+                }
+                const char *why = NULL;
+                if (admit && !admit(saved[i].addr, &why, userdata)) {
+                        log_warning("state file %s: left out %s: %s", p->path, saved[i].addr, strempty(why));
+                        refused++;
                         continue;
                 }
                 int r = table_restore(p->table, saved[i].addr, &saved[i].meta, mono > age ? mono - age : 0);
@@ -356,6 +363,7 @@ static int restore(Persist *p, Saved *saved, size_t n, size_t *ret_dead) {
                 loaded += r;
         }
         *ret_dead = dead;
+        *ret_refused = refused;
         return (int) MIN(loaded, (size_t) INT32_MAX);
 }
 
@@ -387,7 +395,7 @@ static void remove_stale_temporaries(Persist *p) {
                 log_info("removed %zu temporary state file(s) left by an interrupted write in %s", removed, p->dir);
 }
 
-int persist_load(Persist *p) {
+int persist_load(Persist *p, persist_admit_t admit, void *userdata) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         remove_stale_temporaries(p);
@@ -414,7 +422,7 @@ int persist_load(Persist *p) {
                 return 0;
         }
         Saved *saved = NULL;
-        size_t n = 0, bad = 0, dead = 0;
+        size_t n = 0, bad = 0, dead = 0, refused = 0;
         const char *why = collect(root, &saved, &n, &bad);
         if (why) {
                 set_aside(p, why);
@@ -422,7 +430,7 @@ int persist_load(Persist *p) {
         }
         /* Overrides first: servers restored after them show them at once. */
         r = restore_overrides(p, root, &bad);
-        int k = r >= 0 ? restore(p, saved, n, &dead) : r;
+        int k = r >= 0 ? restore(p, saved, n, admit, userdata, &dead, &refused) : r;
         saved_free(saved, n);
         if (k < 0)
                 return k;
@@ -433,7 +441,7 @@ int persist_load(Persist *p) {
                  table_n_overrides(p->table), p->path, dead);
         /* Rewritten in the current version too. */
         json_t *v = json_object_get(root, "version");
-        if (dead > 0 || bad > 0 || json_integer_value(v) != PERSIST_VERSION)
+        if (dead > 0 || bad > 0 || refused > 0 || json_integer_value(v) != PERSIST_VERSION)
                 persist_schedule(p);
         return r;
 }

@@ -46,8 +46,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Persist *, persist_free);
  * table. A missing file is not an error; a corrupt one, or anything but a
  * regular file (a FIFO, a symbolic link), is logged and renamed to
  * PATH.corrupt; servers that have died meanwhile are left out. Returns
- * how many servers were loaded, or -ENOMEM. */
-int persist_load(Persist *p);
+ * how many servers were loaded, or -ENOMEM. admit (may be NULL) decides
+ * whether a saved address may still register under today's flags (a
+ * unix socket outside today's --unix-directory may not): one it refuses is
+ * left out with a warning that gives its reason. */
+typedef bool (*persist_admit_t)(const char *addr, const char **ret_reason, void *userdata);
+int persist_load(Persist *p, persist_admit_t admit, void *userdata);
 
 /* The table changed: write it soon (coalesced). */
 void persist_schedule(Persist *p);

@@ -159,6 +159,13 @@ static int canonical_address(Registry *r, const char *addr, char **ret, const ch
         return address_format(&a, ret);
 }
 
+/* The state file's servers pass today's rules, not those they were
+ * registered under. */
+static bool may_register(const char *addr, const char **ret_reason, void *userdata) {
+        _cleanup_free_ char *canonical = NULL;
+        return canonical_address(userdata, addr, &canonical, ret_reason) >= 0;
+}
+
 int registry_heartbeat(Registry *r, const char *given, const ServerMeta *meta, const char **ret_reason) {
         _cleanup_free_ char *addr = NULL;
         int k = canonical_address(r, given, &addr, ret_reason);
@@ -278,7 +285,7 @@ static int registry_setup(Registry *r, const RegistryConfig *c) {
                 k = persist_new(&r->persist, r->event, c->state_file, r->table, &r->metrics);
                 if (k < 0)
                         return k;
-                k = persist_load(r->persist);
+                k = persist_load(r->persist, may_register, r);
                 if (k < 0)
                         return k;
         }

@@ -55,7 +55,7 @@ static size_t load(sd_event *event, const char *path, usec_t timeout, bool rewri
         Metrics m = {};
         FUZZ_ASSERT(table_new(&t, FUZZ_MAX_SERVERS, timeout) >= 0);
         FUZZ_ASSERT(persist_new(&p, event, path, t, &m) >= 0);
-        int r = persist_load(p);
+        int r = persist_load(p, NULL, NULL);
         FUZZ_ASSERT(r >= 0 && (size_t) r == table_size(t) && table_size(t) <= FUZZ_MAX_SERVERS);
 
         FUZZ_ASSERT(table_n_overrides(t) <= FUZZ_MAX_SERVERS);

@@ -127,6 +127,43 @@ Test(registry_state, dead_servers_do_not_come_back) {
         reg_rmdir(dir);
 }
 
+/* A state file written under other flags: a unix socket outside today's
+ * --unix-directory is left out as a heartbeat from it would be refused. */
+Test(registry_state, saved_servers_pass_todays_unix_directory) {
+        char *dir = reg_tmpdir(), *path, *arg = state_arg(dir, &path);
+        long long now_ms = (long long) (now_usec(CLOCK_REALTIME) / USEC_PER_MSEC);
+        char content[1024], inside[256], unix_dir[128];
+        snprintf(unix_dir, sizeof unix_dir, "--unix-directory=%s/run", dir);
+        snprintf(inside, sizeof inside, "unix@%s/run/ok.sock", dir);
+        snprintf(content, sizeof content,
+                 "{\"version\":2,\"servers\":["
+                 "{\"addr\":\"%s\",\"heartbeat_ms\":%lld},"
+                 "{\"addr\":\"unix@/tmp/elsewhere.sock\",\"heartbeat_ms\":%lld},"
+                 "{\"addr\":\"tcp@127.0.0.1:7002\",\"heartbeat_ms\":%lld}]}\n",
+                 inside, now_ms, now_ms, now_ms);
+        reg_write_file(path, content);
+
+        Reg r = reg_start((const char *[]) { arg, unix_dir, NULL });
+        char *line = reg_output_line(&r, "left out unix@/tmp/elsewhere.sock: unix socket outside the folder");
+        cr_assert_not_null(line);
+        free(line);
+        line = reg_output_line(&r, "loaded 2 server(s)");
+        cr_assert_not_null(line);
+        free(line);
+        json_t *v = get_json(&r);
+        json_t *servers = json_object_get(v, "servers");
+        cr_assert_eq(json_array_size(servers), 2);
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(servers, 0), "addr")), "tcp@127.0.0.1:7002");
+        cr_assert_str_eq(json_string_value(json_object_get(json_array_get(servers, 1), "addr")), inside);
+        json_decref(v);
+        /* And the file is rewritten without it. */
+        cr_assert(wait_file(path, "elsewhere", true, 10 * USEC_PER_SEC));
+        reg_stop(&r);
+        free(arg);
+        free(path);
+        reg_rmdir(dir);
+}
+
 Test(registry_state, sweep_updates_the_file_without_get) {
         char *dir = reg_tmpdir(), *path, *arg = state_arg(dir, &path);
         Reg r = reg_start((const char *[]) { arg, "--timeout=1s", NULL });
