@@ -19,13 +19,14 @@ const char *etcd_override_key_addr(const char *rest) {
 
 int etcd_override_parse(const char *value, size_t len, unsigned *ret_weight, const char **ret_reason) {
         const char *why = NULL;
-        _cleanup_json_ json_t *o = NULL;
+        /* json_is_object() evaluates its argument twice: load first. */
+        _cleanup_json_ json_t *o = len <= ETCD_OVERRIDE_VALUE_MAX ? json_loadb(value, len, 0, NULL) : NULL;
         json_t *w = NULL;
         if (len > ETCD_OVERRIDE_VALUE_MAX)
                 why = "the value is longer than 256 bytes";
-        else if (!json_is_object(o = json_loadb(value, len, 0, NULL)))
+        else if (!json_is_object(o))
                 why = "the value is not a JSON object";
-        else if (!json_is_integer(w = json_object_get(o, "weight")))
+        else if (w = json_object_get(o, "weight"), !json_is_integer(w))
                 why = "the value has no integer \"weight\"";
         else if (json_integer_value(w) < 0 || json_integer_value(w) > (json_int_t) GEERPC_WEIGHT_MAX)
                 why = "the weight is not from 0 to 1000";
