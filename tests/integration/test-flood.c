@@ -104,9 +104,7 @@ static void flood_server(bool option_first, size_t bound) {
         geerpc_client *c = NULL;
         json_t *reply = NULL;
         cr_assert_eq(geerpc_client_dial(&c, addr), 0);
-        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", json_pack("{s:i,s:i}", "Num1", 1, "Num2", 2), 10 * USEC_PER_SEC,
-                                        &reply, NULL),
-                     0);
+        cr_assert_eq(tl_call_json(c, "Foo.Sum", "{\"Num1\":1,\"Num2\":2}", &reply, NULL), 0);
         cr_assert_eq(json_integer_value(reply), 3);
         json_decref(reply);
         geerpc_client_unref(c);

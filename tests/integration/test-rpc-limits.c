@@ -250,8 +250,7 @@ Test(rpc_limits, connections_per_address) {
         geerpc_client *c = NULL;
         json_t *reply = NULL;
         cr_assert_eq(geerpc_client_dial(&c, addr), 0);
-        cr_assert_eq(geerpc_client_call(c, "Foo.Sum", json_pack("{s:i,s:i}", "Num1", 2, "Num2", 3), 5 * USEC_PER_SEC,
-                                        &reply, NULL),
+        cr_assert_eq(tl_call_json(c, "Foo.Sum", "{\"Num1\":2,\"Num2\":3}", &reply, NULL),
                      0, "the freed slot was not taken again");
         cr_assert_eq(json_integer_value(reply), 5);
         json_decref(reply);
