@@ -419,6 +419,66 @@ Test(rpc, clients_share_one_event_thread) {
         srv_stop(&s, USEC_PER_SEC);
 }
 
+/* One client at a time per thread, dropped as soon as its asynchronous
+ * call has completed: the event thread ends and starts again and again
+ * while other threads wake it for their own clients. The loop must not be
+ * freed under a thread that is still waking it (AddressSanitizer and
+ * ThreadSanitizer runs watch this one). */
+typedef struct Churn {
+        Srv *srv;
+        atomic_int done; /* calls completed, by the handler */
+        int failed;
+} Churn;
+
+static void on_churn_done(geerpc_client *c, int r, json_t *reply, const char *error, void *userdata) {
+        atomic_int *done = userdata;
+        atomic_fetch_add(done, r == 0 && json_integer_value(reply) == 3 ? 1 : 1000000);
+}
+
+static void *churn_main(void *userdata) {
+        Churn *k = userdata;
+        for (int i = 0; i < 200; i++) {
+                geerpc_client *c;
+                atomic_int done = 0;
+                json_t *args = json_pack("{s:i,s:i}", "Num1", 1, "Num2", 2);
+                if (geerpc_client_dial(&c, k->srv->address) < 0 ||
+                    geerpc_client_call_async(c, "Foo.Sum", args, 10 * USEC_PER_SEC, on_churn_done, &done, NULL) < 0) {
+                        json_decref(args);
+                        k->failed++;
+                        return NULL;
+                }
+                json_decref(args);
+                for (int spin = 0; atomic_load(&done) == 0 && spin < 10000; spin++)
+                        tl_sleep(USEC_PER_MSEC);
+                if (atomic_load(&done) != 1)
+                        k->failed++;
+                /* At once: the event thread may still be busy with it. */
+                geerpc_client_unref(c);
+        }
+        return NULL;
+}
+
+Test(rpc, event_thread_churn) {
+        enum { THREADS = 4 };
+        Srv s;
+        srv_start(&s);
+        unsigned before = n_threads();
+        Churn k[THREADS];
+        pthread_t t[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+                k[i] = (Churn) { .srv = &s };
+                cr_assert_eq(pthread_create(&t[i], NULL, churn_main, &k[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+                pthread_join(t[i], NULL);
+                cr_assert_eq(k[i].failed, 0, "thread %d: %d calls failed", i, k[i].failed);
+        }
+        for (int i = 0; i < 200 && n_threads() > before; i++)
+                tl_sleep(10 * USEC_PER_MSEC);
+        cr_assert_eq(n_threads(), before, "the event thread outlived its clients");
+        srv_stop(&s, USEC_PER_SEC);
+}
+
 Test(rpc, broken_connection_fails_every_pending_call_at_once) {
         Srv s;
         srv_start(&s);

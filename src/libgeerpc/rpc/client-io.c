@@ -500,17 +500,22 @@ static void bg_detach(geerpc_client *c) {
         ClientLoop *l = c->loop;
         io_set_remove(&c->bg_io);
         c->deadline_timer = sd_event_source_disable_unref(c->deadline_timer);
-        client_loop_detach(l, c);
 
+        /* Out of the queue and detached in one step under the lock, the
+         * one client_stop_bg() queues it under: else its wake-up could put
+         * it back in the queue after it left, and it would be freed there. */
         pthread_mutex_lock(&c->lock);
+        client_loop_detach(l, c);
         bool free_now = c->bg_state == BG_QUITTING_FREE;
         if (!free_now) {
                 client_set_bg_locked(c, BG_DETACHED);
                 pthread_cond_broadcast(&c->bg_cond);
         }
         pthread_mutex_unlock(&c->lock);
-        if (free_now)
+        if (free_now) {
                 client_free_resources(c);
+                client_loop_release(l);
+        }
 }
 
 /* The loop thread's bookkeeping after anything happened: arm deadlines of
@@ -585,9 +590,8 @@ int client_ensure_bg_locked(geerpc_client *c) {
 void client_stop_bg(geerpc_client *c) {
         pthread_mutex_lock(&c->lock);
         client_set_bg_locked(c, BG_QUITTING);
-        pthread_mutex_unlock(&c->lock);
+        /* Under the lock: see bg_detach(). */
         client_wake_bg(c);
-        pthread_mutex_lock(&c->lock);
         while (c->bg_state != BG_DETACHED)
                 pthread_cond_wait(&c->bg_cond, &c->lock);
         pthread_mutex_unlock(&c->lock);

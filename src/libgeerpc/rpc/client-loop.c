@@ -13,9 +13,10 @@ struct ClientLoop {
         int wake_fd;
         sd_event_source *wake_source, *post_source;
 
-        pthread_mutex_t lock; /* the queue */
+        pthread_mutex_t lock; /* the queue, the two flags */
         LIST_HEAD(geerpc_client, queue);
-        bool wake_pending; /* the eventfd was written and not read yet */
+        bool wake_pending;   /* the eventfd was written and not read yet */
+        bool exit_requested; /* the last client was released elsewhere */
 
         unsigned n_clients; /* under loops_lock */
 };
@@ -56,8 +57,11 @@ static int on_wake(sd_event_source *es, int fd, uint32_t revents, void *userdata
         pthread_mutex_lock(&l->lock);
         (void) !read(fd, &n, sizeof n);
         l->wake_pending = false;
+        bool exit = l->exit_requested;
         pthread_mutex_unlock(&l->lock);
         run_queue(l);
+        if (exit)
+                (void) sd_event_exit(l->event, 0);
         return 0;
 }
 
@@ -72,7 +76,7 @@ static void *loop_main(void *userdata) {
         int r = sd_event_loop(l->event);
         if (r < 0)
                 log_error_errno(r, "rpc client: event thread failed: %m");
-        /* Only after the last client left (client_loop_detach()). */
+        /* Only after the last client was released (client_loop_release()). */
         loop_free(l);
         return NULL;
 }
@@ -161,16 +165,32 @@ void client_loop_detach(ClientLoop *l, geerpc_client *c) {
                 c->loop_queued = false;
         }
         pthread_mutex_unlock(&l->lock);
+}
 
+void client_loop_release(ClientLoop *l) {
         pthread_mutex_lock(&loops_lock);
         bool last = --l->n_clients == 0;
         if (last && current == l)
                 current = NULL; /* the next client starts a new one */
         pthread_mutex_unlock(&loops_lock);
-        if (last) {
-                log_debug("rpc client: event thread finishing, no client needs it");
+        if (!last)
+                return;
+        log_debug("rpc client: event thread finishing, no client needs it");
+        if (client_loop_on_thread(l)) {
                 (void) sd_event_exit(l->event, 0);
+                return;
         }
+        /* From another thread: the loop frees itself once it has seen the
+         * request, which it reads under the lock; so the eventfd is written
+         * under it too, and l is not touched after the unlock. */
+        pthread_mutex_lock(&l->lock);
+        l->exit_requested = true;
+        if (!l->wake_pending) {
+                uint64_t one = 1;
+                (void) !write(l->wake_fd, &one, sizeof one);
+                l->wake_pending = true;
+        }
+        pthread_mutex_unlock(&l->lock);
 }
 
 bool client_loop_on_thread(ClientLoop *l) {

@@ -26,9 +26,17 @@ int client_loop_attach_locked(geerpc_client *c);
 /* Queues the client for a look by the loop thread; any thread, any lock
  * of the client's held or not. */
 void client_loop_wake(ClientLoop *l, geerpc_client *c);
-/* Loop thread: the client is finished with the loop (its entry removed,
- * its calls' timers gone); it is no longer queued afterwards. */
+/* Loop thread, c->lock held: the client is finished with the loop (its
+ * entry removed, its calls' timers gone); it is no longer queued
+ * afterwards. */
 void client_loop_detach(ClientLoop *l, geerpc_client *c);
+/* Whoever frees an attached client, after it was detached and freed (so
+ * that nothing of it can touch l any more): the loop ends with its last
+ * client. Until then l stays valid for every thread waking it for a
+ * client not yet released; ending it from the thread that frees the last
+ * client (rather than in client_loop_detach()) is what keeps a waker from
+ * touching a loop that has freed itself. */
+void client_loop_release(ClientLoop *l);
 
 bool client_loop_on_thread(ClientLoop *l);
 sd_event *client_loop_event(ClientLoop *l);

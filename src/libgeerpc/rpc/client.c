@@ -292,13 +292,16 @@ _public_ geerpc_client *geerpc_client_unref(geerpc_client *c) {
                  * frees the client once it has run what is left. */
                 pthread_mutex_lock(&c->lock);
                 client_set_bg_locked(c, BG_QUITTING_FREE);
-                pthread_mutex_unlock(&c->lock);
                 client_wake_bg(c);
+                pthread_mutex_unlock(&c->lock);
                 return NULL;
         }
+        ClientLoop *l = bg ? c->loop : NULL;
         if (bg)
                 client_stop_bg(c);
         client_free_resources(c);
+        if (l)
+                client_loop_release(l);
         return NULL;
 }
 
