@@ -18,8 +18,8 @@
 
 /* line (taken; NULL when out of memory): the registry's, "ADDR: weight
  * 0 (its own: 2)". */
-static int done(Ctl *c, char *line) {
-        _cleanup_free_ char *owned = line;
+static int done(Ctl *c, char *taken) {
+        _cleanup_free_ char *line = taken;
         if (c->out.mode == OUTPUT_JSON) {
                 _cleanup_json_ json_t *root = json_pack("{s:s,s:s,s:o,s:o}", "server", c->address, "registry",
                                                         c->registry, "weight",
