@@ -84,6 +84,14 @@ static geerpc_xclient *xclient_for(geerpc_discovery *d) {
         return x;
 }
 
+/* geerpc-example stops cleanly on SIGTERM; its address goes with it. */
+static void stop_example(TlProc *ex, char *addr) {
+        tl_kill(ex, SIGTERM);
+        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
+        tl_proc_free(ex);
+        free(addr);
+}
+
 Test(gob, go_client_calls_geerpc_example, .timeout = 240) {
         char *addr;
         TlProc *ex = tl_start_example(NULL, NULL, &addr);
@@ -96,10 +104,7 @@ Test(gob, go_client_calls_geerpc_example, .timeout = 240) {
         cr_assert_eq(count(log, "read header error"), 0, "%s", log);
         free(log);
         free(out);
-        tl_kill(ex, SIGTERM);
-        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
-        tl_proc_free(ex);
-        free(addr);
+        stop_example(ex, addr);
 }
 
 Test(gob, geerpcctl_and_xclient_call_a_go_server, .timeout = 240) {
@@ -326,10 +331,7 @@ static geerpc_client *gob_client(const char *addr) {
 static void finish_with(geerpc_client *good, TlProc *ex, char *addr) {
         assert_sum_works(good);
         geerpc_client_unref(good);
-        tl_kill(ex, SIGTERM);
-        cr_assert_eq(tl_wait_exit(ex, 20 * USEC_PER_SEC), 0);
-        tl_proc_free(ex);
-        free(addr);
+        stop_example(ex, addr);
 }
 
 Test(gob, malformed_streams_close_only_their_connection, .timeout = 120) {
